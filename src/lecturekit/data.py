@@ -1,0 +1,151 @@
+"""Image datasets, all as ``(n, 1, 28, 28)`` float tensors in [0, 1] with integer labels.
+
+- :func:`digits` -- scikit-learn's bundled handwritten digits (1,797 real scans, 8x8, 16 grey
+  levels), upsampled to MNIST's geometry. Ships with scikit-learn: no download, the ``lite`` default.
+- :func:`mnist` -- MNIST through torchvision, only where its files are present or the ``full``
+  profile may download them.
+- :func:`split` -- a deterministic, stratified train/test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lecturekit import profile as _profile
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images and labels.
+
+    Attributes:
+        x: ``(n, 1, 28, 28)`` float32 images in [0, 1].
+        y: ``(n,)`` int64 class labels.
+        name: where the images come from (shown on the pages).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.x.ndim != 4 or self.x.shape[1] != 1:
+            raise ValueError(f"ImageSet.x must be (n, 1, H, W); got {tuple(self.x.shape)}")
+        if self.y.shape != (self.x.shape[0],):
+            raise ValueError(f"ImageSet.y must be ({self.x.shape[0]},); got {tuple(self.y.shape)}")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def subset(self, index: torch.Tensor | np.ndarray) -> "ImageSet":
+        """The images at ``index`` (a 1-D index array), as a new ImageSet."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        return ImageSet(self.x[index], self.y[index], self.name)
+
+
+def digits(size: int = 28) -> ImageSet:
+    """scikit-learn's handwritten digits, placed like MNIST digits.
+
+    Each 8x8 scan (grey levels 0..16) is scaled to [0, 1], upsampled bilinearly to a
+    ``20/28 * size`` square and padded with zeros to ``size x size``, the way MNIST centres
+    a 20x20 digit in a 28x28 frame; the border leaves room for rotations.
+
+    Args:
+        size: output side length in pixels (at least 8).
+
+    Returns:
+        ImageSet with x ``(1797, 1, size, size)`` and y ``(1797,)``.
+
+    >>> ds = digits()
+    >>> tuple(ds.x.shape), int(ds.y.max())
+    ((1797, 1, 28, 28), 9)
+    """
+    from sklearn.datasets import load_digits
+
+    if size < 8:
+        raise ValueError(f"size must be at least 8 pixels; got {size}")
+    bunch = load_digits()
+    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (n, 1, 8, 8)
+    inner = max(8, round(size * 20 / 28))
+    x = F.interpolate(x, size=(inner, inner), mode="bilinear", align_corners=False)
+    before = (size - inner) // 2
+    x = F.pad(x, (before, size - inner - before, before, size - inner - before))
+    return ImageSet(x.clamp_(0.0, 1.0).contiguous(), torch.as_tensor(bunch.target, dtype=torch.long),
+                    "scikit-learn digits (8x8 scans upsampled to 28x28)")
+
+
+def mnist(root: str | Path | None = None, train: bool = False, download: bool | None = None) -> ImageSet:
+    """MNIST through torchvision's ``MNIST`` class.
+
+    Args:
+        root: folder holding ``MNIST/raw``; default ``<cache>/data`` (see :func:`lecturekit.profile.cache_dir`).
+        train: the 60,000 training images if True, else the 10,000 test images.
+        download: may torchvision download missing files? Default: only in the ``full`` profile
+            (:func:`lecturekit.profile.downloads_allowed`).
+
+    Raises:
+        FileNotFoundError: the files are missing and this run may not download; the message
+            names the folder and the command that fetches them.
+
+    >>> mnist("/nonexistent", download=False)  # doctest: +SKIP
+    Traceback (most recent call last):
+    FileNotFoundError: MNIST files not found under /nonexistent/MNIST/raw ...
+    """
+    from torchvision.datasets import MNIST
+
+    root = Path(root) if root is not None else _profile.cache_dir() / "data"
+    if download is None:
+        download = _profile.downloads_allowed()
+    raw = root / "MNIST" / "raw"
+    # torchvision checks all four files whichever split is asked for.
+    needed = [raw / f"{s}-{kind}-idx{d}-ubyte" for s in ("train", "t10k") for kind, d in (("images", 3), ("labels", 1))]
+    missing = [p for p in needed if not p.exists()]
+    if missing and not download:
+        raise FileNotFoundError(
+            f"MNIST files not found under {raw} (missing: {', '.join(p.name for p in missing)}), "
+            "and this run may not download. Fetch them once on a machine with network access:\n"
+            f"    LECTUREKIT_PROFILE=full python -c \"import lecturekit as lk; lk.data.mnist('{root}', download=True)\"\n"
+            "or copy the MNIST/raw folder there, or use the lite profile (LECTUREKIT_PROFILE=lite)."
+        )
+    ds = MNIST(str(root), train=train, download=bool(download))
+    x = (ds.data.to(torch.float32) / 255.0).unsqueeze(1).contiguous()
+    return ImageSet(x, ds.targets.to(torch.long), f"MNIST {'train' if train else 'test'} (28x28)")
+
+
+def for_profile(profile: str | None = None) -> ImageSet:
+    """The dataset a chapter uses in a profile: :func:`digits` in ``lite``, MNIST test in ``full``.
+
+    >>> for_profile("lite").name.startswith("scikit-learn digits")
+    True
+    """
+    return digits() if _profile.active(profile) == "lite" else mnist(train=False)
+
+
+def split(ds: ImageSet, test_fraction: float = 0.25, seed: int = 0) -> tuple[ImageSet, ImageSet]:
+    """Deterministic stratified train/test split.
+
+    Args:
+        ds: the images to split.
+        test_fraction: share of each class held out, in (0, 1).
+        seed: seed of the permutation.
+
+    Returns:
+        ``(train, test)`` ImageSets; together they hold every image exactly once.
+
+    >>> train, test = split(digits())
+    >>> len(train) + len(test)
+    1797
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(ds))
+    train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
+                                           stratify=ds.y.numpy())
+    return ds.subset(np.sort(train_idx)), ds.subset(np.sort(test_idx))

@@ -1,0 +1,62 @@
+"""The execution profile (``lite`` or ``full``) and where cached artefacts live.
+
+``lite`` (the default) runs anywhere, offline, on CPU: bundled data and small encoders
+that the library trains itself. ``full`` uses MNIST and pretrained encoders and may
+download them. The profile is read from ``LECTUREKIT_PROFILE`` each time it is asked
+for, so a test can change it with ``monkeypatch.setenv``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROFILES: tuple[str, ...] = ("lite", "full")
+DEFAULT_PROFILE = "lite"
+
+
+def active(profile: str | None = None) -> str:
+    """Return the profile to use: ``profile`` if given, else ``$LECTUREKIT_PROFILE``, else ``lite``.
+
+    Raises:
+        ValueError: the name is not one of :data:`PROFILES`.
+
+    >>> active("lite")
+    'lite'
+    """
+    name = profile if profile is not None else os.environ.get("LECTUREKIT_PROFILE", DEFAULT_PROFILE)
+    name = name.strip().lower()
+    if name not in PROFILES:
+        source = "argument" if profile is not None else "LECTUREKIT_PROFILE"
+        raise ValueError(
+            f"unknown profile {name!r} (from {source}); valid profiles are {', '.join(PROFILES)}. "
+            "Use LECTUREKIT_PROFILE=lite (offline, CPU) or LECTUREKIT_PROFILE=full (MNIST, pretrained encoders)."
+        )
+    return name
+
+
+def downloads_allowed(profile: str | None = None) -> bool:
+    """Whether this run may download data or weights.
+
+    Only the ``full`` profile downloads, and ``LECTUREKIT_OFFLINE=1`` forbids it even there.
+
+    >>> downloads_allowed("lite")
+    False
+    """
+    if active(profile) != "full":
+        return False
+    return os.environ.get("LECTUREKIT_OFFLINE", "0").strip().lower() not in ("1", "true", "yes")
+
+
+def cache_dir() -> Path:
+    """Folder for trained weights and downloaded data: ``$LECTUREKIT_CACHE`` or ``~/.cache/lecturekit``.
+
+    The folder is created if missing.
+
+    >>> cache_dir().is_dir()
+    True
+    """
+    root = os.environ.get("LECTUREKIT_CACHE")
+    path = Path(root).expanduser() if root else Path.home() / ".cache" / "lecturekit"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

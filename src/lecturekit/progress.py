@@ -1,0 +1,29 @@
+"""The one progress helper: silent unless ``LECTUREKIT_PROGRESS=1``.
+
+Library code never prints. Long work (training an encoder) reports through
+:func:`report`, which writes to stderr only when asked, so book builds and nbval
+comparisons see no progress output.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def enabled() -> bool:
+    """Whether progress messages are shown (``LECTUREKIT_PROGRESS=1``).
+
+    >>> isinstance(enabled(), bool)
+    True
+    """
+    return os.environ.get("LECTUREKIT_PROGRESS", "0").strip().lower() in ("1", "true", "yes")
+
+
+def report(message: str) -> None:
+    """Write one progress line to stderr if progress is enabled.
+
+    >>> report("training digits-ssl: epoch 1/40")
+    """
+    if enabled():
+        print(f"[lecturekit] {message}", file=sys.stderr, flush=True)

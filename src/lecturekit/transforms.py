@@ -1,0 +1,165 @@
+"""Batched geometric transforms and the augmentations of self-supervised training.
+
+All functions take image batches ``(n, c, h, w)`` and return new tensors (inputs are never
+modified). Geometry follows torchvision: angles in degrees, counter-clockwise positive;
+shifts in pixels, ``dx`` to the right and ``dy`` downwards; pixels moved in from outside the
+frame are zero. Each call builds one sampling grid for the whole batch, so 360 rotations of
+a digit are a single ``grid_sample`` call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_images(x: torch.Tensor, name: str = "x") -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be an image batch (n, channels, height, width); got {shape}")
+
+
+def _broadcast(x: torch.Tensor, params: torch.Tensor, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pair images with per-image parameters: one image with m params gives m outputs."""
+    n, m = x.shape[0], params.shape[0]
+    if n == m:
+        return x, params
+    if n == 1:
+        return x.expand(m, *x.shape[1:]), params
+    if m == 1:
+        return x, params.expand(n, *params.shape[1:])
+    raise ValueError(f"got {n} images and {m} {what}: pass one image, one {what[:-1]}, or as many of each")
+
+
+def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Resample ``x`` with per-image affine maps ``theta`` ``(n, 2, 3)`` (output -> input, normalized coords).
+
+    The grid and interpolation run in float64 so that integer shifts and right angles land on
+    pixel centres to within 1e-15 before the cast back.
+    """
+    grid = F.affine_grid(theta.to(torch.float64), list(x.shape), align_corners=False)
+    out = F.grid_sample(x.to(torch.float64), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.to(x.dtype)
+
+
+def rotate(x: torch.Tensor, angles: float | torch.Tensor) -> torch.Tensor:
+    """Rotate images about their centre by ``angles`` degrees (counter-clockwise), bilinear.
+
+    Args:
+        x: ``(n, c, h, w)`` images.
+        angles: a number or a 1-D tensor of ``m`` angles. With one image and ``m`` angles the
+            result holds ``m`` rotated copies; with ``n`` of each they are paired.
+
+    Returns:
+        ``(max(n, m), c, h, w)`` rotated images. Angles that are multiples of 360 return the
+        input values exactly.
+
+    >>> x = torch.rand(1, 1, 28, 28)
+    >>> rotate(x, torch.arange(360.0)).shape
+    torch.Size([360, 1, 28, 28])
+    """
+    _check_images(x)
+    angles = torch.as_tensor(angles, dtype=torch.float64).reshape(-1)
+    x, angles = _broadcast(x, angles, "angles")
+    h, w = x.shape[-2:]
+    rad = torch.deg2rad(angles)
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    zero = torch.zeros_like(rad)
+    # Normalized coordinates stretch non-square frames; the aspect terms undo that.
+    theta = torch.stack([
+        torch.stack([cos, -sin * h / w, zero], dim=-1),
+        torch.stack([sin * w / h, cos, zero], dim=-1),
+    ], dim=1)
+    out = _affine(x, theta)
+    identity = torch.remainder(angles, 360.0) == 0
+    return torch.where(identity[:, None, None, None], x, out)
+
+
+def translate(x: torch.Tensor, shifts: torch.Tensor | tuple[float, float]) -> torch.Tensor:
+    """Shift images by ``(dx, dy)`` pixels, filling with zeros.
+
+    Args:
+        x: ``(n, c, h, w)`` images.
+        shifts: ``(2,)`` or ``(m, 2)`` pixel offsets ``(dx, dy)``; broadcast like :func:`rotate`.
+
+    Returns:
+        ``(max(n, m), c, h, w)`` shifted images; integer shifts move pixels exactly.
+
+    >>> x = torch.zeros(1, 1, 5, 5); x[0, 0, 2, 2] = 1
+    >>> translate(x, (1, 0))[0, 0, 2, 3].item()
+    1.0
+    """
+    _check_images(x)
+    shifts = torch.as_tensor(shifts, dtype=torch.float64)
+    if shifts.ndim == 1:
+        shifts = shifts.reshape(1, -1)
+    if shifts.ndim != 2 or shifts.shape[1] != 2:
+        raise ValueError(f"shifts must be (2,) or (m, 2) pixel offsets (dx, dy); got {tuple(shifts.shape)}")
+    x, shifts = _broadcast(x, shifts, "shifts")
+    h, w = x.shape[-2:]
+    one, zero = torch.ones(len(shifts), dtype=torch.float64), torch.zeros(len(shifts), dtype=torch.float64)
+    theta = torch.stack([
+        torch.stack([one, zero, -2.0 * shifts[:, 0] / w], dim=-1),
+        torch.stack([zero, one, -2.0 * shifts[:, 1] / h], dim=-1),
+    ], dim=1)
+    out = _affine(x, theta)
+    identity = (shifts == 0).all(dim=1)
+    return torch.where(identity[:, None, None, None], x, out)
+
+
+def augment(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    max_angle: float = 20.0,
+    scale: tuple[float, float] = (0.8, 1.1),
+    max_shift: float = 3.0,
+    noise: float = 0.1,
+) -> torch.Tensor:
+    """One random view per image: rotation, zoom-crop, shift, then Gaussian pixel noise.
+
+    This is the SimCLR-style view generator of the ``digits-ssl`` encoder, reduced to what makes
+    sense for grey digits (no colour jitter). Rotation, scale and shift are composed into one
+    affine map per image, so the batch is resampled once.
+
+    Args:
+        x: ``(n, c, h, w)`` images in [0, 1].
+        generator: the source of randomness (the caller owns the seed).
+        max_angle: rotations drawn uniformly from ``[-max_angle, max_angle]`` degrees.
+        scale: zoom factors drawn uniformly from this range (> 1 crops in).
+        max_shift: shifts drawn uniformly from ``[-max_shift, max_shift]`` pixels per axis.
+        noise: standard deviation of the additive Gaussian noise.
+
+    Returns:
+        ``(n, c, h, w)`` augmented images, clipped to [0, 1].
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> augment(torch.rand(4, 1, 28, 28), g).shape
+    torch.Size([4, 1, 28, 28])
+    """
+    _check_images(x)
+    n, _, h, w = x.shape
+    u = torch.rand(n, 4, generator=generator, dtype=torch.float64)
+    rad = torch.deg2rad((2 * u[:, 0] - 1) * max_angle)
+    zoom = scale[0] + (scale[1] - scale[0]) * u[:, 1]
+    dx, dy = (2 * u[:, 2] - 1) * max_shift, (2 * u[:, 3] - 1) * max_shift
+    cos, sin = torch.cos(rad) / zoom, torch.sin(rad) / zoom
+    theta = torch.stack([
+        torch.stack([cos, -sin * h / w, -2.0 * dx / w], dim=-1),
+        torch.stack([sin * w / h, cos, -2.0 * dy / h], dim=-1),
+    ], dim=1)
+    out = _affine(x, theta)
+    out = out + noise * torch.randn(out.shape, generator=generator, dtype=out.dtype)
+    return out.clamp(0.0, 1.0)
+
+
+def angle_grid(step: float = 1.0) -> torch.Tensor:
+    """Angles ``0, step, ..., < 360`` degrees as a float tensor.
+
+    >>> angle_grid(90.0).tolist()
+    [0.0, 90.0, 180.0, 270.0]
+    """
+    if step <= 0:
+        raise ValueError(f"step must be positive; got {step}")
+    return torch.arange(0.0, 360.0, step, dtype=torch.float32)[: math.ceil(360.0 / step)]

@@ -1,0 +1,167 @@
+import textwrap
+
+import pytest
+import torch
+import torch.nn as nn
+
+from lecturekit import encoders, training
+
+TINY_SSL = training.TrainConfig(method="simclr", epochs=1, batch_size=512, seed=0)
+TINY_SUP = training.TrainConfig(method="supervised", epochs=1, batch_size=512, seed=0)
+
+
+@pytest.fixture
+def tiny_training(monkeypatch):
+    """Registry encoders train for one epoch, so these tests stay fast."""
+    monkeypatch.setattr(encoders, "SSL", TINY_SSL)
+    monkeypatch.setattr(encoders, "SUPERVISED", TINY_SUP)
+
+
+def test_names_per_profile():
+    lite = ["pixels", "random-cnn", "digits-supervised", "digits-ssl"]
+    assert encoders.names() == lite
+    assert encoders.names("full") == lite + ["resnet18-imagenet", "dinov2-vits14"]
+    assert set(encoders.describe("lite")) == set(lite)
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown encoder 'vit-huge'.*pixels, random-cnn, digits-supervised, digits-ssl"):
+        encoders.load("vit-huge")
+    with pytest.raises(ValueError, match="needs the full profile"):
+        encoders.load("resnet18-imagenet")
+
+
+def test_embed_shapes_and_batch_size_do_not_change_the_result():
+    x = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    cnn = encoders.load("random-cnn")
+    z_full, z_small = encoders.embed(cnn, x, batch_size=64), encoders.embed(cnn, x, batch_size=3)
+    assert z_full.shape == (10, 128)
+    assert torch.allclose(z_full, z_small, atol=1e-6)
+    assert encoders.embed(encoders.load("pixels"), x).shape == (10, 784)
+
+
+def test_embed_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"\(n, 1, H, W\)"):
+        encoders.embed(encoders.load("pixels"), torch.zeros(3, 28, 28))
+    with pytest.raises(ValueError, match="batch_size"):
+        encoders.embed(encoders.load("pixels"), torch.zeros(3, 1, 28, 28), batch_size=0)
+
+
+def test_random_cnn_is_deterministic_and_does_not_touch_global_rng():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a, b = encoders.load("random-cnn"), encoders.load("random-cnn")
+    assert torch.equal(torch.random.get_rng_state(), before)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_trained_encoder_is_cached_and_not_retrained(tiny_training, monkeypatch):
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    z1 = encoders.embed(encoders.load("digits-ssl"), x)
+    path = training.weights_path("digits-ssl", TINY_SSL)
+    assert path.exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although cached weights exist")
+
+    monkeypatch.setattr(training, "train", no_training)
+    z2 = encoders.embed(encoders.load("digits-ssl"), x)
+    assert torch.equal(z1, z2)
+
+
+def test_same_seed_same_weights_in_separate_caches(tiny_training, tmp_path, monkeypatch):
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    z1 = encoders.embed(encoders.load("digits-supervised"), x)
+    monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "second-cache"))
+    z2 = encoders.embed(encoders.load("digits-supervised"), x)
+    assert torch.equal(z1, z2)
+    assert not torch.equal(z1, encoders.embed(encoders.load("random-cnn"), x))  # training changed it
+
+
+def test_cache_key_tracks_config_and_seed():
+    base = training.cache_key(TINY_SSL)
+    assert training.cache_key(TINY_SSL) == base
+    assert training.cache_key(training.TrainConfig("simclr", epochs=1, batch_size=512, seed=1)) != base
+    assert training.cache_key(training.TrainConfig("simclr", epochs=2, batch_size=512, seed=0)) != base
+
+
+def test_corrupt_cache_file_is_retrained_not_used(tiny_training):
+    path = training.weights_path("digits-ssl", TINY_SSL)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half-written")
+    model = encoders.load("digits-ssl")
+    assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 128)
+    assert torch.load(path, weights_only=True)  # replaced by a readable state dict
+
+
+def test_unknown_training_method_is_an_error():
+    with pytest.raises(ValueError, match="unknown training method"):
+        training.train(encoders.SmallCNN(), training.TrainConfig("magic", epochs=1), "x")
+
+
+# --- full profile: the real loading code, on weight files made here -------------------------
+
+@pytest.fixture
+def full_offline(monkeypatch):
+    monkeypatch.setenv("LECTUREKIT_PROFILE", "full")
+    monkeypatch.setenv("LECTUREKIT_OFFLINE", "1")
+
+
+def test_resnet18_loads_from_the_torch_cache(full_offline):
+    from torchvision.models import resnet18
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        state = resnet18().state_dict()
+    ckpt = torch.hub.get_dir() + "/checkpoints/resnet18-f37072fd.pth"
+    import os
+    os.makedirs(os.path.dirname(ckpt))
+    torch.save(state, ckpt)
+    model = encoders.load("resnet18-imagenet")
+    assert torch.equal(model.backbone.conv1.weight, state["conv1.weight"])
+    assert encoders.embed(model, torch.rand(2, 1, 28, 28)).shape == (2, 512)
+
+
+def test_resnet18_missing_offline_names_the_file(full_offline):
+    with pytest.raises(FileNotFoundError, match=r"checkpoints/resnet18-f37072fd\.pth"):
+        encoders.load("resnet18-imagenet")
+
+
+HUBCONF = textwrap.dedent('''
+    dependencies = ["torch"]
+    import torch.nn as nn
+
+    class PatchEncoder(nn.Module):
+        """Stands in for the ViT: same call signature, CLS-sized output."""
+        def __init__(self):
+            super().__init__()
+            self.patch_embed = nn.Conv2d(3, 384, 14, 14)
+        def forward(self, x):
+            return self.patch_embed(x).mean(dim=(2, 3))
+
+    def dinov2_vits14(pretrained=True):
+        assert not pretrained, "lecturekit must load the weights itself when offline"
+        return PatchEncoder()
+''')
+
+
+def test_dinov2_loads_from_a_local_hub_checkout(full_offline):
+    from pathlib import Path
+
+    hub = Path(torch.hub.get_dir())
+    repo = hub / "facebookresearch_dinov2_main"
+    repo.mkdir(parents=True)
+    (repo / "hubconf.py").write_text(HUBCONF)
+    (hub / "checkpoints").mkdir()
+    state = {"patch_embed.weight": torch.full((384, 3, 14, 14), 0.01), "patch_embed.bias": torch.arange(384.0)}
+    torch.save(state, hub / "checkpoints" / "dinov2_vits14_pretrain.pth")
+    model = encoders.load("dinov2-vits14")
+    assert torch.equal(model.backbone.patch_embed.bias, state["patch_embed.bias"])
+    assert encoders.embed(model, torch.rand(2, 1, 28, 28)).shape == (2, 384)
+
+
+def test_dinov2_missing_offline_names_code_and_weights(full_offline):
+    with pytest.raises(FileNotFoundError) as err:
+        encoders.load("dinov2-vits14")
+    assert "facebookresearch_dinov2_main" in str(err.value) and "dinov2_vits14_pretrain.pth" in str(err.value)
