@@ -12,7 +12,7 @@ export LECTUREKIT_PROFILE ?= lite
 export LECTUREKIT_CACHE ?= $(CURDIR)/$(BUILD)/lecturekit-cache
 export PYTHONHASHSEED := 0
 
-.PHONY: book test unit build-strict nbval serve clean venv
+.PHONY: book test unit build-strict nbval serve clean venv chapter
 
 venv: $(STAMP)
 
@@ -33,7 +33,7 @@ unit: $(STAMP)
 
 # -n: nitpicky, -W: warnings are errors, --keep-going: report them all before failing.
 build-strict: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output . --builder html -n -W --keep-going
+	$(BIN)/jupyter-book build . --path-output . --builder html --all -n -W --keep-going
 	@echo "Book: $(CURDIR)/$(BUILD)/html/index.html"
 
 # Re-execute the executed notebooks (taken from the execution cache) and compare outputs.
@@ -41,6 +41,16 @@ nbval: $(STAMP)
 	$(BIN)/python tools/export_executed.py --out $(BUILD)/nbval
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval $(BUILD)/nbval \
 		--nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout 600
+
+# Build one chapter alone, strictly, into _build/chapter-<name> (own execution cache):
+#   make chapter CH=priors
+chapter: $(STAMP)
+	@test -n "$(CH)" && test -f book/$(CH).md || { echo "usage: make chapter CH=<name> (book/<name>.md must exist)"; exit 2; }
+	@mkdir -p $(BUILD)/chapter-$(CH)
+	@printf 'format: jb-book\nroot: book/index\nchapters:\n  - file: book/$(CH)\n  - file: book/glossary\n  - file: book/bibliography\n' > $(BUILD)/chapter-$(CH)/_toc.yml
+	$(BIN)/jupyter-book build . --toc $(BUILD)/chapter-$(CH)/_toc.yml --path-output $(BUILD)/chapter-$(CH) \
+		--builder html --all -n -W --keep-going
+	@echo "Chapter: $(CURDIR)/$(BUILD)/chapter-$(CH)/_build/html/book/$(CH).html"
 
 serve: book
 	$(BIN)/python -m http.server --directory $(BUILD)/html 8000

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 import torch.nn as nn
@@ -22,6 +23,8 @@ import torch.nn.functional as F
 
 from lecturekit import data, losses, progress, transforms
 from lecturekit import profile as _profile
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,22 +56,58 @@ def _source_files() -> list[Path]:
     return [here / name for name in ("training.py", "encoders.py", "losses.py", "transforms.py", "data.py")]
 
 
-def cache_key(config: TrainConfig) -> str:
-    """16 hex digits that change when the config, seed or training source code change.
+def cache_key(config: Any, code: Sequence[Path | str] = ()) -> str:
+    """16 hex digits that change when the config, the code or the torch version change.
+
+    Args:
+        config: anything with a deterministic ``repr`` (a frozen dataclass).
+        code: source files (hashed by content) or source strings whose change must invalidate
+            the entry; default: the library modules that shape trained weights.
 
     >>> len(cache_key(TrainConfig("simclr", epochs=1)))
     16
     """
-    h = hashlib.sha256(repr(sorted(asdict(config).items())).encode())
+    h = hashlib.sha256(repr(config).encode())
     h.update(torch.__version__.split("+")[0].encode())
-    for path in _source_files():
-        h.update(path.read_bytes())
+    for item in (code or _source_files()):
+        h.update(item.read_bytes() if isinstance(item, Path) else str(item).encode())
     return h.hexdigest()[:16]
 
 
-def weights_path(name: str, config: TrainConfig) -> Path:
-    """Where the weights of encoder ``name`` trained with ``config`` are cached."""
-    return _profile.cache_dir() / "weights" / f"{name}-{cache_key(config)}.pt"
+def weights_path(name: str, config: Any, code: Sequence[Path | str] = ()) -> Path:
+    """Where the result named ``name`` for ``config`` is cached."""
+    return _profile.cache_dir() / "weights" / f"{name}-{cache_key(config, code)}.pt"
+
+
+def cached_result(name: str, config: Any, compute: Callable[[], T], code: Sequence[Path | str] = ()) -> T:
+    """Return ``compute()``'s result, from the on-disk cache when it holds one for this key.
+
+    The result (tensors, state dicts, lists and dicts of them) is saved with ``torch.save`` under
+    :func:`weights_path`. A cache file that cannot be read (a run killed while writing, a foreign
+    file) is reported and recomputed, never used; files are written to a temporary name and
+    renamed, so a half-written file never takes the final name.
+
+    >>> cached_result("demo", ("demo", 1), lambda: {"x": torch.zeros(2)})["x"].shape
+    torch.Size([2])
+    """
+    path = weights_path(name, config, code)
+    if path.exists():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # noqa: BLE001 -- any unreadable cache file is recomputed, never used
+            progress.report(f"{name}: cache file {path} unreadable ({err}); recomputing")
+    progress.report(f"{name}: computing ({config}), result will be cached at {path}")
+    result = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(result, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return result
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -117,29 +156,10 @@ def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
 
 
 def cached(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
-    """Load ``backbone``'s weights from the cache, or train and cache them.
+    """Load ``backbone``'s trained weights from the cache, or train it (:func:`train`) and cache them."""
 
-    A cache file that cannot be read (a run killed while writing, a foreign file) is reported and
-    replaced by a fresh training run; files are written to a temporary name and renamed, so a
-    half-written file never takes the final name.
-    """
-    path = weights_path(name, config)
-    if path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            backbone.load_state_dict(state)
-            return backbone.eval()
-        except Exception as err:  # noqa: BLE001 -- any unreadable cache file is retrained, never used
-            progress.report(f"{name}: cached weights at {path} unreadable ({err}); retraining")
-    progress.report(f"{name}: training ({config}), weights will be cached at {path}")
-    train(backbone, config, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(backbone.state_dict(), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return backbone
+    def fit() -> dict[str, torch.Tensor]:
+        return train(backbone, config, name).state_dict()
+
+    backbone.load_state_dict(cached_result(name, config, fit))
+    return backbone.eval()
