@@ -11,24 +11,22 @@ Submodules, one concept each:
 - :mod:`lecturekit.metrics`    -- PCA spectra, distances, probes
 - :mod:`lecturekit.plotting`   -- the figures the chapters draw
 - :mod:`lecturekit.progress`   -- the one progress helper (silent unless asked)
+
+Submodules load on first use (``lk.encoders`` imports :mod:`lecturekit.encoders`), so
+``import lecturekit as lk`` is cheap and a chapter depends only on the modules it touches; the
+book's build uses that to re-execute only the chapters a library edit can affect.
 """
 
-from lecturekit import (
-    data,
-    encoders,
-    losses,
-    metrics,
-    plotting,
-    profile,
-    progress,
-    training,
-    transforms,
-)
-from lecturekit.encoders import embed
+from __future__ import annotations
 
-__all__ = [
+import importlib
+from typing import Any
+
+# Re-exported names and the module that defines each (read statically by the book build).
+_EXPORTS = {"embed": "lecturekit.encoders"}
+
+_SUBMODULES = (
     "data",
-    "embed",
     "encoders",
     "losses",
     "metrics",
@@ -37,4 +35,21 @@ __all__ = [
     "progress",
     "training",
     "transforms",
-]
+)
+
+__all__ = sorted([*_SUBMODULES, *_EXPORTS])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'lecturekit' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -3,8 +3,28 @@
 - :mod:`lecturekit.metrics.pca`       -- explained-variance spectra
 - :mod:`lecturekit.metrics.distances` -- cosine similarity, nearest/farthest distance ratio
 - :mod:`lecturekit.metrics.probes`    -- k-NN and linear-probe accuracy on a held-out split
+
+Submodules load on first use, like the package above.
 """
 
-from lecturekit.metrics import distances, pca, probes
+from __future__ import annotations
 
-__all__ = ["distances", "pca", "probes"]
+import importlib
+from typing import Any
+
+_SUBMODULES = ("distances", "pca", "probes")
+
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module 'lecturekit.metrics' has no attribute {name!r}") from None
+
+
+def __dir__() -> list[str]:
+    return __all__
