@@ -1,0 +1,243 @@
+"""Command line: ``python -m bookbuild <command>``; run with ``--help`` for the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+
+from bookbuild.deps import Library, code_sources
+from bookbuild.execute import Outcome, device_description, execute, plan, sync_jupyter_cache
+from bookbuild.store import Store
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+class Paths:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.build = root / "_build"
+        self.store = self.build / "exec-store"
+        self.jupyter_cache = self.build / ".jupyter_cache"
+        self.manifest = self.build / "exec-manifest.json"
+        self.logs = self.build / "logs"
+        self.memo = self.build / "data-digests.json"
+
+
+def _profile() -> str:
+    profile = os.environ.get("LECTUREKIT_PROFILE", "lite").strip().lower()
+    if profile not in ("lite", "full"):
+        raise SystemExit(f"error: unknown profile {profile!r} in LECTUREKIT_PROFILE; use lite or full")
+    return profile
+
+
+def _load_previous(paths: Paths) -> dict:
+    try:
+        return json.loads(paths.manifest.read_text()).get("chapters", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device: str) -> None:
+    chapters = {}
+    for o in outcomes:
+        chapters[o.chapter.docname] = {
+            "key": o.chapter.key.key, "status": o.status, "seconds": round(o.seconds, 2),
+            "executed_at": o.meta.get("executed_at"), "profile": o.meta.get("profile", profile),
+            "device": o.meta.get("device", device), "packages": o.meta.get("packages", {}),
+            "components": o.chapter.key.components, "reasons": o.reasons,
+        }
+    manifest = {"built_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "profile": profile, "device": device, "chapters": chapters}
+    paths.manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = paths.manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, paths.manifest)
+
+
+def _report_failures(paths: Paths, outcomes: list[Outcome], strict: bool) -> bool:
+    failed = False
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    for o in outcomes:
+        if o.status == "failed":
+            failed = True
+            log = paths.logs / f"{o.chapter.name}.error.txt"
+            log.write_text(ANSI.sub("", o.error))
+            lines = ANSI.sub("", o.error).strip().splitlines()
+            _say(f"\nerror: {o.chapter.docname} failed to execute ({o.chapter.path}):")
+            _say("\n".join("    " + line for line in lines[-25:]))
+            _say(f"    (full report: {log})")
+        elif strict and o.meta.get("stderr"):
+            failed = True
+            _say(f"\nerror: {o.chapter.docname} wrote to stderr (warnings fail a strict build):")
+            _say("\n".join("    " + s for s in o.meta["stderr"]))
+    return failed
+
+
+def _render(paths: Paths, strict: bool, all_pages: bool) -> int:
+    """Run jupyter-book's Sphinx build; its log goes to a file, warnings are summarised."""
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    log = paths.logs / "sphinx.log"
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(paths.root), "--path-output",
+           str(paths.root), "--builder", "html"]
+    if strict:
+        cmd += ["-n", "-W", "--keep-going"]
+    if strict or all_pages:
+        cmd += ["--all"]
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=paths.root).returncode
+    text = ANSI.sub("", log.read_text())
+    warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
+    executed = [line for line in text.splitlines() if "Executing notebook" in line]
+    _say(f"  rendered the site in {time.perf_counter() - start:.1f} s ({len(warnings)} warnings; log: {log})")
+    for line in warnings[:30]:
+        _say(f"    {line.strip()}")
+    if executed:
+        _say("  myst-nb executed notebooks itself, so the execution store and jupyter-cache disagree:")
+        for line in executed:
+            _say(f"    {line.strip()}")
+        if strict:
+            return 1
+    if rc != 0:
+        _say(f"error: the Sphinx build failed (exit {rc}); see {log}")
+        tail = [line for line in text.splitlines() if line.strip()][-15:]
+        _say("\n".join("    " + line for line in tail))
+    return rc
+
+
+def cmd_build(args: argparse.Namespace, render: bool = True) -> int:
+    paths = Paths(args.root)
+    started = time.perf_counter()
+    profile = _profile()
+    library = Library(args.root / args.library_root, args.package)
+    store = Store(paths.store)
+    device = device_description()
+    _say(f"bookbuild: profile {profile}, {device}")
+    try:
+        chapters = plan(args.root, library, profile, args.only, paths.memo)
+    except (ValueError, FileNotFoundError) as err:
+        _say(f"error: {err}")
+        return 2
+    outcomes = execute(chapters, store, args.jobs, args.timeout, device, profile, _say,
+                       previous=_load_previous(paths), force=args.force, logs=paths.logs)
+    if _report_failures(paths, outcomes, args.strict):
+        _say("\nbuild failed: nothing was rendered or published.")
+        return 1
+    if not render:
+        _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; store: {paths.store}")
+        return 0
+    sync_jupyter_cache(paths.jupyter_cache, outcomes, store)
+    _write_manifest(paths, outcomes, profile, device)
+    rc = _render(paths, args.strict, args.all)
+    if rc == 0:
+        _say(f"done in {time.perf_counter() - started:.1f} s. Book: {paths.build / 'html' / 'index.html'}")
+    return rc
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the stored executed notebooks of the current keys as .ipynb files (for nbval)."""
+    paths = Paths(args.root)
+    library = Library(args.root / args.library_root, args.package)
+    store = Store(paths.store)
+    chapters = plan(args.root, library, _profile(), args.only, paths.memo)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for stale in args.out.glob("*.ipynb"):
+        stale.unlink()
+    missing = []
+    for ch in chapters:
+        entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
+        if entry is None:
+            missing.append(ch.docname)
+            continue
+        nbformat.write(entry.nb, args.out / f"{Path(ch.docname).name}.ipynb")
+        _say(f"exported {ch.docname} [{ch.key.key}] -> {args.out / (Path(ch.docname).name + '.ipynb')}")
+    if missing:
+        _say(f"error: no executed outputs for {', '.join(missing)} with the current inputs; run `make book` first")
+        return 1
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    copied, rejected = Store(Paths(args.root).store).merge_from(Store(args.source))
+    _say(f"merged {copied} entries from {args.source}" + (f"; rejected {rejected} corrupt entries" if rejected else ""))
+    return 1 if rejected and args.strict else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    paths = Paths(args.root)
+    store = Store(paths.store)
+    library = Library(args.root / args.library_root, args.package)
+    previous = _load_previous(paths)
+    for ch in plan(args.root, library, _profile(), args.only, paths.memo):
+        meta_exists = (paths.store / ch.name / f"{ch.key.key}.json").exists()
+        old = previous.get(ch.docname, {}).get("components")
+        why = "" if meta_exists else ("; ".join(ch.key.diff(old)) if old else "no earlier execution")
+        mods = ", ".join(m.split(".", 1)[-1] for m in ch.key.components["modules"]) or "none"
+        _say(f"{ch.docname:<28} {'cached ' if meta_exists else 'EXECUTE'} [{ch.key.key}] {why}")
+        _say(f"{'':<28} library modules: {mods}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bookbuild", description="Execute what changed, render the book.")
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="book root (holds _config.yml, _toc.yml)")
+    p.add_argument("--library-root", default="src", help="folder holding the library package (relative to root)")
+    p.add_argument("--package", default="lecturekit", help="the library package whose imports are tracked")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, execute_opts=True):
+        sp.add_argument("--only", type=lambda s: [x for x in s.split(",") if x], default=None,
+                        help="comma-separated chapters (e.g. priors,invariance)")
+        if execute_opts:
+            sp.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+                            help="parallel kernels (default: $BOOKBUILD_JOBS or the number of cores)")
+            sp.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+            sp.add_argument("--force", action="store_true", help="execute even where stored outputs match")
+            sp.add_argument("--strict", action="store_true",
+                            help="warnings (Sphinx or cell stderr) fail the build; nitpicky; re-read all pages")
+
+    b = sub.add_parser("build", help="execute what changed (in parallel), then render the site")
+    common(b)
+    b.add_argument("--all", action="store_true", help="re-read every page (execution is still cached)")
+    e = sub.add_parser("execute", help="execute what changed without rendering (a CI shard)")
+    common(e)
+    x = sub.add_parser("export", help="write the executed notebooks of the current inputs, for nbval")
+    common(x, execute_opts=False)
+    x.add_argument("--out", type=Path, required=True)
+    m = sub.add_parser("merge", help="copy executed entries from another store (e.g. another CI shard)")
+    m.add_argument("source", type=Path, help="another _build/exec-store folder")
+    m.add_argument("--strict", action="store_true", help="fail if the source holds corrupt entries")
+    pl = sub.add_parser("plan", help="show which chapters would execute, and why")
+    common(pl, execute_opts=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    args.root = args.root.resolve()
+    # One thread per kernel unless told otherwise: numerics then do not depend on how many
+    # chapters run side by side, so parallel and serial builds print the same numbers.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    if args.command == "build":
+        return cmd_build(args)
+    if args.command == "execute":
+        return cmd_build(args, render=False)
+    if args.command == "export":
+        return cmd_export(args)
+    if args.command == "merge":
+        return cmd_merge(args)
+    return cmd_plan(args)

@@ -1,0 +1,282 @@
+"""What a chapter's outputs depend on, and the execution key that hashes all of it.
+
+A chapter's key covers: its code cells (and kernel), every module of the library it imports --
+directly or through other library modules, found from the static import graph --, the active
+profile, the versions of the packages that compute its numbers, the data and pretrained files of
+the profile, and the execution settings that change numerics (thread counts). Prose, headings,
+captions and cell tags are not part of it.
+
+Library imports are found by reading source with :mod:`ast`: ``import lib``, ``from lib.x import
+y``, relative imports, and attribute chains on an imported package (``lk.metrics.pca.project``
+depends on ``lib.metrics.pca``). A package name used in a way that cannot be resolved statically
+(passed to a function, ``getattr`` with a computed name) makes the chapter depend on the whole
+library: conservative, never stale.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import platform
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+
+# Packages whose versions change the numbers a chapter prints.
+NUMERIC_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas")
+# Environment variables that change numerics or what is loaded.
+KEY_ENV = ("LECTUREKIT_PROFILE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a MyST Markdown notebook exactly as myst-nb does (so cache hashes agree)."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    return read_myst_markdown_notebook(path.read_text(encoding="utf8"), path=path)
+
+
+def code_sources(nb: nbformat.NotebookNode) -> list[str]:
+    """The source of every code cell, in order."""
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def _parse(source: str, where: str) -> ast.Module:
+    # IPython magics and shell escapes are not Python; blank them, keep line numbers.
+    cleaned = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    try:
+        return ast.parse(cleaned)
+    except SyntaxError as err:
+        raise ValueError(f"{where}: cannot parse code to find its imports: {err}") from err
+
+
+@dataclass
+class Library:
+    """The static import graph of one package under ``root`` (the folder that holds it)."""
+
+    root: Path
+    package: str
+    _imports: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def file(self, module: str) -> Path | None:
+        """The source file of ``module`` if it is part of the package, else None."""
+        if module != self.package and not module.startswith(self.package + "."):
+            return None
+        base = self.root.joinpath(*module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def is_package(self, module: str) -> bool:
+        f = self.file(module)
+        return f is not None and f.name == "__init__.py"
+
+    def all_modules(self) -> set[str]:
+        top = self.root / self.package
+        mods = set()
+        for f in top.rglob("*.py"):
+            rel = f.relative_to(self.root).with_suffix("")
+            parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+            mods.add(".".join(parts))
+        return mods
+
+    def exports(self, package: str) -> dict[str, str]:
+        """Names a package re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any."""
+        f = self.file(package)
+        if f is None or f.name != "__init__.py":
+            return {}
+        for node in _parse(f.read_text(), str(f)).body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
+                return dict(ast.literal_eval(node.value))
+        return {}
+
+    def with_parents(self, module: str) -> set[str]:
+        """A module and the packages Python executes to import it."""
+        parts = module.split(".")
+        return {".".join(parts[:i]) for i in range(1, len(parts) + 1) if self.file(".".join(parts[:i]))}
+
+    def direct_imports(self, source: str, where: str, current: str | None = None) -> set[str]:
+        """Library modules that ``source`` imports (``current``: its own module, for relative imports)."""
+        tree = _parse(source, where)
+        found: set[str] = set()
+        aliases: dict[str, str] = {}  # local name -> library module it is bound to
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if self.file(a.name):
+                        found |= self.with_parents(a.name)
+                        aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level and current:
+                    pkg = current.split(".") if self.is_package(current) else current.split(".")[:-1]
+                    pkg = pkg[: len(pkg) - (node.level - 1)]
+                    base = ".".join(pkg + ([base] if base else []))
+                if not self.file(base):
+                    continue
+                found |= self.with_parents(base)
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    if self.file(sub):
+                        found |= self.with_parents(sub)
+                        aliases[a.asname or a.name] = sub
+                    elif a.name in self.exports(base):
+                        found |= self.with_parents(self.exports(base)[a.name])
+        found |= self._attribute_uses(tree, aliases)
+        return found
+
+    def _attribute_uses(self, tree: ast.Module, aliases: dict[str, str]) -> set[str]:
+        found: set[str] = set()
+        if not aliases:
+            return found
+        resolved_names: set[int] = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Attribute):
+                continue
+            chain, inner = [], node
+            while isinstance(inner, ast.Attribute):
+                chain.append(inner.attr)
+                inner = inner.value
+            if not (isinstance(inner, ast.Name) and inner.id in aliases):
+                continue
+            resolved_names.add(id(inner))
+            module = aliases[inner.id]
+            for attr in reversed(chain):
+                if self.file(f"{module}.{attr}"):
+                    module = f"{module}.{attr}"
+                    continue
+                target = self.exports(module).get(attr)
+                if target:
+                    module = target
+                break
+            found |= self.with_parents(module)
+        # A bare use of an alias (not the base of an attribute, not its own import): unresolvable.
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in aliases and id(node) not in resolved_names:
+                if isinstance(node.ctx, ast.Load) and self.is_package(aliases[node.id]):
+                    return self.all_modules()
+        return found
+
+    def imports_of(self, module: str) -> frozenset[str]:
+        if module not in self._imports:
+            f = self.file(module)
+            self._imports[module] = frozenset(self.direct_imports(f.read_text(), str(f), module)) if f else frozenset()
+        return self._imports[module]
+
+    def closure(self, modules: set[str]) -> set[str]:
+        """Modules reachable from ``modules`` through the import graph (including them)."""
+        seen, todo = set(), list(modules)
+        while todo:
+            m = todo.pop()
+            if m in seen:
+                continue
+            seen.add(m)
+            todo.extend(self.imports_of(m) - seen)
+        return seen
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def package_versions(names: tuple[str, ...] = NUMERIC_PACKAGES) -> dict[str, str]:
+    """Installed versions (``"absent"`` when not installed), plus Python's."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def data_files(profile: str) -> list[Path]:
+    """The data and pretrained files a profile reads (none for ``lite``: its data ships in packages).
+
+    For ``full``: MNIST's raw files under the lecturekit cache and torch hub checkpoints.
+    """
+    if profile != "full":
+        return []
+    cache = Path(os.environ.get("LECTUREKIT_CACHE") or Path.home() / ".cache" / "lecturekit")
+    torch_home = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch")
+    roots = [cache / "data" / "MNIST" / "raw", torch_home / "hub" / "checkpoints"]
+    return sorted(p for root in roots if root.is_dir() for p in root.iterdir() if p.is_file())
+
+
+def data_digest(profile: str, memo_file: Path | None = None) -> dict[str, str]:
+    """``{file name: sha256}`` of the profile's data files, memoized on (path, size, mtime)."""
+    memo: dict[str, str] = {}
+    if memo_file and memo_file.exists():
+        try:
+            memo = json.loads(memo_file.read_text())
+        except (ValueError, OSError):
+            memo = {}
+    out = {}
+    for p in data_files(profile):
+        st = p.stat()
+        k = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+        if k not in memo:
+            memo[k] = file_digest(p)
+        out[p.name] = memo[k]
+    if memo_file and out:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        memo_file.write_text(json.dumps(memo, indent=0))
+    return out
+
+
+@dataclass(frozen=True)
+class ChapterKey:
+    """A chapter's execution key and what went into it (kept with the executed notebook)."""
+
+    key: str
+    components: dict
+
+    def diff(self, other: dict) -> list[str]:
+        """Human-readable reasons why ``other`` (older components) differs from these."""
+        reasons = []
+        for part in ("code", "kernel", "profile", "env", "packages", "data"):
+            if self.components.get(part) != other.get(part):
+                reasons.append(f"{part} changed")
+        mine, theirs = self.components.get("modules", {}), other.get("modules", {})
+        for mod in sorted(set(mine) | set(theirs)):
+            if mine.get(mod) != theirs.get(mod):
+                reasons.append(f"{mod} changed" if mod in mine and mod in theirs else
+                               f"now imports {mod}" if mod in mine else f"no longer imports {mod}")
+        return reasons
+
+
+def chapter_key(nb: nbformat.NotebookNode, where: str, library: Library, profile: str,
+                data: dict[str, str] | None = None) -> ChapterKey:
+    """Hash everything the outputs of notebook ``nb`` depend on."""
+    sources = code_sources(nb)
+    for i, src in enumerate(sources):  # locate syntax errors per cell first
+        _parse(src, f"{where}, code cell {i + 1}")
+    # One namespace for the whole notebook: an alias imported in one cell is used in others.
+    modules = library.closure(library.direct_imports("\n\n".join(sources), where))
+    components = {
+        "code": hashlib.sha256(json.dumps(sources).encode()).hexdigest(),
+        "kernel": nb.metadata.get("kernelspec", {}).get("name", ""),
+        "modules": {m: file_digest(library.file(m)) for m in sorted(modules)},
+        "profile": profile,
+        "env": {k: os.environ.get(k, "") for k in KEY_ENV if k != "LECTUREKIT_PROFILE"},
+        "packages": package_versions(),
+        "data": data or {},
+    }
+    key = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()[:20]
+    return ChapterKey(key, components)
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def safe_name(docname: str) -> str:
+    """A file-system-safe name for a chapter (``book/priors`` -> ``book__priors``)."""
+    return _SAFE.sub("_", docname.replace("/", "__"))
+

@@ -1,0 +1,258 @@
+"""Find the chapters, decide which need executing, execute them in parallel, hand outputs to myst-nb."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import os
+import platform
+import shutil
+import subprocess
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+import yaml
+
+from bookbuild.deps import ChapterKey, Library, chapter_key, code_sources, data_digest, package_versions, read_notebook, safe_name
+from bookbuild.store import CorruptEntry, Store
+
+
+@dataclass
+class Chapter:
+    """One executable page of the book."""
+
+    docname: str                 # e.g. "book/priors", as in _toc.yml
+    path: Path
+    nb: nbformat.NotebookNode    # as myst-nb reads it (no outputs)
+    key: ChapterKey
+
+    @property
+    def name(self) -> str:
+        return safe_name(self.docname)
+
+
+@dataclass
+class Outcome:
+    chapter: Chapter
+    status: str                  # "cached", "executed" or "failed"
+    seconds: float = 0.0         # execution time (of the run that produced the outputs)
+    error: str = ""
+    meta: dict = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def book_config(root: Path) -> dict:
+    path = root / "_config.yml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+def toc_docnames(root: Path) -> list[str]:
+    """Every ``file:`` of ``_toc.yml`` (root first), in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    names = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                names.append(str(node["file"]))
+            for k, v in node.items():
+                if k != "file":
+                    walk(v)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [n[:-3] if n.endswith((".md", ".ipynb")) else n for n in names]
+
+
+def is_executable(path: Path) -> bool:
+    text = path.read_text(encoding="utf8")
+    return text.startswith("---") and "kernelspec:" in text.split("---", 2)[1] and "```{code-cell}" in text
+
+
+def discover(root: Path) -> list[tuple[str, Path]]:
+    """The executable chapters of the book, minus ``execute.exclude_patterns``."""
+    excluded = book_config(root).get("execute", {}).get("exclude_patterns", []) or []
+    found = []
+    for doc in toc_docnames(root):
+        path = root / f"{doc}.md"
+        if not path.exists():
+            raise FileNotFoundError(f"_toc.yml lists {doc!r} but {path} does not exist; add the file or fix _toc.yml")
+        if any(fnmatch.fnmatch(f"{doc}.md", pat) for pat in excluded) or not is_executable(path):
+            continue
+        found.append((doc, path))
+    return found
+
+
+def device_description() -> str:
+    """The GPU (``nvidia-smi``) if there is one, else the CPU model, with the core count."""
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+            if out:
+                return "GPU: " + ", ".join(sorted(set(out.splitlines())))
+        except (subprocess.SubprocessError, OSError):
+            pass
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {model} ({os.cpu_count()} cores)"
+
+
+def plan(root: Path, library: Library, profile: str, only: list[str] | None = None,
+         memo: Path | None = None) -> list[Chapter]:
+    """Read every executable chapter and compute its key."""
+    data = data_digest(profile, memo)
+    chapters = []
+    for doc, path in discover(root):
+        if only and doc not in only and safe_name(doc) not in only and Path(doc).name not in only:
+            continue
+        nb = read_notebook(path)
+        chapters.append(Chapter(doc, path, nb, chapter_key(nb, str(path), library, profile, data)))
+    if only:
+        known = {c.docname for c in chapters} | {Path(c.docname).name for c in chapters}
+        unknown = [o for o in only if o not in known and o not in {c.name for c in chapters}]
+        if unknown:
+            raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; chapters: "
+                             f"{', '.join(Path(d).name for d, _ in discover(root))}")
+    return chapters
+
+
+def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
+    """Execute one notebook in its own kernel (runs in a worker process).
+
+    The kernel process's own stderr (start-up chatter, crashes) goes to ``kernel_log``; what
+    cells print reaches the notebook through the kernel protocol as usual.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = read_notebook(Path(path))
+    client = NotebookClient(nb, timeout=timeout, kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+                            resources={"metadata": {"path": str(Path(path).parent)}}, allow_errors=False)
+    Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(kernel_log, "w") as log:
+        try:
+            client.execute(stderr=log, stdout=log)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+            return {"ok": False, "seconds": time.perf_counter() - start, "error": str(err)}
+    return {"ok": True, "seconds": time.perf_counter() - start, "nb": nbformat.writes(nb)}
+
+
+def stderr_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    """Text a notebook's cells wrote to stderr (Python warnings land there)."""
+    found = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append(f"code cell {i + 1}: {out.get('text', '').strip()[:500]}")
+    return found
+
+
+def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, device: str, profile: str,
+            report: Callable[[str], None], previous: dict | None = None, force: bool = False,
+            logs: Path | None = None) -> list[Outcome]:
+    """Reuse stored outputs where the key matches; execute the rest, ``jobs`` at a time."""
+    outcomes: dict[str, Outcome] = {}
+    todo: list[Chapter] = []
+    for ch in chapters:
+        entry = None
+        if not force:
+            try:
+                entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
+            except CorruptEntry as err:
+                report(f"  {ch.docname}: {err}")
+        if entry is not None:
+            outcomes[ch.docname] = Outcome(ch, "cached", entry.meta.get("seconds", 0.0), meta=entry.meta)
+        else:
+            old = (previous or {}).get(ch.docname, {}).get("components")
+            reasons = ["forced"] if force else (ch.key.diff(old) if old else ["no earlier execution"])
+            outcomes[ch.docname] = Outcome(ch, "pending", reasons=reasons)
+            todo.append(ch)
+    for ch in chapters:
+        o = outcomes[ch.docname]
+        if o.status == "cached":
+            report(f"  {ch.docname:<28} cached     ({o.seconds:.1f} s when executed {o.meta.get('executed_at', '?')})")
+    if todo:
+        workers = max(1, min(jobs, len(todo)))
+        report(f"  executing {len(todo)} chapter(s) with {workers} worker(s): {', '.join(c.docname for c in todo)}")
+        start = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            log_dir = logs or store.root.parent / "logs"
+            futures = {pool.submit(_execute_worker, str(ch.path), timeout, str(log_dir / f"{ch.name}.kernel.log")): ch
+                       for ch in todo}
+            for fut in as_completed(futures):
+                ch = futures[fut]
+                o = outcomes[ch.docname]
+                try:
+                    result = fut.result()
+                except Exception as err:  # noqa: BLE001 -- a crashed worker fails that chapter, visibly
+                    result = {"ok": False, "seconds": 0.0, "error": f"worker crashed: {err!r}"}
+                o.seconds = result["seconds"]
+                if not result["ok"]:
+                    o.status, o.error = "failed", result["error"]
+                    report(f"  {ch.docname:<28} FAILED     after {o.seconds:.1f} s (elapsed {time.perf_counter() - start:.0f} s)")
+                    continue
+                nb = nbformat.reads(result["nb"], as_version=4)
+                o.meta = {
+                    "executed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    "seconds": round(o.seconds, 2), "profile": profile, "device": device,
+                    "packages": package_versions(), "components": ch.key.components,
+                    "stderr": stderr_outputs(nb),
+                }
+                store.put(ch.name, ch.key.key, nb, o.meta)
+                o.status = "executed"
+                why = "; ".join(o.reasons[:3]) + (" ..." if len(o.reasons) > 3 else "")
+                report(f"  {ch.docname:<28} executed   {o.seconds:.1f} s (elapsed {time.perf_counter() - start:.0f} s; {why})")
+    return [outcomes[ch.docname] for ch in chapters]
+
+
+def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -> None:
+    """Put each chapter's stored outputs into myst-nb's jupyter-cache, keyed as myst-nb will look them up.
+
+    jupyter-cache is derived data: if it cannot be opened it is rebuilt from the store.
+    """
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    def open_cache():
+        try:
+            cache = get_cache(cache_dir)
+            cache.list_cache_records()
+            return cache
+        except Exception:  # noqa: BLE001 -- a broken derived cache is rebuilt, not trusted
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            return get_cache(cache_dir)
+
+    cache = open_cache()
+    for o in outcomes:
+        if o.status not in ("cached", "executed"):
+            continue
+        ch = o.chapter
+        entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
+        merged = copy.deepcopy(ch.nb)
+        stored_cells = [c for c in entry.nb.cells if c.cell_type == "code"]
+        for cell, done in zip((c for c in merged.cells if c.cell_type == "code"), stored_cells):
+            cell.outputs = done.get("outputs", [])
+            cell.execution_count = done.get("execution_count")
+        try:
+            record = cache.match_cache_notebook(merged)
+            if record.data.get("bookbuild_key") == ch.key.key:
+                continue
+        except KeyError:
+            pass
+        cache.cache_notebook_bundle(CacheBundleIn(merged, str(ch.path), data={"bookbuild_key": ch.key.key}),
+                                    overwrite=True)

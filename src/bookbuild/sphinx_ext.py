@@ -1,0 +1,111 @@
+"""Sphinx side of bookbuild: re-read pages whose execution outputs changed, and the status page.
+
+Sphinx re-reads a page when its source file changes; outputs that changed because a library
+module, the data or the environment changed leave the source untouched. The driver writes each
+chapter's execution key to a manifest; this extension marks a page outdated when its key differs
+from the one it was last read with. The ``execution-status`` directive renders the manifest: per
+chapter, its run time, when and where it was executed, and whether this build executed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.util.docutils import SphinxDirective
+
+
+def _manifest(app) -> tuple[dict, str]:
+    path = Path(app.srcdir) / app.config.bookbuild_manifest
+    if not path.exists():
+        return {}, ""
+    raw = path.read_bytes()
+    try:
+        return json.loads(raw), hashlib.sha256(raw).hexdigest()
+    except ValueError:
+        return {}, ""
+
+
+def _outdated(app, env, added, changed, removed):
+    manifest, digest = _manifest(app)
+    keys = {doc: info.get("key") for doc, info in manifest.get("chapters", {}).items()}
+    seen = getattr(env, "bookbuild_keys", {})
+    stale = [doc for doc, key in keys.items() if doc in env.found_docs and seen.get(doc) != key]
+    if digest != getattr(env, "bookbuild_manifest_digest", None):
+        stale += [doc for doc in getattr(env, "bookbuild_status_docs", set()) if doc in env.found_docs]
+    env.bookbuild_keys = keys
+    env.bookbuild_manifest_digest = digest
+    return sorted(set(stale))
+
+
+def _table(headers: list[str], rows: list[list[nodes.Node | str]]) -> nodes.table:
+    table = nodes.table(classes=["bookbuild-status"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    group += [nodes.colspec(colwidth=1) for _ in headers]
+
+    def row(cells):
+        r = nodes.row()
+        for c in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph("", "", c if isinstance(c, nodes.Node) else nodes.Text(str(c)))
+            r += entry
+        return r
+
+    head = nodes.thead()
+    head += row(headers)
+    body = nodes.tbody()
+    for cells in rows:
+        body += row(cells)
+    group += [head, body]
+    return table
+
+
+class ExecutionStatus(SphinxDirective):
+    """Render the execution manifest as a table (``{execution-status}``)."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        env = self.env
+        if not hasattr(env, "bookbuild_status_docs"):
+            env.bookbuild_status_docs = set()
+        env.bookbuild_status_docs.add(env.docname)
+        manifest, _ = _manifest(env.app)
+        if not manifest.get("chapters"):
+            para = nodes.paragraph(text="This build was made without the bookbuild driver (`make book`), "
+                                        "so it has no execution records.")
+            return [para]
+        rows = []
+        for doc, info in manifest["chapters"].items():
+            link = addnodes.pending_xref("", nodes.inline(text=doc), refdomain="std", reftype="doc",
+                                         reftarget="/" + doc, refexplicit=False, refwarn=True)
+            rows.append([link, "executed" if info["status"] == "executed" else "reused from cache",
+                         f"{info.get('seconds', 0):.1f} s", info.get("executed_at", "?"),
+                         info.get("profile", "?"), info.get("device", "?")])
+        out: list[nodes.Node] = [
+            nodes.paragraph(text=f"Built {manifest.get('built_at', '?')} in the {manifest.get('profile', '?')} "
+                                 f"profile on {manifest.get('device', '?')}; "
+                                 f"{sum(i['status'] == 'executed' for i in manifest['chapters'].values())} of "
+                                 f"{len(manifest['chapters'])} chapters executed by this build, the rest reused "
+                                 "outputs whose inputs had not changed."),
+            _table(["Chapter", "This build", "Run time", "Executed", "Profile", "Device"], rows),
+        ]
+        versions = {}
+        for info in manifest["chapters"].values():
+            for pkg, ver in (info.get("packages") or {}).items():
+                versions.setdefault(pkg, set()).add(ver)
+        if versions:
+            text = ", ".join(f"{pkg} {' / '.join(sorted(v))}" for pkg, v in sorted(versions.items()))
+            out.append(nodes.paragraph(text=f"Package versions of the executions: {text}."))
+        return out
+
+
+def setup(app):
+    app.add_config_value("bookbuild_manifest", "_build/exec-manifest.json", "env")
+    app.connect("env-get-outdated", _outdated)
+    app.add_directive("execution-status", ExecutionStatus)
+    return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}

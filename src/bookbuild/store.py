@@ -1,0 +1,125 @@
+"""A content-addressed store of executed notebooks: ``<root>/<chapter>/<key>.ipynb`` + ``.json``.
+
+Each entry is written atomically (temporary file, then rename) and the metadata file, written
+last, carries the SHA-256 of the notebook: an entry without valid metadata, with a checksum that
+does not match, or whose code cells differ from the chapter's is corrupt -- it is removed and the
+chapter re-executes. Entries for every key are kept, so reverting a change finds the earlier
+outputs again. Two stores merge by copying entries (validated) from one into the other, which is
+how chapters executed on different machines are combined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from bookbuild.deps import code_sources
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@dataclass(frozen=True)
+class Entry:
+    nb: nbformat.NotebookNode
+    meta: dict
+
+
+class Store:
+    """Executed notebooks under ``root``, addressed by (chapter, key)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _paths(self, chapter: str, key: str) -> tuple[Path, Path]:
+        folder = self.root / chapter
+        return folder / f"{key}.ipynb", folder / f"{key}.json"
+
+    def put(self, chapter: str, key: str, nb: nbformat.NotebookNode, meta: dict) -> None:
+        """Store an executed notebook; the metadata (with the notebook's checksum) goes last."""
+        nb_path, meta_path = self._paths(chapter, key)
+        data = nbformat.writes(nb).encode("utf8")
+        _atomic_write(nb_path, data)
+        meta = {**meta, "chapter": chapter, "key": key, "sha256": hashlib.sha256(data).hexdigest()}
+        _atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
+
+    def get(self, chapter: str, key: str, expected_code: list[str] | None = None) -> Entry | None:
+        """The entry if present and intact; a corrupt entry is removed and None returned."""
+        nb_path, meta_path = self._paths(chapter, key)
+        if not nb_path.exists() and not meta_path.exists():
+            return None
+        problem = self._check(nb_path, meta_path, expected_code)
+        if problem:
+            self.remove(chapter, key)
+            raise CorruptEntry(f"{chapter} [{key}]: {problem}; entry removed, the chapter will re-execute")
+        nb = nbformat.reads(nb_path.read_text(encoding="utf8"), as_version=4)
+        return Entry(nb, json.loads(meta_path.read_text()))
+
+    def _check(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> str | None:
+        if not meta_path.exists():
+            return "no metadata (execution or write interrupted)"
+        if not nb_path.exists():
+            return "metadata without notebook"
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            return "unreadable metadata"
+        data = nb_path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            return "notebook does not match its checksum (truncated or edited)"
+        try:
+            nb = nbformat.reads(data.decode("utf8"), as_version=4)
+        except Exception as err:  # noqa: BLE001 -- any parse failure means corrupt
+            return f"unreadable notebook ({err})"
+        if expected_code is not None and code_sources(nb) != expected_code:
+            return "code cells differ from the chapter's"
+        return None
+
+    def remove(self, chapter: str, key: str) -> None:
+        for p in self._paths(chapter, key):
+            p.unlink(missing_ok=True)
+
+    def entries(self) -> list[tuple[str, str]]:
+        """All (chapter, key) pairs with metadata."""
+        return sorted((p.parent.name, p.stem) for p in self.root.glob("*/*.json"))
+
+    def merge_from(self, other: "Store") -> tuple[int, int]:
+        """Copy the intact entries of ``other`` that this store lacks; returns (copied, rejected)."""
+        copied = rejected = 0
+        for chapter, key in other.entries():
+            if self._paths(chapter, key)[1].exists():
+                continue
+            src_nb, src_meta = other._paths(chapter, key)
+            if other._check(src_nb, src_meta, None):
+                rejected += 1
+                continue
+            dst_nb, dst_meta = self._paths(chapter, key)
+            _atomic_write(dst_nb, src_nb.read_bytes())
+            _atomic_write(dst_meta, src_meta.read_bytes())
+            copied += 1
+        return copied, rejected
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class CorruptEntry(Exception):
+    """A store entry failed validation (and has been removed)."""

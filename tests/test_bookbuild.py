@@ -1,0 +1,234 @@
+"""The build's re-execution rules, proven on a small book made in a temporary folder.
+
+Two chapters: ``a`` imports ``minilib.core``; ``b`` imports ``minilib.extra``, which imports
+``minilib.core``; ``minilib.unused`` is imported by nobody.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bookbuild import deps
+from bookbuild.deps import Library
+from bookbuild.execute import execute, plan, sync_jupyter_cache
+from bookbuild.store import Store
+
+FRONT = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """)
+
+
+def chapter(title: str, prose: str, code: str) -> str:
+    return FRONT + f"# {title}\n\n{prose}\n\n```{{code-cell}} ipython3\n{code}\n```\n"
+
+
+@pytest.fixture
+def book(tmp_path, monkeypatch):
+    root = tmp_path / "book"
+    lib = root / "src" / "minilib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text("")
+    (lib / "core.py").write_text("SCALE = 2\n")
+    (lib / "extra.py").write_text("from minilib import core\n\ndef triple():\n    return 3 * core.SCALE\n")
+    (lib / "unused.py").write_text("X = 1\n")
+    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n")
+    (root / "index.md").write_text("# Index\n")
+    (root / "a.md").write_text(chapter("A", "Prose of A.", "import minilib.core as core\nprint(core.SCALE * 10)"))
+    (root / "b.md").write_text(chapter("B", "Prose of B.", "from minilib import extra\nprint(extra.triple())"))
+    monkeypatch.setenv("PYTHONPATH", str(root / "src"))  # the kernels import minilib from here
+    monkeypatch.setenv("LECTUREKIT_PROFILE", "lite")
+    return root
+
+
+def run(root: Path, jobs: int = 2, only=None, store: Store | None = None, force: bool = False):
+    """Plan and execute; returns {chapter: status} and the outcomes."""
+    store = store or Store(root / "_build" / "exec-store")
+    chapters = plan(root, Library(root / "src", "minilib"), "lite", only)
+    outcomes = execute(chapters, store, jobs, 60, "test-device", "lite", lambda m: None, force=force)
+    return {o.chapter.docname: o.status for o in outcomes}, outcomes
+
+
+def output_text(outcome, store: Store) -> str:
+    entry = store.get(outcome.chapter.name, outcome.chapter.key.key)
+    return "".join(o.get("text", "") for c in entry.nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_first_build_executes_second_reuses(book):
+    assert run(book)[0] == {"a": "executed", "b": "executed"}
+    status, outcomes = run(book)
+    assert status == {"a": "cached", "b": "cached"}
+    store = Store(book / "_build" / "exec-store")
+    assert [output_text(o, store) for o in outcomes] == ["20\n", "6\n"]
+
+
+def test_prose_edit_executes_nothing(book):
+    run(book)
+    text = (book / "a.md").read_text()
+    (book / "a.md").write_text(text.replace("Prose of A.", "Rewritten prose, new heading below.\n\n## New"))
+    assert run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book):
+    run(book)
+    extra = book / "src" / "minilib" / "extra.py"
+    extra.write_text(extra.read_text().replace("3 * core.SCALE", "4 * core.SCALE"))
+    status, outcomes = run(book)
+    assert status == {"a": "cached", "b": "executed"}
+    assert "minilib.extra changed" in outcomes[1].reasons or outcomes[1].reasons == ["no earlier execution"]
+    assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "8\n"
+
+    core = book / "src" / "minilib" / "core.py"
+    core.write_text("SCALE = 5\n")  # b depends on core through extra
+    assert run(book)[0] == {"a": "executed", "b": "executed"}
+
+    core.write_text("SCALE = 2\n")  # revert: the earlier entries are found again
+    extra.write_text(extra.read_text().replace("4 * core.SCALE", "3 * core.SCALE"))
+    status, outcomes = run(book)
+    assert status == {"a": "cached", "b": "cached"}
+    assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "6\n"
+
+    (book / "src" / "minilib" / "unused.py").write_text("X = 2\n")
+    assert run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_code_edit_executes_that_chapter_only(book):
+    run(book)
+    (book / "a.md").write_text((book / "a.md").read_text().replace("core.SCALE * 10", "core.SCALE * 100"))
+    assert run(book)[0] == {"a": "executed", "b": "cached"}
+
+
+def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp_path):
+    lib = Library(book / "src", "minilib")
+    key = lambda profile="lite": {c.docname: c.key.key for c in plan(book, lib, profile)}  # noqa: E731
+    base = key()
+    assert key("full") != base
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert key() != base
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    versions = dict(deps.package_versions())
+    monkeypatch.setattr(deps, "package_versions", lambda names=None: {**versions, "torch": "0.0.1"})
+    assert key() != base
+    monkeypatch.undo()
+    monkeypatch.setenv("PYTHONPATH", str(book / "src"))
+    # full-profile data files: their content is hashed
+    monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "lk"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    raw = tmp_path / "lk" / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte").write_bytes(b"one")
+    first = key("full")
+    (raw / "t10k-images-idx3-ubyte").write_bytes(b"two")
+    assert key("full") != first
+
+
+def test_corrupt_or_half_written_entries_are_re_executed_never_used(book):
+    run(book)
+    store = Store(book / "_build" / "exec-store")
+    (chapter_a,) = [c for c in plan(book, Library(book / "src", "minilib"), "lite") if c.docname == "a"]
+    nb_path = store.root / chapter_a.name / f"{chapter_a.key.key}.ipynb"
+    nb_path.write_text(nb_path.read_text()[:100])  # a build killed mid-write
+    status, outcomes = run(book)
+    assert status["a"] == "executed" and status["b"] == "cached"
+    assert output_text(outcomes[0], store) == "20\n"
+    (store.root / chapter_a.name / f"{chapter_a.key.key}.json").unlink()  # metadata never written
+    assert run(book)[0]["a"] == "executed"
+
+
+def test_parallel_output_is_identical_to_serial(book):
+    _, parallel = run(book, jobs=2)
+    store = Store(book / "_build" / "exec-store")
+    first = [output_text(o, store) for o in parallel]
+    _, serial = run(book, jobs=1, force=True)
+    assert [output_text(o, store) for o in serial] == first
+
+
+def test_shards_execute_separately_and_merge(book, tmp_path):
+    shard_a, shard_b = Store(tmp_path / "shard-a"), Store(tmp_path / "shard-b")
+    assert run(book, only=["a"], store=shard_a)[0] == {"a": "executed"}
+    assert run(book, only=["b"], store=shard_b)[0] == {"b": "executed"}
+    main = Store(book / "_build" / "exec-store")
+    assert main.merge_from(shard_a) == (1, 0) and main.merge_from(shard_b) == (1, 0)
+    assert run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_failing_cell_fails_the_chapter_and_stores_nothing(book):
+    (book / "b.md").write_text(chapter("B", "x", "raise RuntimeError('broken chapter')"))
+    status, outcomes = run(book)
+    assert status == {"a": "executed", "b": "failed"}
+    assert "broken chapter" in outcomes[1].error
+    assert not list((book / "_build" / "exec-store").glob("b/*"))
+
+
+def test_unknown_chapter_and_missing_file_are_clear_errors(book):
+    with pytest.raises(ValueError, match="unknown chapter"):
+        run(book, only=["nope"])
+    (book / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: missing\n")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        run(book)
+
+
+def test_import_graph_reading(tmp_path):
+    lib_dir = tmp_path / "pkg"
+    (lib_dir / "sub").mkdir(parents=True)
+    (lib_dir / "__init__.py").write_text('_EXPORTS = {"helper": "pkg.a"}\n')
+    (lib_dir / "a.py").write_text("from . import b\n")
+    (lib_dir / "b.py").write_text("")
+    (lib_dir / "c.py").write_text("")
+    (lib_dir / "sub" / "__init__.py").write_text("")
+    (lib_dir / "sub" / "d.py").write_text("from ..c import *\n")
+    lib = Library(tmp_path, "pkg")
+    assert lib.closure(lib.direct_imports("import pkg as p\np.helper()", "t")) == {"pkg", "pkg.a", "pkg.b"}
+    assert lib.closure(lib.direct_imports("import pkg as p\np.sub.d.f()", "t")) == {"pkg", "pkg.sub", "pkg.sub.d", "pkg.c"}
+    assert lib.direct_imports("import numpy as np\nnp.zeros(1)", "t") == set()
+    # An alias used in a way that cannot be read statically: depend on everything.
+    assert lib.direct_imports("import pkg as p\ngetattr(p, name)", "t") == lib.all_modules()
+    with pytest.raises(ValueError, match="cannot parse"):
+        lib.direct_imports("def (", "cell 3")
+
+
+def test_priors_chapter_depends_on_what_it_uses():
+    root = Path(__file__).resolve().parent.parent
+    lib = Library(root / "src", "lecturekit")
+    (priors,) = [c for c in plan(root, lib, "lite", ["priors"])]
+    modules = set(priors.key.components["modules"])
+    assert {"lecturekit.encoders", "lecturekit.training", "lecturekit.metrics.pca"} <= modules
+    assert not any(m.startswith("bookbuild") for m in modules)
+
+
+@pytest.mark.skipif(not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed")
+def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book):
+    """Sphinx re-reads a page whose outputs changed even though its source did not."""
+    (book / "_config.yml").write_text(
+        "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n")
+    env = {**os.environ, "PYTHONPATH": str(book / "src")}
+
+    def build():
+        cmd = [sys.executable, "-m", "bookbuild", "--root", str(book), "--package", "minilib", "build", "--jobs", "2"]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout, (book / "_build" / "html" / "b.html").read_text()
+
+    out, html = build()
+    assert "executed" in out and re.search(r"</span>6\s*</pre>", html)
+    core = book / "src" / "minilib" / "core.py"
+    core.write_text("SCALE = 7\n")
+    out, html = build()
+    assert re.search(r"b\s+executed", out) and re.search(r"</span>21\s*</pre>", html)  # source untouched
+    assert "Executing notebook" not in (book / "_build" / "logs" / "sphinx.log").read_text()
