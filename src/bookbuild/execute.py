@@ -9,7 +9,7 @@ import platform
 import shutil
 import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,6 +162,18 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+def _completed_with_heartbeat(futures: dict[Future, Chapter], start: float, report: Callable[[str], None],
+                              every: float = 20.0):
+    """Yield futures as they finish; every ``every`` seconds, say which chapters are still running."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=every, return_when=FIRST_COMPLETED)
+        if not done:
+            running = [futures[f].docname for f in pending if f.running()]
+            report(f"  ... {time.perf_counter() - start:.0f} s, executing: {', '.join(running) or '(queued)'}")
+        yield from done
+
+
 def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, device: str, profile: str,
             report: Callable[[str], None], previous: dict | None = None, force: bool = False,
             logs: Path | None = None) -> list[Outcome]:
@@ -194,7 +206,7 @@ def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, devi
             log_dir = logs or store.root.parent / "logs"
             futures = {pool.submit(_execute_worker, str(ch.path), timeout, str(log_dir / f"{ch.name}.kernel.log")): ch
                        for ch in todo}
-            for fut in as_completed(futures):
+            for fut in _completed_with_heartbeat(futures, start, report):
                 ch = futures[fut]
                 o = outcomes[ch.docname]
                 try:
