@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test unit build-strict nbval serve clean venv chapter
+.PHONY: book test unit build-strict nbval serve clean venv chapter bench
 
 venv: $(STAMP)
 
@@ -56,6 +56,11 @@ chapter: $(STAMP)
 
 serve: book
 	$(BIN)/python -m http.server --directory $(BUILD)/html 8000
+
+# Benchmarks (not part of the tests): cold/warm/prose-edit/module-edit builds, bookbuild vs plain
+# jupyter-book, plus unit-test and nbval times, on temporary copies of the repository.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_build.py
 
 clean:
 	rm -rf $(BUILD)

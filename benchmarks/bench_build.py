@@ -1,0 +1,127 @@
+"""Build benchmark: bookbuild against plain ``jupyter-book build``, on copies of this repository.
+
+Measures, on this machine, for both builders: a cold build (empty caches, trained weights
+included), a warm build with nothing changed, a build after a prose-only edit and a build after a
+one-module library edit (how many chapters each executed, and whether the published outputs are
+stale); then the unit-test and nbval times. Prints a Markdown table. Run with ``make bench``.
+
+The copies live in a temporary folder and use this checkout's virtualenv, with ``PYTHONPATH``
+pointing at the copy's ``src`` so that library edits in the copy are what the kernels import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PROSE_FILE = "book/priors.md"
+MODULE_FILE = "src/lecturekit/metrics/distances.py"  # used by some chapters, not all
+
+
+def copy_repo(dest: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    for f in files:
+        src = ROOT / f
+        if src.is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / f)
+    return dest
+
+
+def env_for(copy: Path) -> dict:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(copy / "src"), LECTUREKIT_PROFILE="lite", LECTUREKIT_CACHE=str(copy / "_build" / "lecturekit-cache"),
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    return env
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"benchmark command failed: {' '.join(cmd)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return seconds, done.stdout + done.stderr
+
+
+def executed_by_bookbuild(output: str) -> int:
+    return len(re.findall(r"^\s+\S+\s+executed\s", output, flags=re.M))
+
+
+def executed_by_jupyter_book(output: str) -> int:
+    return output.count("Executing notebook")
+
+
+def edit_prose(copy: Path) -> None:
+    p = copy / PROSE_FILE
+    p.write_text(p.read_text().replace("## How the priors fit together",
+                                       "A sentence added by the benchmark.\n\n## How the priors fit together", 1))
+
+
+def edit_module(copy: Path) -> None:
+    p = copy / MODULE_FILE
+    p.write_text(p.read_text() + "\n# edited by the benchmark\n")
+
+
+def scenario_rows(name: str, build: list[str], count, copy: Path) -> list[tuple]:
+    env = env_for(copy)
+    rows = []
+    for label, edit in [("cold (empty caches)", None), ("warm, nothing changed", None),
+                        ("after a prose-only edit", edit_prose), ("after a one-module library edit", edit_module)]:
+        if edit:
+            edit(copy)
+        seconds, out = timed(build, copy, env)
+        rows.append((label, name, seconds, count(out)))
+        print(f"  {name:<24} {label:<34} {seconds:7.1f} s  executed {count(out)}", flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    n_chapters = len(re.findall(r"^\s+- file: book/(?!index|glossary|bibliography|status)", (ROOT / "_toc.yml").read_text(), re.M))
+    from bookbuild.deps import Library
+    from bookbuild.execute import plan
+
+    module = MODULE_FILE[len("src/"):-len(".py")].replace("/", ".")
+    dependents = [c.docname for c in plan(ROOT, Library(ROOT / "src", "lecturekit"), "lite")
+                  if module in c.key.components["modules"]]
+    print(f"benchmark on {os.cpu_count()} cores; {n_chapters} chapters; {module} is imported (directly or "
+          f"through other modules) by {len(dependents)}: {', '.join(dependents)}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        ours = copy_repo(Path(tmp) / "bookbuild")
+        plain = copy_repo(Path(tmp) / "plain")
+        rows = scenario_rows("bookbuild", [str(BIN / "python"), "-m", "bookbuild", "build", "--jobs", str(args.jobs)],
+                             executed_by_bookbuild, ours)
+        rows += scenario_rows("plain jupyter-book", [str(BIN / "jupyter-book"), "build", ".", "--builder", "html"],
+                              executed_by_jupyter_book, plain)
+        env = env_for(ours)
+        unit, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "tests"], ours, env)
+        timed([str(BIN / "python"), "-m", "bookbuild", "export", "--out", "_build/nbval"], ours, env)
+        nbval, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "_build/nbval",
+                          "--nbval-sanitize-with", "tools/nbval_sanitize.cfg"], ours, env)
+    table = {(label, who): (s, n) for label, who, s, n in rows}
+    print("\n| build | bookbuild | chapters executed | plain jupyter-book | chapters executed | ratio |")
+    print("|---|---|---|---|---|---|")
+    for label in dict.fromkeys(r[0] for r in rows):
+        (a, na), (b, nb) = table[(label, "bookbuild")], table[(label, "plain jupyter-book")]
+        stale = " (stale outputs)" if label.endswith("library edit") and nb == 0 else ""
+        print(f"| {label} | {a:.1f} s | {na} | {b:.1f} s | {nb}{stale} | {a / b:.2f} |")
+    print(f"| unit tests | {unit:.1f} s | | | | |")
+    print(f"| nbval (all chapters) | {nbval:.1f} s | | | | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
