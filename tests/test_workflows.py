@@ -1,0 +1,236 @@
+"""The CI workflows: same commands as local, pinned actions, least privilege, no fork on the GPU.
+
+Fast static checks of .github/; the real lite run of the targets the PR workflow calls is
+`make test` itself, and tools/lint_workflows.sh runs actionlint and zizmor.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+PR, FULL = WORKFLOWS / "pr.yml", WORKFLOWS / "full.yml"
+
+# Run steps that are not `make <target>`: setup that has no local equivalent, each documented in
+# the workflow beside it (and in the README's CI section).
+SETUP_COMMANDS = {
+    FULL.name: {
+        "Fingerprint the environment and the data manifest",  # cache keys: pip freeze, GPU, manifest
+        "Download and verify data and weights",  # python -m lecturekit.download --profile full
+    },
+    PR.name: set(),
+}
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+(?:\.\d+){0,2}\b")
+WRITE_ALLOWED = {"pages", "id-token"}  # deploy-pages, and only in the job that deploys
+
+
+def workflow_files() -> list[Path]:
+    return sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def triggers(wf: dict) -> dict:
+    on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` key as True
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return {name: None for name in on}
+    return dict(on)
+
+
+def steps(job: dict) -> list[dict]:
+    return job.get("steps", [])
+
+
+def make_targets(command: str) -> list[str] | None:
+    """The targets of a `make t1 t2` command line, or None if it is anything else."""
+    words = command.strip().split()
+    if len(words) < 2 or words[0] != "make" or "\n" in command.strip():
+        return None
+    return [w for w in words[1:] if "=" not in w and not w.startswith("-")]
+
+
+def test_workflows_exist_and_parse():
+    assert {p.name for p in workflow_files()} >= {"pr.yml", "full.yml"}
+    for path in workflow_files():
+        wf = load(path)
+        assert wf.get("name") and wf.get("jobs"), path.name
+
+
+def test_no_pull_request_target_anywhere():
+    for path in workflow_files():
+        assert "pull_request_target" not in triggers(load(path)), path.name
+        assert "pull_request_target" not in path.read_text(), path.name
+
+
+def test_every_action_is_pinned_by_sha_with_version_comment():
+    seen = set()
+    for path in [*workflow_files(), *(ROOT / ".github").glob("actions/**/action.y*ml")]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            m = USES.match(line)
+            if not m:
+                continue
+            ref = m["ref"].strip("'\"")
+            if ref.startswith("./"):
+                continue
+            where = f"{path.name}:{number}: {line.strip()}"
+            assert PINNED.match(ref), f"not pinned to a full commit SHA: {where}"
+            assert VERSION_COMMENT.match(m["rest"]), f"no '# vX.Y.Z' version comment: {where}"
+            seen.add(ref.split("@")[0])
+    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact",
+            "actions/upload-pages-artifact", "actions/deploy-pages"} <= seen
+
+
+def test_same_action_same_sha_everywhere():
+    pins: dict[str, set[str]] = {}
+    for path in workflow_files():
+        for line in path.read_text().splitlines():
+            m = USES.match(line)
+            if m and "@" in m["ref"]:
+                repo = "/".join(m["ref"].split("@")[0].split("/")[:2])
+                pins.setdefault(repo, set()).add(m["ref"].split("@")[1])
+    assert {repo: shas for repo, shas in pins.items() if len(shas) > 1} == {}
+
+
+def test_every_job_has_timeout_and_least_privilege_permissions():
+    for path in workflow_files():
+        wf = load(path)
+        assert wf.get("permissions") == {}, f"{path.name}: top-level permissions must be {{}} (none)"
+        for name, job in wf["jobs"].items():
+            where = f"{path.name}:{name}"
+            timeout = job.get("timeout-minutes")
+            assert isinstance(timeout, int) and 0 < timeout <= 360, f"{where}: timeout-minutes {timeout!r}"
+            perms = job.get("permissions")
+            assert isinstance(perms, dict), f"{where}: permissions must be listed per job"
+            for scope, level in perms.items():
+                assert level in ("read", "write", "none"), f"{where}: {scope}: {level}"
+                if level == "write":
+                    assert scope in WRITE_ALLOWED, f"{where}: {scope}: write is not needed"
+                    assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), \
+                        f"{where}: write permission in a job that does not deploy"
+
+
+def test_checkout_does_not_persist_credentials():
+    for path in workflow_files():
+        for name, job in load(path)["jobs"].items():
+            for step in steps(job):
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step.get("with", {}).get("persist-credentials") is False, f"{path.name}:{name}"
+
+
+def test_pull_requests_never_reach_a_self_hosted_runner():
+    for path in workflow_files():
+        wf = load(path)
+        if "pull_request" not in triggers(wf):
+            continue
+        for name, job in wf["jobs"].items():
+            runs_on = job["runs-on"]
+            labels = runs_on if isinstance(runs_on, list) else [runs_on]
+            assert not any("self-hosted" in str(label) or "GPU_RUNNER" in str(label) for label in labels), \
+                f"{path.name}:{name} runs pull requests on {runs_on}"
+            assert str(labels[0]).startswith("ubuntu-"), f"{path.name}:{name}: {runs_on}"
+
+
+def test_run_steps_are_make_targets_that_exist():
+    """Each run step is `make <target>` (so the workflow and the local path cannot drift apart)."""
+    for path in workflow_files():
+        for name, job in load(path)["jobs"].items():
+            for step in steps(job):
+                if "run" not in step:
+                    continue
+                targets = make_targets(step["run"])
+                if targets is None:
+                    assert step.get("name") in SETUP_COMMANDS[path.name], \
+                        f"{path.name}:{name}: run step is not `make <target>` nor a documented setup: {step}"
+                    continue
+                for target in targets:
+                    done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+                    assert done.returncode == 0, f"{path.name}: make {target}: {done.stderr}"
+
+
+def test_pr_workflow_is_the_local_test_command():
+    wf = load(PR)
+    assert set(triggers(wf)) == {"pull_request"}
+    (job,) = wf["jobs"].values()
+    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"]]
+    assert job.get("env", {}).get("LECTUREKIT_PROFILE") == "lite"
+    # `make test` is unit tests + strict build + nbval.
+    rule = re.search(r"^test:(.*)$", (ROOT / "Makefile").read_text(), re.M)
+    assert rule and {"unit", "build-strict", "nbval"} <= set(rule.group(1).split())
+    report = [s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert report and report[0]["if"] == "failure()"
+
+
+def test_full_workflow_builds_on_gpu_and_publishes_only_success():
+    wf = load(FULL)
+    on = triggers(wf)
+    assert set(on) == {"push", "schedule", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"] and on["schedule"]
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    assert build["env"]["LECTUREKIT_PROFILE"] == "full"
+    assert "self-hosted" in build["runs-on"]
+    # The GPU label is configured in one place: the GPU_RUNNER_LABEL repository variable.
+    assert FULL.read_text().count("vars.GPU_RUNNER_LABEL") == 1
+    runs = [s["run"] for s in steps(build) if "run" in s]
+    assert "make test" in runs
+    assert ".venv/bin/python -m lecturekit.download --profile full" in runs
+    uses = [s.get("uses", "").split("@")[0] for s in steps(build)]
+    assert uses.index("actions/upload-pages-artifact") > [s.get("run") for s in steps(build)].index("make test")
+    failure_reports = [s for s in steps(build) if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert failure_reports and failure_reports[0]["if"] == "failure()"
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in steps(deploy))
+    assert "pages" in deploy["concurrency"]["group"] and deploy["concurrency"]["cancel-in-progress"] is False
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    assert build["permissions"] == {"contents": "read"}
+
+
+def test_full_execution_cache_key_covers_library_data_and_environment():
+    build = load(FULL)["jobs"]["build"]
+    restore = next(s for s in steps(build) if s.get("id") == "exec-cache")
+    key = restore["with"]["key"]
+    restore_keys = [k.strip() for k in restore["with"]["restore-keys"].splitlines() if k.strip()]
+    for part in ("pyproject.toml", "src/lecturekit/**", "book/**", "_config.yml", "_toc.yml",
+                 "steps.fingerprint.outputs.env", "steps.fingerprint.outputs.data", "runner.os"):
+        assert part in key, part
+    # A partial match may differ only in the chapters, never in environment, data or library.
+    book_hash = key.rindex("${{ hashFiles('book/**'")
+    assert restore_keys == [key[:book_hash]]
+    fingerprint = next(s for s in steps(build) if s.get("id") == "fingerprint")["run"]
+    assert "pip freeze" in fingerprint and "nvidia-smi" in fingerprint and "--manifest" in fingerprint
+    saves = [s for s in steps(build) if s.get("uses", "").startswith("actions/cache/save@")]
+    exec_save = next(s for s in saves if "exec-cache" in s["with"]["key"])
+    assert exec_save["if"].startswith("success()")
+
+
+def test_dependabot_covers_actions_and_pip():
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    assert {u["package-ecosystem"] for u in config["updates"]} >= {"github-actions", "pip"}
+
+
+@pytest.mark.skipif(not (shutil.which("actionlint") or (ROOT / ".venv/bin/actionlint").exists())
+                    or not (shutil.which("zizmor") or (ROOT / ".venv/bin/zizmor").exists()),
+                    reason="actionlint/zizmor not installed")
+def test_lint_script_rejects_an_unsafe_workflow(tmp_path):
+    bad = tmp_path / ".github" / "workflows"
+    bad.mkdir(parents=True)
+    (bad / "bad.yml").write_text(
+        "name: bad\non: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: echo \"${{ github.event.pull_request.title }}\"\n")
+    done = subprocess.run(["bash", str(ROOT / "tools" / "lint_workflows.sh"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "dangerous-triggers" in done.stdout + done.stderr
