@@ -1,6 +1,6 @@
 # Everything starts from a fresh clone with python3 (3.11+), make and the package index.
 #   make book   -- set up .venv, execute every chapter (lite profile) and build _build/html
-#   make test   -- set up .venv, unit tests, strict book build (warnings are errors), nbval
+#   make test   -- set up .venv, unit tests, workflow lint, strict book build (warnings are errors), nbval
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test unit build-strict nbval serve clean venv chapter bench
+.PHONY: book test unit lint-workflows build-strict nbval serve clean venv chapter bench data
 
 venv: $(STAMP)
 
@@ -29,10 +29,19 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/python -m bookbuild build
 
-test: unit build-strict nbval
+test: unit lint-workflows build-strict nbval
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
+lint-workflows: $(STAMP)
+	tools/lint_workflows.sh
+
+# Download and verify the full profile's data and weights (needs network; checksums in
+# src/lecturekit/download.py). The GPU workflow runs the same module.
+data: $(STAMP)
+	$(BIN)/python -m lecturekit.download --profile full
 
 # -n: nitpicky, -W: warnings are errors, --keep-going: report them all before failing.
 build-strict: $(STAMP)

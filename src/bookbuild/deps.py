@@ -197,21 +197,32 @@ def package_versions(names: tuple[str, ...] = NUMERIC_PACKAGES) -> dict[str, str
     return versions
 
 
-def data_files(profile: str) -> list[Path]:
-    """The data and pretrained files a profile reads (none for ``lite``: its data ships in packages).
+def data_files(profile: str) -> dict[str, Path]:
+    """The data and pretrained files a profile reads, by a machine-independent label.
 
-    For ``full``: MNIST's raw files under the lecturekit cache and torch hub checkpoints.
+    None for ``lite`` (its data ships inside scikit-learn, whose version is in the key). For
+    ``full``: MNIST's raw files under the lecturekit cache, torch hub checkpoints, and the Python
+    files of the DINOv2 torch.hub checkout (its code shapes the embeddings too).
     """
     if profile != "full":
-        return []
-    cache = Path(os.environ.get("LECTUREKIT_CACHE") or Path.home() / ".cache" / "lecturekit")
-    torch_home = Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch")
-    roots = [cache / "data" / "MNIST" / "raw", torch_home / "hub" / "checkpoints"]
-    return sorted(p for root in roots if root.is_dir() for p in root.iterdir() if p.is_file())
+        return {}
+    roots = {
+        "lecturekit-cache": Path(os.environ.get("LECTUREKIT_CACHE") or Path.home() / ".cache" / "lecturekit"),
+        "torch-home": Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch"),
+    }
+    patterns = [("lecturekit-cache", "data/MNIST/raw/*"), ("torch-home", "hub/checkpoints/*"),
+                ("torch-home", "hub/facebookresearch_dinov2_main/**/*.py")]
+    found = {}
+    for root_name, pattern in patterns:
+        root = roots[root_name]
+        for p in root.glob(pattern):
+            if p.is_file():
+                found[f"{root_name}/{p.relative_to(root)}"] = p
+    return dict(sorted(found.items()))
 
 
 def data_digest(profile: str, memo_file: Path | None = None) -> dict[str, str]:
-    """``{file name: sha256}`` of the profile's data files, memoized on (path, size, mtime)."""
+    """``{label: sha256}`` of the profile's data files, memoized on (path, size, mtime)."""
     memo: dict[str, str] = {}
     if memo_file and memo_file.exists():
         try:
@@ -219,12 +230,12 @@ def data_digest(profile: str, memo_file: Path | None = None) -> dict[str, str]:
         except (ValueError, OSError):
             memo = {}
     out = {}
-    for p in data_files(profile):
+    for label, p in data_files(profile).items():
         st = p.stat()
         k = f"{p}|{st.st_size}|{st.st_mtime_ns}"
         if k not in memo:
             memo[k] = file_digest(p)
-        out[p.name] = memo[k]
+        out[label] = memo[k]
     if memo_file and out:
         memo_file.parent.mkdir(parents=True, exist_ok=True)
         memo_file.write_text(json.dumps(memo, indent=0))
