@@ -108,3 +108,72 @@ def partition(codes: np.ndarray, extent: tuple[float, float, float, float], ax: 
     ax.imshow(inverse.reshape(codes.shape), origin="lower", extent=extent, cmap="tab20", interpolation="nearest")
     ax.set(xticks=[], yticks=[])
     return ax
+
+
+def cake(layers: Mapping[str, float], ax: Axes | None = None) -> Axes:
+    """LeCun's cake drawn from data: one layer per entry, bottom to top, the last one a cherry.
+
+    Each layer's thickness is proportional to ``log10`` of its bits per sample (plus one, so a
+    single bit still shows); widths shrink upwards like a cake. ``layers`` maps a label to bits.
+    """
+    if len(layers) < 2 or any(v <= 0 for v in layers.values()):
+        raise ValueError(f"layers must hold at least two positive bit counts; got {dict(layers)}")
+    ax = _axes(ax, (4.2, 4.0))
+    names = list(layers)
+    height = {k: 1.0 + np.log10(layers[k]) for k in names}
+    y, width = 0.0, 6.0
+    colours = ["#c8a27a", "#f4f0e6", "#c0392b"]
+    for i, name in enumerate(names[:-1]):
+        h = height[name]
+        ax.add_patch(plt.Rectangle((-width / 2, y), width, h, facecolor=colours[min(i, 1)], edgecolor="0.3"))
+        ax.text(width / 2 + 0.3, y + h / 2, f"{name}\n{layers[name]:.3g} bits", va="center", fontsize=8)
+        y += h
+        width *= 0.8
+    top = names[-1]
+    r = height[top] / 2
+    ax.add_patch(plt.Circle((0, y + r), r, facecolor=colours[2], edgecolor="0.3"))
+    ax.text(r + 0.4, y + r, f"{top}\n{layers[top]:.3g} bits", va="center", fontsize=8)
+    ax.set(xlim=(-3.5, 8.5), ylim=(-0.2, y + 2 * r + 0.4), aspect="equal")
+    ax.axis("off")
+    return ax
+
+
+def log_hbars(values: Mapping[str, float], xlabel: str, ax: Axes | None = None, fmt: str = "{:.3g}",
+              colors: Sequence[str] | None = None) -> Axes:
+    """Horizontal bars on a logarithmic axis, first entry on top, each value written at its bar's end."""
+    if any(v <= 0 for v in values.values()):
+        raise ValueError(f"log-scale bars need positive values; got {dict(values)}")
+    ax = _axes(ax, (5.5, 0.45 * len(values) + 1.0))
+    keys = list(values)[::-1]
+    colors = list(colors)[::-1] if colors is not None else ["C0"] * len(keys)
+    rects = ax.barh(keys, [values[k] for k in keys], color=colors)
+    ax.bar_label(rects, labels=[fmt.format(values[k]) for k in keys], fontsize=8, padding=2)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_xlim(right=max(values.values()) * 30)
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def landscape(axis: np.ndarray, values: np.ndarray, points: np.ndarray | torch.Tensor | None = None,
+              ax: Axes | None = None, levels: int = 20) -> Axes:
+    """Filled contours of an energy on a square grid (from ``lecturekit.ebm.energy_grid``), data on top.
+
+    Colours are ranked per panel (quantile levels), so a landscape shows its shape whatever its
+    energy scale; a flat landscape shows its (tiny) residual variations.
+    """
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape != (len(axis), len(axis)):
+        raise ValueError(f"values must be ({len(axis)}, {len(axis)}) to match axis; got {values.shape}")
+    ax = _axes(ax, (3.0, 3.0))
+    from matplotlib.colors import BoundaryNorm
+
+    bounds = np.unique(np.quantile(values, np.linspace(0, 1, levels + 1)))
+    if len(bounds) < 2:
+        bounds = np.array([values.min() - 1e-9, values.max() + 1e-9])
+    ax.contourf(axis, axis, values, levels=bounds, cmap="viridis", norm=BoundaryNorm(bounds, 256))  # ranked colours
+    if points is not None:
+        pts = np.asarray(points.detach() if isinstance(points, torch.Tensor) else points)
+        ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c="white", alpha=0.6, linewidths=0)
+    ax.set(xticks=[], yticks=[], aspect="equal")
+    return ax
