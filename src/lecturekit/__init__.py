@@ -11,6 +11,9 @@ Submodules, one concept each:
 - :mod:`lecturekit.metrics`    -- PCA spectra, distances, probes
 - :mod:`lecturekit.plotting`   -- the figures the chapters draw
 - :mod:`lecturekit.progress`   -- the one progress helper (silent unless asked)
+- :mod:`lecturekit.ebm`        -- toy energy-based models: energies, Langevin negatives, objectives, landscapes
+- :mod:`lecturekit.information` -- label bits and compression bounds on observations
+- :mod:`lecturekit.download`   -- download-and-verify of the full profile's data and weights
 
 Submodules load on first use (``lk.encoders`` imports :mod:`lecturekit.encoders`), so
 ``import lecturekit as lk`` is cheap and a chapter depends only on the modules it touches; the
@@ -27,6 +30,9 @@ _EXPORTS = {"embed": "lecturekit.encoders"}
 
 _SUBMODULES = (
     "data",
+    "download",
+    "ebm",
+    "information",
     "encoders",
     "losses",
     "metrics",
