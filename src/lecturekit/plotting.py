@@ -177,3 +177,52 @@ def landscape(axis: np.ndarray, values: np.ndarray, points: np.ndarray | torch.T
         ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c="white", alpha=0.6, linewidths=0)
     ax.set(xticks=[], yticks=[], aspect="equal")
     return ax
+
+
+def band_curves(x: Sequence[float], means: Mapping[str, Sequence[float]], spreads: Mapping[str, Sequence[float]],
+                xlabel: str, ylabel: str, ax: Axes | None = None, band_alpha: float = 0.12, **style) -> Axes:
+    """Like :func:`curves`, each line drawn with a shaded band ``mean - spread .. mean + spread``.
+
+    ``means`` and ``spreads`` map the same labels to sequences as long as ``x`` (e.g. mean and
+    standard deviation over inputs, per transformation magnitude); ``band_alpha`` is the bands'
+    opacity.
+    """
+    if set(means) != set(spreads):
+        raise ValueError(f"means and spreads need the same labels; got {sorted(means)} and {sorted(spreads)}")
+    ax = curves(x, means, xlabel, ylabel, ax=ax, **style)
+    for line, label in zip(ax.get_lines()[-len(means):], means):
+        m, s = np.asarray(means[label], dtype=float), np.asarray(spreads[label], dtype=float)
+        if m.shape != (len(x),) or s.shape != (len(x),):
+            raise ValueError(f"{label!r}: mean and spread must have {len(x)} values each; got {m.shape} and {s.shape}")
+        ax.fill_between(x, m - s, m + s, color=line.get_color(), alpha=band_alpha, linewidth=0)
+    return ax
+
+
+def heatmaps(maps: Mapping[str, np.ndarray | torch.Tensor], axes: Sequence[Axes] | np.ndarray | None = None,
+             cmap: str | plt.Colormap = "viridis", vmin: float | None = None, vmax: float | None = None,
+             cell_grid: bool = False) -> np.ndarray:
+    """A row of 2-D arrays (images, feature-map channels, differences), one titled panel each.
+
+    ``vmin``/``vmax`` fix one colour scale for every panel (default: each panel its own); NaN
+    cells show the colormap's "bad" colour; ``cell_grid`` draws thin lines between cells, to count
+    shifts on a coarse feature map. Returns the axes array.
+    """
+    arrays = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float)
+              for k, v in maps.items()}
+    bad = {k: a.shape for k, a in arrays.items() if a.ndim != 2}
+    if bad:
+        raise ValueError(f"every map must be a 2-D (height, width) array; got {bad}")
+    axes = panels(len(arrays), size=2.0) if axes is None else np.asarray(axes).ravel()
+    if len(axes) < len(arrays):
+        raise ValueError(f"{len(arrays)} maps need as many axes; got {len(axes)}")
+    for ax, (title, a) in zip(axes, arrays.items()):
+        ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set(xticks=[], yticks=[])
+        if cell_grid:
+            h, w = a.shape
+            ax.set_xticks(np.arange(-0.5, w, 1.0), minor=True)
+            ax.set_yticks(np.arange(-0.5, h, 1.0), minor=True)
+            ax.grid(which="minor", color="w", lw=0.4, alpha=0.5)
+            ax.tick_params(which="minor", length=0)
+    return axes
