@@ -226,3 +226,46 @@ def heatmaps(maps: Mapping[str, np.ndarray | torch.Tensor], axes: Sequence[Axes]
             ax.grid(which="minor", color="w", lw=0.4, alpha=0.5)
             ax.tick_params(which="minor", length=0)
     return axes
+
+
+# --- Disentanglement chapter -----------------------------------------------------------------------
+
+def factor_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
+                   ax: Axes | None = None, vmax: float | None = None, fmt: str = "{:.2f}",
+                   cmap: str = "Blues") -> Axes:
+    """A matrix ``(rows, cols)`` as a heatmap with every value written in its cell.
+
+    Used for mutual-information and importance matrices (factors as rows, latents as columns).
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"matrix must be ({len(row_labels)}, {len(col_labels)}) to match the labels; "
+                         f"got {matrix.shape}")
+    ax = _axes(ax, (0.45 * len(col_labels) + 1.6, 0.4 * len(row_labels) + 0.9))
+    top = float(matrix.max()) if vmax is None else vmax
+    ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
+                color="white" if top > 0 and value > 0.6 * top else "black")
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    return ax
+
+
+def image_rows(x: torch.Tensor | np.ndarray, row_labels: Sequence[str],
+               col_labels: Sequence[str] | None = None, size: float = 0.7) -> np.ndarray:
+    """Grey images ``(rows, cols, 1, h, w)`` as a grid, a label left of each row; returns the axes."""
+    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+    if x.ndim != 5 or x.shape[0] != len(row_labels):
+        raise ValueError(f"x must be (rows, cols, 1, h, w) with {len(row_labels)} rows; got {x.shape}")
+    rows, cols = x.shape[:2]
+    _, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.9, size * rows + 0.2), squeeze=False,
+                           gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    for (i, j), ax in np.ndenumerate(axes):
+        ax.imshow(x[i, j, 0], cmap="gray_r", vmin=0, vmax=1)
+        ax.set(xticks=[], yticks=[])
+        if j == 0:
+            ax.set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=8)
+        if i == 0 and col_labels is not None:
+            ax.set_title(col_labels[j], fontsize=7)
+    return axes
