@@ -13,6 +13,8 @@ Submodules, one concept each:
 - :mod:`lecturekit.progress`   -- the one progress helper (silent unless asked)
 - :mod:`lecturekit.ebm`        -- toy energy-based models: energies, Langevin negatives, objectives, landscapes
 - :mod:`lecturekit.information` -- label bits and compression bounds on observations
+- :mod:`lecturekit.sprites`    -- procedurally drawn sprites with known factors (dSprites-like)
+- :mod:`lecturekit.vae`        -- a small VAE and its loss terms (ELBO, beta-VAE)
 - :mod:`lecturekit.download`   -- download-and-verify of the full profile's data and weights
 
 Submodules load on first use (``lk.encoders`` imports :mod:`lecturekit.encoders`), so
@@ -39,8 +41,10 @@ _SUBMODULES = (
     "plotting",
     "profile",
     "progress",
+    "sprites",
     "training",
     "transforms",
+    "vae",
 )
 
 __all__ = sorted([*_SUBMODULES, *_EXPORTS])

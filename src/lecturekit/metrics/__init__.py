@@ -3,6 +3,7 @@
 - :mod:`lecturekit.metrics.pca`       -- explained-variance spectra
 - :mod:`lecturekit.metrics.distances` -- cosine similarity, nearest/farthest distance ratio
 - :mod:`lecturekit.metrics.probes`    -- k-NN and linear-probe accuracy on a held-out split
+- :mod:`lecturekit.metrics.disentanglement` -- BetaVAE, FactorVAE, MIG, DCI (disentanglement_lib conventions)
 - :mod:`lecturekit.metrics.invariance` -- invariance scores, feature-map shift-equivariance error, linear equivariance R^2
 
 Submodules load on first use, like the package above.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("distances", "invariance", "pca", "probes")
+_SUBMODULES = ("disentanglement", "distances", "invariance", "pca", "probes")
 
 __all__ = list(_SUBMODULES)
 
