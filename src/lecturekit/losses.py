@@ -1,11 +1,20 @@
-"""Self-supervised losses as pure functions on embedding batches ``(n, d)``.
+"""Self-supervised losses as pure functions on embedding batches ``(n, d)``, and the EMA update.
 
 Two views of the same ``n`` images give ``z_a`` and ``z_b``; row ``i`` of each is a positive pair.
+The losses never detach anything: where a method stops gradients (BYOL, SimSiam, JEPA), the
+training loop does it, visibly. The three families of collapse prevention each have one entry:
+
+- contrastive: :func:`info_nce` (SimCLR's NT-Xent);
+- regularized: :func:`vicreg` and its terms :func:`vicreg_invariance`, :func:`vicreg_variance`,
+  :func:`vicreg_covariance`;
+- architectural: :func:`regression_loss` (BYOL / JEPA), used with a predictor, a stop-gradient
+  and a target network kept by :func:`ema_update`.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 
@@ -48,3 +57,205 @@ def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1) -> 
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, targets)
+
+
+def _check_same(z_a: torch.Tensor, z_b: torch.Tensor, names: tuple[str, str] = ("z_a", "z_b"),
+                min_rows: int = 1) -> None:
+    if not isinstance(z_a, torch.Tensor) or not isinstance(z_b, torch.Tensor):
+        raise ValueError(f"{names[0]} and {names[1]} must be tensors; got {type(z_a).__name__} and {type(z_b).__name__}")
+    if z_a.ndim != 2 or z_a.shape != z_b.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must both be (n, d) with the same shape; "
+                         f"got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+    if z_a.shape[0] < min_rows:
+        raise ValueError(f"this loss needs at least {min_rows} rows (samples) in the batch; got n={z_a.shape[0]}")
+
+
+def vicreg_invariance(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """VICReg's invariance term: the mean squared error between the two views' embeddings.
+
+    ``mean((z_a - z_b) ** 2)`` over all ``n * d`` entries, as ``F.mse_loss`` in the reference code
+    (Bardes et al., 2022). Symmetric; 0 when the views agree.
+
+    Args:
+        z_a: ``(n, d)`` embeddings of the first views.
+        z_b: ``(n, d)`` embeddings of the second views.
+
+    Returns:
+        Scalar tensor.
+
+    >>> float(vicreg_invariance(torch.zeros(2, 3), torch.ones(2, 3)))
+    1.0
+    """
+    _check_same(z_a, z_b)
+    return F.mse_loss(z_a, z_b)
+
+
+def _std_hinge(z: torch.Tensor, eps: float) -> torch.Tensor:
+    std = torch.sqrt(z.var(dim=0) + eps)  # (d,), unbiased variance as in the reference code
+    return F.relu(1.0 - std).mean()
+
+
+def vicreg_variance(z_a: torch.Tensor, z_b: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """VICReg's variance term: a hinge keeping every dimension's standard deviation at or above 1.
+
+    For each view, ``mean_j relu(1 - sqrt(Var(z[:, j]) + eps))`` with the unbiased variance over the
+    batch; the term is the average of the two views' values (the reference implementation's
+    ``/ 2``). It is ``1 - sqrt(eps)`` (0.99) for a collapsed batch and 0 once every dimension has
+    standard deviation at least 1.
+
+    Args:
+        z_a: ``(n, d)`` embeddings of the first views, ``n >= 2``.
+        z_b: ``(n, d)`` embeddings of the second views.
+        eps: added to the variance before the square root (numerical stability, 1e-4 in the paper).
+
+    Returns:
+        Scalar tensor.
+
+    >>> round(float(vicreg_variance(torch.ones(4, 3), torch.ones(4, 3))), 4)
+    0.99
+    """
+    _check_same(z_a, z_b, min_rows=2)
+    return (_std_hinge(z_a, eps) + _std_hinge(z_b, eps)) / 2
+
+
+def _off_diagonal_cov(z: torch.Tensor) -> torch.Tensor:
+    n, d = z.shape
+    centred = z - z.mean(dim=0)
+    cov = centred.T @ centred / (n - 1)  # (d, d)
+    off = cov - torch.diag(torch.diagonal(cov))
+    return off.pow(2).sum() / d
+
+
+def vicreg_covariance(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """VICReg's covariance term: squared off-diagonal covariances, divided by the dimension.
+
+    For each view, the batch covariance ``C = (z - mean)^T (z - mean) / (n - 1)`` ``(d, d)`` and
+    ``sum_{i != j} C_ij^2 / d``; the term is the *sum* over the two views, as in the reference code.
+    It decorrelates dimensions, which fights dimensional collapse.
+
+    Args:
+        z_a: ``(n, d)`` embeddings of the first views, ``n >= 2``.
+        z_b: ``(n, d)`` embeddings of the second views.
+
+    Returns:
+        Scalar tensor.
+
+    >>> z = torch.tensor([[1.0, 1.0], [-1.0, -1.0]])   # two perfectly correlated dimensions
+    >>> float(vicreg_covariance(z, z))   # C = [[2, 2], [2, 2]]: 2 * (2**2 + 2**2) / 2
+    8.0
+    """
+    _check_same(z_a, z_b, min_rows=2)
+    return _off_diagonal_cov(z_a) + _off_diagonal_cov(z_b)
+
+
+def vicreg(
+    z_a: torch.Tensor,
+    z_b: torch.Tensor,
+    invariance_weight: float = 25.0,
+    variance_weight: float = 25.0,
+    covariance_weight: float = 1.0,
+    eps: float = 1e-4,
+) -> torch.Tensor:
+    """VICReg's loss (Bardes et al., 2022): invariance + variance + covariance, weighted.
+
+    ``λ * vicreg_invariance + μ * vicreg_variance + ν * vicreg_covariance`` with the paper's
+    defaults λ = 25, μ = 25, ν = 1 and the reference implementation's conventions (see the three
+    term functions). Symmetric in the two views. A collapsed batch costs ``μ * (1 - sqrt(eps))``
+    (24.75 with the defaults).
+
+    Args:
+        z_a: ``(n, d)`` embeddings of the first views, ``n >= 2`` (in the paper, the expander's output).
+        z_b: ``(n, d)`` embeddings of the second views.
+        invariance_weight: λ.
+        variance_weight: μ.
+        covariance_weight: ν.
+        eps: see :func:`vicreg_variance`.
+
+    Returns:
+        Scalar tensor.
+
+    >>> round(float(vicreg(torch.ones(4, 3), torch.ones(4, 3))), 2)
+    24.75
+    """
+    for name, w in (("invariance_weight", invariance_weight), ("variance_weight", variance_weight),
+                    ("covariance_weight", covariance_weight)):
+        if w < 0:
+            raise ValueError(f"{name} must be non-negative; got {w}")
+    return (invariance_weight * vicreg_invariance(z_a, z_b)
+            + variance_weight * vicreg_variance(z_a, z_b, eps)
+            + covariance_weight * vicreg_covariance(z_a, z_b))
+
+
+def regression_loss(prediction: torch.Tensor, target: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    """The BYOL / JEPA loss: how far a predicted embedding is from the target embedding.
+
+    With ``normalize=True`` (BYOL, Grill et al., 2020; SimSiam uses the negative cosine, the same up
+    to an affine map), both are l2-normalized per row and the loss is the batch mean of
+    ``||p/|p| - t/|t|||^2 = 2 - 2 cos(p, t)``, in [0, 4]. With ``normalize=False`` it is the plain
+    mean squared error over all entries, the L2 distance in representation space of I-JEPA
+    (Assran et al., 2023); V-JEPA uses an L1 distance instead.
+
+    Nothing is detached here: stopping the gradient on the target (BYOL, SimSiam, I-JEPA) is the
+    caller's ``target.detach()``. The value is symmetric in its two arguments; the gradient is not,
+    once the target is detached. BYOL symmetrizes by also predicting the first view from the second.
+
+    Args:
+        prediction: ``(n, d)`` predictor outputs for the context views.
+        target: ``(n, d)`` embeddings of the target views.
+        normalize: cosine form (True) or plain mean squared error (False).
+
+    Returns:
+        Scalar tensor.
+
+    >>> p = torch.tensor([[1.0, 0.0]]); t = torch.tensor([[0.0, 3.0]])
+    >>> float(regression_loss(p, t)), float(regression_loss(p, -p))
+    (2.0, 4.0)
+    """
+    _check_same(prediction, target, ("prediction", "target"))
+    if not normalize:
+        return F.mse_loss(prediction, target)
+    p, t = F.normalize(prediction, dim=1), F.normalize(target, dim=1)
+    return (2.0 - 2.0 * (p * t).sum(dim=1)).mean()
+
+
+def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> nn.Module:
+    """Move a target network towards the online one: ``θ_target ← m θ_target + (1 - m) θ_online``.
+
+    The exponential moving average of BYOL (Grill et al., 2020), MoCo's momentum encoder, DINO's
+    teacher and I-JEPA's target encoder. Parameters are averaged; buffers (batch-norm statistics)
+    are copied from the online network. Runs without gradients; ``online`` is not modified,
+    ``target`` is updated in place and returned.
+
+    Args:
+        target: the target network (same architecture as ``online``).
+        online: the network trained by gradient descent.
+        momentum: ``m`` in [0, 1]; 1 leaves the target unchanged, 0 copies the online network.
+
+    Returns:
+        ``target``.
+
+    Raises:
+        ValueError: momentum outside [0, 1], or the two networks' parameters do not match.
+
+    >>> online, target = nn.Linear(2, 2), nn.Linear(2, 2)
+    >>> torch.equal(ema_update(target, online, 0.0).weight, online.weight)
+    True
+    """
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+    t_params, o_params = dict(target.named_parameters()), dict(online.named_parameters())
+    t_shapes = {k: tuple(v.shape) for k, v in t_params.items()}
+    o_shapes = {k: tuple(v.shape) for k, v in o_params.items()}
+    if t_shapes != o_shapes:
+        differ = sorted(k for k in t_shapes.keys() | o_shapes.keys() if t_shapes.get(k) != o_shapes.get(k))
+        raise ValueError("target and online must have the same architecture (parameter names and shapes); "
+                         f"these differ (target vs online): "
+                         + ", ".join(f"{k}: {t_shapes.get(k)} vs {o_shapes.get(k)}" for k in differ[:4]))
+    with torch.no_grad():
+        for name, p_t in t_params.items():
+            p_t.mul_(momentum).add_(o_params[name].detach(), alpha=1.0 - momentum)
+        o_buffers = dict(online.named_buffers())
+        for name, b_t in target.named_buffers():
+            if name in o_buffers:
+                b_t.copy_(o_buffers[name])
+    return target

@@ -179,6 +179,49 @@ def landscape(axis: np.ndarray, values: np.ndarray, points: np.ndarray | torch.T
     return ax
 
 
+# --- Disentanglement chapter -----------------------------------------------------------------------
+
+def factor_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
+                   ax: Axes | None = None, vmax: float | None = None, fmt: str = "{:.2f}",
+                   cmap: str = "Blues") -> Axes:
+    """A matrix ``(rows, cols)`` as a heatmap with every value written in its cell.
+
+    Used for mutual-information and importance matrices (factors as rows, latents as columns).
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"matrix must be ({len(row_labels)}, {len(col_labels)}) to match the labels; "
+                         f"got {matrix.shape}")
+    ax = _axes(ax, (0.45 * len(col_labels) + 1.6, 0.4 * len(row_labels) + 0.9))
+    top = float(matrix.max()) if vmax is None else vmax
+    ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto")
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
+                color="white" if top > 0 and value > 0.6 * top else "black")
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    return ax
+
+
+def image_rows(x: torch.Tensor | np.ndarray, row_labels: Sequence[str],
+               col_labels: Sequence[str] | None = None, size: float = 0.7) -> np.ndarray:
+    """Grey images ``(rows, cols, 1, h, w)`` as a grid, a label left of each row; returns the axes."""
+    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
+    if x.ndim != 5 or x.shape[0] != len(row_labels):
+        raise ValueError(f"x must be (rows, cols, 1, h, w) with {len(row_labels)} rows; got {x.shape}")
+    rows, cols = x.shape[:2]
+    _, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.9, size * rows + 0.2), squeeze=False,
+                           gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    for (i, j), ax in np.ndenumerate(axes):
+        ax.imshow(x[i, j, 0], cmap="gray_r", vmin=0, vmax=1)
+        ax.set(xticks=[], yticks=[])
+        if j == 0:
+            ax.set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=8)
+        if i == 0 and col_labels is not None:
+            ax.set_title(col_labels[j], fontsize=7)
+    return axes
+
+
 def band_curves(x: Sequence[float], means: Mapping[str, Sequence[float]], spreads: Mapping[str, Sequence[float]],
                 xlabel: str, ylabel: str, ax: Axes | None = None, band_alpha: float = 0.12, **style) -> Axes:
     """Like :func:`curves`, each line drawn with a shaded band ``mean - spread .. mean + spread``.
@@ -228,44 +271,59 @@ def heatmaps(maps: Mapping[str, np.ndarray | torch.Tensor], axes: Sequence[Axes]
     return axes
 
 
-# --- Disentanglement chapter -----------------------------------------------------------------------
+def metric_curves(x: Sequence[float], runs: Mapping[str, Mapping[str, Sequence[float]]],
+                  ylabels: Mapping[str, str], logy: Sequence[str] = (), xlabel: str = "epoch",
+                  size: float = 3.0) -> np.ndarray:
+    """One panel per metric, one line per run, the same colour for a run in every panel.
 
-def factor_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
-                   ax: Axes | None = None, vmax: float | None = None, fmt: str = "{:.2f}",
-                   cmap: str = "Blues") -> Axes:
-    """A matrix ``(rows, cols)`` as a heatmap with every value written in its cell.
+    Args:
+        x: the common horizontal values (epochs).
+        runs: ``{run: {metric: values}}``; a run may lack a metric (it is then left out of that panel).
+        ylabels: ``{metric: axis label}``, in panel order.
+        logy: metrics drawn on a logarithmic vertical axis.
 
-    Used for mutual-information and importance matrices (factors as rows, latents as columns).
+    Returns:
+        The axes, one per metric; the legend sits under the panels.
     """
-    matrix = np.asarray(matrix, dtype=float)
-    if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(col_labels)):
-        raise ValueError(f"matrix must be ({len(row_labels)}, {len(col_labels)}) to match the labels; "
-                         f"got {matrix.shape}")
-    ax = _axes(ax, (0.45 * len(col_labels) + 1.6, 0.4 * len(row_labels) + 0.9))
-    top = float(matrix.max()) if vmax is None else vmax
-    ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto")
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
-                color="white" if top > 0 and value > 0.6 * top else "black")
-    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
-    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
-    return ax
-
-
-def image_rows(x: torch.Tensor | np.ndarray, row_labels: Sequence[str],
-               col_labels: Sequence[str] | None = None, size: float = 0.7) -> np.ndarray:
-    """Grey images ``(rows, cols, 1, h, w)`` as a grid, a label left of each row; returns the axes."""
-    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
-    if x.ndim != 5 or x.shape[0] != len(row_labels):
-        raise ValueError(f"x must be (rows, cols, 1, h, w) with {len(row_labels)} rows; got {x.shape}")
-    rows, cols = x.shape[:2]
-    _, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.9, size * rows + 0.2), squeeze=False,
-                           gridspec_kw={"wspace": 0.05, "hspace": 0.05})
-    for (i, j), ax in np.ndenumerate(axes):
-        ax.imshow(x[i, j, 0], cmap="gray_r", vmin=0, vmax=1)
-        ax.set(xticks=[], yticks=[])
-        if j == 0:
-            ax.set_ylabel(row_labels[i], rotation=0, ha="right", va="center", fontsize=8)
-        if i == 0 and col_labels is not None:
-            ax.set_title(col_labels[j], fontsize=7)
+    metrics = list(ylabels)
+    _, axes = plt.subplots(1, len(metrics), figsize=(size * len(metrics), size + 0.6), layout="constrained",
+                           squeeze=False)
+    axes = axes.ravel()
+    for i, (run, values) in enumerate(runs.items()):
+        for ax, metric in zip(axes, metrics):
+            if metric in values:
+                ax.plot(x, values[metric], color=f"C{i}", lw=1.4, label=run)
+    for ax, metric in zip(axes, metrics):
+        ax.set(xlabel=xlabel, ylabel=ylabels[metric])
+        if metric in logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    axes[0].figure.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False,
+                          fontsize=8)
     return axes
+
+
+def spectra(values: Mapping[str, np.ndarray], ax: Axes | None = None, floor: float = 1e-12) -> Axes:
+    """Eigenvalue spectra as shares of their total, largest first, on a log scale (one line per entry).
+
+    Shares below ``floor`` (and spectra whose total is 0) are not drawn: a log axis has no zero.
+    """
+    ax = _axes(ax, (5.0, 3.4))
+    for i, (label, eig) in enumerate(values.items()):
+        eig = np.asarray(eig, dtype=float)
+        total = eig.sum()
+        if total <= 0:
+            continue
+        share = eig / total
+        keep = share > floor
+        ax.plot(np.arange(1, len(eig) + 1)[keep], share[keep], color=f"C{i}", lw=1.4, label=label)
+    ax.set(xlabel="eigenvalue rank", ylabel="share of the variance", yscale="log")
+    ax.legend(frameon=False, fontsize=7)
+    ax.grid(alpha=0.3)
+    return ax

@@ -163,3 +163,142 @@ def angle_grid(step: float = 1.0) -> torch.Tensor:
     if step <= 0:
         raise ValueError(f"step must be positive; got {step}")
     return torch.arange(0.0, 360.0, step, dtype=torch.float32)[: math.ceil(360.0 / step)]
+
+
+# --- Views for joint-embedding predictive architectures (JEPA chapter) -------------------------
+
+
+def _check_range(value: tuple[float, float], name: str, low: float, high: float) -> None:
+    if len(value) != 2 or not low <= value[0] <= value[1] <= high:
+        raise ValueError(f"{name} must be a pair (min, max) with {low} <= min <= max <= {high}; got {value}")
+
+
+def block_mask(
+    n: int,
+    size: tuple[int, int],
+    generator: torch.Generator,
+    n_blocks: int = 2,
+    scale: tuple[float, float] = (0.1, 0.2),
+    aspect: tuple[float, float] = (0.75, 1.5),
+) -> torch.Tensor:
+    """Random rectangular blocks to hide, I-JEPA style: ``True`` where a pixel is masked.
+
+    Each of the ``n_blocks`` blocks per image covers a share of the image area drawn uniformly from
+    ``scale`` and has a height/width ratio drawn log-uniformly from ``aspect``, at a uniformly random
+    position inside the frame (Assran et al., 2023 sample their target blocks with scale
+    (0.15, 0.2) and aspect (0.75, 1.5)). Blocks may overlap.
+
+    Args:
+        n: number of masks.
+        size: ``(height, width)`` of the images.
+        generator: the source of randomness (the caller owns the seed).
+        n_blocks: blocks per image (>= 0).
+        scale: range of the area share of one block, within [0, 1].
+        aspect: range of height / width of one block (> 0).
+
+    Returns:
+        ``(n, 1, height, width)`` boolean mask.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> block_mask(3, (28, 28), g).shape
+    torch.Size([3, 1, 28, 28])
+    """
+    if n < 0 or n_blocks < 0:
+        raise ValueError(f"n and n_blocks must be non-negative; got n={n}, n_blocks={n_blocks}")
+    _check_range(scale, "scale", 0.0, 1.0)
+    if len(aspect) != 2 or not 0 < aspect[0] <= aspect[1]:
+        raise ValueError(f"aspect must be a pair (min, max) with 0 < min <= max; got {aspect}")
+    h, w = size
+    mask = torch.zeros(n, 1, h, w, dtype=torch.bool)
+    if n == 0 or n_blocks == 0:
+        return mask
+    u = torch.rand(n, n_blocks, 4, generator=generator, dtype=torch.float64)
+    area = (scale[0] + (scale[1] - scale[0]) * u[..., 0]) * h * w
+    ratio = torch.exp(math.log(aspect[0]) + (math.log(aspect[1]) - math.log(aspect[0])) * u[..., 1])
+    bh = torch.sqrt(area * ratio).round().clamp(1, h).long()          # (n, n_blocks)
+    bw = torch.sqrt(area / ratio).round().clamp(1, w).long()
+    top = (u[..., 2] * (h - bh + 1)).floor().long()
+    left = (u[..., 3] * (w - bw + 1)).floor().long()
+    rows = torch.arange(h).view(1, 1, h, 1)
+    cols = torch.arange(w).view(1, 1, 1, w)
+    inside = ((rows >= top[..., None, None]) & (rows < (top + bh)[..., None, None])
+              & (cols >= left[..., None, None]) & (cols < (left + bw)[..., None, None]))  # (n, n_blocks, h, w)
+    return inside.any(dim=1, keepdim=True)
+
+
+def mask_blocks(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    n_blocks: int = 2,
+    scale: tuple[float, float] = (0.1, 0.2),
+    aspect: tuple[float, float] = (0.75, 1.5),
+    fill: float = 0.0,
+) -> torch.Tensor:
+    """A context view: each image with random blocks (:func:`block_mask`) set to ``fill``.
+
+    Args:
+        x: ``(n, c, h, w)`` images.
+        generator: the source of randomness.
+        n_blocks, scale, aspect: see :func:`block_mask`.
+        fill: value of the hidden pixels (0, the background of the digits).
+
+    Returns:
+        ``(n, c, h, w)`` masked copy; ``x`` is not modified.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> float(mask_blocks(torch.ones(1, 1, 28, 28), g).min())
+    0.0
+    """
+    _check_images(x)
+    mask = block_mask(x.shape[0], tuple(x.shape[-2:]), generator, n_blocks, scale, aspect)
+    return x.masked_fill(mask, fill)
+
+
+def random_crop(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    scale: tuple[float, float] = (0.6, 1.0),
+    aspect: tuple[float, float] = (0.75, 4 / 3),
+) -> torch.Tensor:
+    """Random resized crops: a random box of each image, zoomed back to the full frame (bilinear).
+
+    The box covers a share of the area drawn uniformly from ``scale`` with a width/height ratio
+    drawn log-uniformly from ``aspect`` (torchvision's ``RandomResizedCrop`` convention, without its
+    retries), clipped to lie inside the frame, at a uniformly random position.
+
+    Args:
+        x: ``(n, c, h, w)`` images.
+        generator: the source of randomness.
+        scale: range of the area share of the box, within (0, 1]. ``(1, 1)`` with ``aspect=(1, 1)``
+            returns the images unchanged.
+        aspect: range of width / height of the box (> 0).
+
+    Returns:
+        ``(n, c, h, w)`` crops.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x = torch.rand(2, 1, 28, 28)
+    >>> torch.allclose(random_crop(x, g, scale=(1.0, 1.0), aspect=(1.0, 1.0)), x, atol=1e-6)
+    True
+    """
+    _check_images(x)
+    if len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0:
+        raise ValueError(f"scale must be a pair (min, max) with 0 < min <= max <= 1; got {scale}")
+    if len(aspect) != 2 or not 0 < aspect[0] <= aspect[1]:
+        raise ValueError(f"aspect must be a pair (min, max) with 0 < min <= max; got {aspect}")
+    n = x.shape[0]
+    u = torch.rand(n, 4, generator=generator, dtype=torch.float64)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]
+    ratio = torch.exp(math.log(aspect[0]) + (math.log(aspect[1]) - math.log(aspect[0])) * u[:, 1])
+    # Box sides as fractions of the frame, clipped to fit inside it.
+    bw = torch.sqrt(area * ratio).clamp(max=1.0)
+    bh = torch.sqrt(area / ratio).clamp(max=1.0)
+    # Box centre in normalized coordinates [-1, 1], keeping the box inside the frame.
+    cx = (2 * u[:, 2] - 1) * (1 - bw)
+    cy = (2 * u[:, 3] - 1) * (1 - bh)
+    zero = torch.zeros_like(bw)
+    theta = torch.stack([
+        torch.stack([bw, zero, cx], dim=-1),
+        torch.stack([zero, bh, cy], dim=-1),
+    ], dim=1)
+    return _affine(x, theta)
