@@ -162,16 +162,39 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def _completed_with_heartbeat(futures: dict[Future, Chapter], start: float, report: Callable[[str], None],
-                              every: float = 20.0):
-    """Yield futures as they finish; every ``every`` seconds, say which chapters are still running."""
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=every, return_when=FIRST_COMPLETED)
+def _run_pool(pool: ProcessPoolExecutor, todo: list[Chapter], workers: int, timeout: int, log_dir: Path,
+              report: Callable[[str], None], start: float, every: float = 20.0):
+    """Keep ``workers`` chapters executing; yield (chapter, result) as each finishes.
+
+    Chapters are submitted one at a time as slots free up, so "running" means running, and the
+    progress lines can give each chapter's own elapsed time.
+    """
+    queue = list(todo)
+    running: dict[Future, tuple[Chapter, float]] = {}
+
+    def submit() -> None:
+        ch = queue.pop(0)
+        fut = pool.submit(_execute_worker, str(ch.path), timeout, str(log_dir / f"{ch.name}.kernel.log"))
+        running[fut] = (ch, time.perf_counter())
+        report(f"  {ch.docname:<28} started    (elapsed {time.perf_counter() - start:.0f} s)")
+
+    while queue and len(running) < workers:
+        submit()
+    while running:
+        done, _ = wait(running, timeout=every, return_when=FIRST_COMPLETED)
         if not done:
-            running = [futures[f].docname for f in pending if f.running()]
-            report(f"  ... {time.perf_counter() - start:.0f} s, executing: {', '.join(running) or '(queued)'}")
-        yield from done
+            now = time.perf_counter()
+            report("  ... " + ", ".join(f"{ch.docname} {now - t0:.0f} s" for ch, t0 in running.values())
+                   + (f"; {len(queue)} queued" if queue else ""))
+        for fut in done:
+            ch, _ = running.pop(fut)
+            try:
+                result = fut.result()
+            except Exception as err:  # noqa: BLE001 -- a crashed worker fails that chapter, visibly
+                result = {"ok": False, "seconds": 0.0, "error": f"worker crashed: {err!r}"}
+            if queue:
+                submit()
+            yield ch, result
 
 
 def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, device: str, profile: str,
@@ -202,17 +225,10 @@ def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, devi
         workers = max(1, min(jobs, len(todo)))
         report(f"  executing {len(todo)} chapter(s) with {workers} worker(s): {', '.join(c.docname for c in todo)}")
         start = time.perf_counter()
+        log_dir = logs or store.root.parent / "logs"
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            log_dir = logs or store.root.parent / "logs"
-            futures = {pool.submit(_execute_worker, str(ch.path), timeout, str(log_dir / f"{ch.name}.kernel.log")): ch
-                       for ch in todo}
-            for fut in _completed_with_heartbeat(futures, start, report):
-                ch = futures[fut]
+            for ch, result in _run_pool(pool, todo, workers, timeout, log_dir, report, start):
                 o = outcomes[ch.docname]
-                try:
-                    result = fut.result()
-                except Exception as err:  # noqa: BLE001 -- a crashed worker fails that chapter, visibly
-                    result = {"ok": False, "seconds": 0.0, "error": f"worker crashed: {err!r}"}
                 o.seconds = result["seconds"]
                 if not result["ok"]:
                     o.status, o.error = "failed", result["error"]

@@ -5,10 +5,10 @@ Submodules, one concept each:
 - :mod:`lecturekit.profile`    -- the ``lite``/``full`` execution profile and the cache folder
 - :mod:`lecturekit.data`       -- image datasets (bundled digits, MNIST)
 - :mod:`lecturekit.transforms` -- batched geometric transforms and SSL augmentations
-- :mod:`lecturekit.losses`     -- self-supervised losses
+- :mod:`lecturekit.losses`     -- self-supervised losses (InfoNCE, VICReg, BYOL/JEPA regression), EMA update
 - :mod:`lecturekit.training`   -- the small training loops behind the cached encoders
 - :mod:`lecturekit.encoders`   -- the encoder registry and :func:`~lecturekit.encoders.embed`
-- :mod:`lecturekit.metrics`    -- PCA spectra, distances, probes
+- :mod:`lecturekit.metrics`    -- PCA spectra, distances, probes, invariance, disentanglement, collapse
 - :mod:`lecturekit.plotting`   -- the figures the chapters draw
 - :mod:`lecturekit.progress`   -- the one progress helper (silent unless asked)
 - :mod:`lecturekit.ebm`        -- toy energy-based models: energies, Langevin negatives, objectives, landscapes

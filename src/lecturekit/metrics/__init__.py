@@ -3,6 +3,7 @@
 - :mod:`lecturekit.metrics.pca`       -- explained-variance spectra
 - :mod:`lecturekit.metrics.distances` -- cosine similarity, nearest/farthest distance ratio
 - :mod:`lecturekit.metrics.probes`    -- k-NN and linear-probe accuracy on a held-out split
+- :mod:`lecturekit.metrics.collapse`  -- per-dimension spread, covariance spectrum, effective rank (RankMe), alignment/uniformity
 - :mod:`lecturekit.metrics.disentanglement` -- BetaVAE, FactorVAE, MIG, DCI (disentanglement_lib conventions)
 - :mod:`lecturekit.metrics.invariance` -- invariance scores, feature-map shift-equivariance error, linear equivariance R^2
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("disentanglement", "distances", "invariance", "pca", "probes")
+_SUBMODULES = ("collapse", "disentanglement", "distances", "invariance", "pca", "probes")
 
 __all__ = list(_SUBMODULES)
 
