@@ -231,4 +231,9 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
     core.write_text("SCALE = 7\n")
     out, html = build()
     assert re.search(r"b\s+executed", out) and re.search(r"</span>21\s*</pre>", html)  # source untouched
+    out, _ = build()
+    assert "site is up to date" in out  # nothing changed: Sphinx is not even started
+    (book / "a.md").write_text((book / "a.md").read_text().replace("Prose of A.", "New prose of A."))
+    out, _ = build()
+    assert "rendered the site" in out and "New prose of A." in (book / "_build" / "html" / "a.html").read_text()
     assert "Executing notebook" not in (book / "_build" / "logs" / "sphinx.log").read_text()

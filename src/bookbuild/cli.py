@@ -34,6 +34,7 @@ class Paths:
         self.manifest = self.build / "exec-manifest.json"
         self.logs = self.build / "logs"
         self.memo = self.build / "data-digests.json"
+        self.render_stamp = self.build / "render-stamp.json"
 
 
 def _profile() -> str:
@@ -51,6 +52,11 @@ def _load_previous(paths: Paths) -> dict:
 
 
 def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device: str) -> None:
+    """Record what produced each chapter's outputs; rewritten only when its content changes.
+
+    The status page renders it, and Sphinx re-reads that page when it changes, so it holds no
+    build timestamp: a build that changed nothing leaves it, and the page, as they are.
+    """
     chapters = {}
     for o in outcomes:
         chapters[o.chapter.docname] = {
@@ -59,12 +65,51 @@ def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device:
             "device": o.meta.get("device", device), "packages": o.meta.get("packages", {}),
             "components": o.chapter.key.components, "reasons": o.reasons,
         }
-    manifest = {"built_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                "profile": profile, "device": device, "chapters": chapters}
+    text = json.dumps({"profile": profile, "device": device, "chapters": chapters}, indent=1)
+    if paths.manifest.exists() and paths.manifest.read_text() == text:
+        return
     paths.manifest.parent.mkdir(parents=True, exist_ok=True)
     tmp = paths.manifest.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.write_text(text)
     os.replace(tmp, paths.manifest)
+
+
+RENDER_PACKAGES = ("jupyter-book", "sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "sphinx-design",
+                   "sphinx-exercise", "sphinxcontrib-bibtex")
+
+
+# What Sphinx reads: pages, bibliographies, configuration, images; and folders it never reads.
+SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".yaml", ".png", ".svg", ".jpg", ".css", ".html")
+SKIP_DIRS = {"node_modules", "__pycache__", "src", "tests", "benchmarks", "tools"}
+
+
+def _render_stamp(paths: Paths, outcomes: list[Outcome]) -> dict:
+    """Everything the rendered site depends on: page sources, configuration, outputs, renderer versions."""
+    from importlib import metadata
+
+    sources = {}
+    for folder, dirs, files in os.walk(paths.root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_build")) and d not in SKIP_DIRS)
+        for name in files:
+            if name.endswith(SOURCE_SUFFIXES):
+                f = Path(folder) / name
+                st = f.stat()
+                sources[str(f.relative_to(paths.root))] = [st.st_mtime_ns, st.st_size]
+    versions = {}
+    for name in RENDER_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes},
+            "renderer": versions}
+
+
+def _load_stamp(paths: Paths) -> dict:
+    try:
+        return json.loads(paths.render_stamp.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _report_failures(paths: Paths, outcomes: list[Outcome], strict: bool) -> bool:
@@ -139,11 +184,24 @@ def cmd_build(args: argparse.Namespace, render: bool = True) -> int:
     if not render:
         _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; store: {paths.store}")
         return 0
-    sync_jupyter_cache(paths.jupyter_cache, outcomes, store)
+    stamp = _render_stamp(paths, outcomes)
+    index = paths.build / "html" / "index.html"
+    previous = _load_stamp(paths)
+    if not (args.strict or args.all) and previous == stamp and index.exists():
+        _say(f"  nothing changed since the last render; the site is up to date ({time.perf_counter() - started:.1f} s)")
+        _say(f"Book: {index}")
+        return 0
+    # Hand outputs to myst-nb only for chapters whose source or outputs changed since the last render.
+    changed = [o for o in outcomes
+               if previous.get("keys", {}).get(o.chapter.docname) != o.chapter.key.key
+               or previous.get("sources", {}).get(f"{o.chapter.docname}.md") != stamp["sources"].get(f"{o.chapter.docname}.md")]
+    sync_jupyter_cache(paths.jupyter_cache, outcomes if not paths.jupyter_cache.exists() else changed, store)
     _write_manifest(paths, outcomes, profile, device)
+    paths.render_stamp.unlink(missing_ok=True)
     rc = _render(paths, args.strict, args.all)
     if rc == 0:
-        _say(f"done in {time.perf_counter() - started:.1f} s. Book: {paths.build / 'html' / 'index.html'}")
+        paths.render_stamp.write_text(json.dumps(stamp))
+        _say(f"done in {time.perf_counter() - started:.1f} s. Book: {index}")
     return rc
 
 

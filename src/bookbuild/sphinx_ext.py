@@ -87,8 +87,8 @@ class ExecutionStatus(SphinxDirective):
                          f"{info.get('seconds', 0):.1f} s", info.get("executed_at", "?"),
                          info.get("profile", "?"), info.get("device", "?")])
         out: list[nodes.Node] = [
-            nodes.paragraph(text=f"Built {manifest.get('built_at', '?')} in the {manifest.get('profile', '?')} "
-                                 f"profile on {manifest.get('device', '?')}; "
+            nodes.paragraph(text=f"Rendered in the {manifest.get('profile', '?')} profile on "
+                                 f"{manifest.get('device', '?')}; "
                                  f"{sum(i['status'] == 'executed' for i in manifest['chapters'].values())} of "
                                  f"{len(manifest['chapters'])} chapters executed by this build, the rest reused "
                                  "outputs whose inputs had not changed."),
