@@ -151,6 +151,18 @@ def test_corrupt_or_half_written_entries_are_re_executed_never_used(book):
     assert run(book)[0]["a"] == "executed"
 
 
+def test_broken_jupyter_cache_is_rebuilt_from_the_store(book):
+    _, outcomes = run(book)
+    store = Store(book / "_build" / "exec-store")
+    cache_dir = book / "_build" / ".jupyter_cache"
+    sync_jupyter_cache(cache_dir, outcomes, store)
+    (cache_dir / "global.db").write_bytes(b"not a database")  # e.g. a build killed mid-write
+    sync_jupyter_cache(cache_dir, outcomes, store)
+    from jupyter_cache import get_cache
+
+    assert len(get_cache(cache_dir).list_cache_records()) == 2
+
+
 def test_parallel_output_is_identical_to_serial(book):
     _, parallel = run(book, jobs=2)
     store = Store(book / "_build" / "exec-store")

@@ -57,7 +57,7 @@ def _source_files() -> list[Path]:
 
 
 def cache_key(config: Any, code: Sequence[Path | str] = ()) -> str:
-    """16 hex digits that change when the config, the code or the torch version change.
+    """16 hex digits that change when the config, the code, the torch version or the thread count change.
 
     Args:
         config: anything with a deterministic ``repr`` (a frozen dataclass).
@@ -69,6 +69,9 @@ def cache_key(config: Any, code: Sequence[Path | str] = ()) -> str:
     """
     h = hashlib.sha256(repr(config).encode())
     h.update(torch.__version__.split("+")[0].encode())
+    # CPU reductions split differently across threads, so weights trained with another thread
+    # count differ in their last bits; such weights are kept apart rather than mixed.
+    h.update(f"threads={torch.get_num_threads()}".encode())
     for item in (code or _source_files()):
         h.update(item.read_bytes() if isinstance(item, Path) else str(item).encode())
     return h.hexdigest()[:16]
