@@ -80,3 +80,17 @@ def test_for_profile_full_without_files_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("LECTUREKIT_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="MNIST files not found"):
         data.for_profile()
+
+
+def test_sprites_are_reachable_from_data_without_data_depending_on_them():
+    from pathlib import Path
+
+    from bookbuild.deps import Library
+    from lecturekit import sprites
+
+    assert data.Sprites is sprites.Sprites
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        data.nothing  # noqa: B018
+    library = Library(Path(data.__file__).parents[1], "lecturekit")
+    assert "lecturekit.sprites" not in library.closure({"lecturekit.data"})
+    assert "lecturekit.sprites" in library.direct_imports("import lecturekit as lk\nlk.data.Sprites()", "t")

@@ -86,10 +86,10 @@ class Library:
             mods.add(".".join(parts))
         return mods
 
-    def exports(self, package: str) -> dict[str, str]:
-        """Names a package re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any."""
-        f = self.file(package)
-        if f is None or f.name != "__init__.py":
+    def exports(self, module: str) -> dict[str, str]:
+        """Names a module re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any."""
+        f = self.file(module)
+        if f is None:
             return {}
         for node in _parse(f.read_text(), str(f)).body:
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):

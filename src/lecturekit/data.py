@@ -5,12 +5,17 @@
 - :func:`mnist` -- MNIST through torchvision, only where its files are present or the ``full``
   profile may download them.
 - :func:`split` -- a deterministic, stratified train/test split.
+- ``Sprites`` -- the dSprites-like dataset with known factors, defined in :mod:`lecturekit.sprites`
+  and reachable here; it loads on first use, so chapters that use only the digits do not depend
+  on it.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -149,3 +154,13 @@ def split(ds: ImageSet, test_fraction: float = 0.25, seed: int = 0) -> tuple[Ima
     train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
                                            stratify=ds.y.numpy())
     return ds.subset(np.sort(train_idx)), ds.subset(np.sort(test_idx))
+
+
+# Names defined elsewhere and re-exported lazily (read statically by the book's build).
+_EXPORTS = {"Sprites": "lecturekit.sprites"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'lecturekit.data' has no attribute {name!r}")
