@@ -1,6 +1,7 @@
 # Everything starts from a fresh clone with python3 (3.11+), make and the package index.
 #   make book   -- set up .venv, execute every chapter (lite profile) and build _build/html
-#   make test   -- set up .venv, unit tests, workflow lint, strict book build (warnings are errors), nbval
+#   make test   -- set up .venv, unit tests, workflow lint, strict book build (warnings are errors),
+#                  the pages checked in headless Chromium, nbval
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test unit lint-workflows build-strict nbval serve clean venv chapter bench data
+.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data
 
 venv: $(STAMP)
 
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/python -m bookbuild build
 
-test: unit lint-workflows build-strict nbval
+test: unit lint-workflows build-strict site-check nbval
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
@@ -46,6 +47,11 @@ data: $(STAMP)
 # -n: nitpicky, -W: warnings are errors, --keep-going: report them all before failing.
 build-strict: $(STAMP)
 	$(BIN)/python -m bookbuild build --strict
+
+# Every page in headless Chromium, after its JavaScript ran: no build leftovers, profile stated,
+# numbered figures, solutions collapsed, status page complete (tools/check_site.py).
+site-check: $(STAMP)
+	$(BIN)/python tools/check_site.py
 
 # Re-execute the executed notebooks (taken from the execution cache) and compare outputs.
 nbval: $(STAMP)
