@@ -290,12 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     # chapters run side by side, so parallel and serial builds print the same numbers.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
-    if args.command == "build":
-        return cmd_build(args)
-    if args.command == "execute":
-        return cmd_build(args, render=False)
-    if args.command == "export":
-        return cmd_export(args)
-    if args.command == "merge":
-        return cmd_merge(args)
-    return cmd_plan(args)
+    os.environ.setdefault("PYTHONHASHSEED", "0")  # as the Makefile sets it: same keys, same numbers
+    commands = {"build": cmd_build, "execute": lambda a: cmd_build(a, render=False), "export": cmd_export,
+                "merge": cmd_merge, "plan": cmd_plan}
+    try:
+        return commands[args.command](args)
+    except (ValueError, FileNotFoundError) as err:  # bad chapter names, a broken _toc.yml, unparsable code
+        _say(f"error: {err}")
+        return 2
