@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -240,7 +239,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     library = Library(args.root / args.library_root, args.package)
     previous = _load_previous(paths)
     for ch in plan(args.root, library, _profile(), args.only, paths.memo):
-        meta_exists = (paths.store / ch.name / f"{ch.key.key}.json").exists()
+        meta_exists = store.has(ch.name, ch.key.key)
         old = previous.get(ch.docname, {}).get("components")
         why = "" if meta_exists else ("; ".join(ch.key.diff(old)) if old else "no earlier execution")
         mods = ", ".join(m.split(".", 1)[-1] for m in ch.key.components["modules"]) or "none"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +104,7 @@ class Store:
         """Copy the intact entries of ``other`` that this store lacks; returns (copied, rejected)."""
         copied = rejected = 0
         for chapter, key in other.entries():
-            if self._paths(chapter, key)[1].exists():
+            if self.has(chapter, key):
                 continue
             src_nb, src_meta = other._paths(chapter, key)
             if other._check(src_nb, src_meta, None):
@@ -117,8 +116,9 @@ class Store:
             copied += 1
         return copied, rejected
 
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+    def has(self, chapter: str, key: str) -> bool:
+        """Whether an entry's metadata exists (without validating it; :meth:`get` validates)."""
+        return self._paths(chapter, key)[1].exists()
 
 
 class CorruptEntry(Exception):

@@ -249,7 +249,7 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> nn.Modu
     if t_shapes != o_shapes:
         differ = sorted(k for k in t_shapes.keys() | o_shapes.keys() if t_shapes.get(k) != o_shapes.get(k))
         raise ValueError("target and online must have the same architecture (parameter names and shapes); "
-                         f"these differ (target vs online): "
+                         "these differ (target vs online): "
                          + ", ".join(f"{k}: {t_shapes.get(k)} vs {o_shapes.get(k)}" for k in differ[:4]))
     with torch.no_grad():
         for name, p_t in t_params.items():
