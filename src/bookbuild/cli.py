@@ -279,11 +279,17 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--strict", action="store_true", help="fail if the source holds corrupt entries")
     pl = sub.add_parser("plan", help="show which chapters would execute, and why")
     common(pl, execute_opts=False)
+    from bookbuild import chapter, preview  # contributor commands: make chapter, make preview
+
+    chapter.add_parser(sub)
+    preview.add_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from bookbuild import chapter, preview
+
     args.root = args.root.resolve()
     # One thread per kernel unless told otherwise: numerics then do not depend on how many
     # chapters run side by side, so parallel and serial builds print the same numbers.
@@ -291,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("PYTHONHASHSEED", "0")  # as the Makefile sets it: same keys, same numbers
     commands = {"build": cmd_build, "execute": lambda a: cmd_build(a, render=False), "export": cmd_export,
-                "merge": cmd_merge, "plan": cmd_plan}
+                "merge": cmd_merge, "plan": cmd_plan, "chapter": chapter.cmd_chapter,
+                "preview": preview.cmd_preview}
     try:
         return commands[args.command](args)
     except (ValueError, FileNotFoundError) as err:  # bad chapter names, a broken _toc.yml, unparsable code
