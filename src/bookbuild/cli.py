@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -141,8 +140,11 @@ def _render(paths: Paths, strict: bool, all_pages: bool) -> int:
     if strict or all_pages:
         cmd += ["--all"]
     start = time.perf_counter()
-    with open(log, "w") as f:
-        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=paths.root).returncode
+    # In this process, not a child: no second interpreter, no second import of what bookbuild
+    # already imported (and the preview's rebuilds start with the renderer imported).
+    from bookbuild.inprocess import jupyter_book_build
+
+    rc = jupyter_book_build(cmd[1:], log, cwd=paths.root)
     text = ANSI.sub("", log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     executed = [line for line in text.splitlines() if "Executing notebook" in line]

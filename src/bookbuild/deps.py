@@ -62,6 +62,7 @@ class Library:
     root: Path
     package: str
     _imports: dict[str, frozenset[str]] = field(default_factory=dict)
+    _exports: dict[str, dict[str, str]] = field(default_factory=dict)  # module -> its _EXPORTS (parsed once)
 
     def file(self, module: str) -> Path | None:
         """The source file of ``module`` if it is part of the package, else None."""
@@ -88,13 +89,14 @@ class Library:
 
     def exports(self, module: str) -> dict[str, str]:
         """Names a module re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any."""
-        f = self.file(module)
-        if f is None:
-            return {}
-        for node in _parse(f.read_text(), str(f)).body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
-                return dict(ast.literal_eval(node.value))
-        return {}
+        if module not in self._exports:
+            self._exports[module] = {}
+            f = self.file(module)
+            for node in _parse(f.read_text(), str(f)).body if f else []:
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
+                    self._exports[module] = dict(ast.literal_eval(node.value))
+                    break
+        return self._exports[module]
 
     def with_parents(self, module: str) -> set[str]:
         """A module and the packages Python executes to import it."""

@@ -24,8 +24,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-# Watched, relative to the book root: what the book's pages, outputs and configuration come from.
-WATCHED = ("book", "src", "_config.yml", "_toc.yml")
+# Watched besides the folders of the table of contents' pages (book/ here) and the library's
+# folder (src/): the configuration and the table of contents.
+WATCHED_FILES = ("_config.yml", "_toc.yml")
 # Editor droppings and caches: saving them is not an edit.
 IGNORED_PATTERNS = (r"__pycache__", r"\.ipynb_checkpoints", r"\.egg-info", r"\.pyc$", r"\.sw[a-p]$", r"~$",
                     r"/\.#[^/]*$", r"/4913$", r"\.tmp$")
@@ -62,8 +63,18 @@ class Rebuild:
                   "Fix it and save again.", flush=True)
 
 
-def watched_paths(root: Path) -> list[Path]:
-    return [root / name for name in WATCHED if (root / name).exists()]
+def watched_paths(root: Path, library_root: str) -> list[Path]:
+    """The pages' folders (a page in the book root itself: that file), the library's folder, the configuration."""
+    from bookbuild.execute import toc_docnames
+
+    found: list[Path] = []
+    for doc in toc_docnames(root):
+        top = doc.split("/", 1)[0]
+        path = root / top if "/" in doc else root / f"{doc}.md"
+        if path not in found and path.exists():
+            found.append(path)
+    found += [root / library_root] + [root / name for name in WATCHED_FILES]
+    return [p for p in dict.fromkeys(found) if p.exists()]
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -103,7 +114,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    paths = watched_paths(root)
+    paths = watched_paths(root, args.library_root)
     ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
     watcher = RebuildServer(paths, ignore, change_callback=rebuild)
     app = Starlette(
