@@ -19,6 +19,7 @@ import nbformat
 import yaml
 
 from bookbuild.deps import ChapterKey, Library, chapter_key, code_sources, data_digest, package_versions, read_notebook, safe_name
+from bookbuild.planmemo import ChapterMemo, library_fingerprint
 from bookbuild.store import CorruptEntry, Store
 
 
@@ -115,12 +116,18 @@ def plan(root: Path, library: Library, profile: str, only: list[str] | None = No
          memo: Path | None = None) -> list[Chapter]:
     """Read every executable chapter and compute its key."""
     data = data_digest(profile, memo)
+    # Parsed notebooks and import graphs of unchanged contents are remembered beside ``memo``.
+    memo_dir = memo.parent / "plan-memo" if memo else None
+    library_digest = library_fingerprint(library.root, library.package) if memo_dir else ""
     chapters = []
     for doc, path in discover(root):
         if only and doc not in only and safe_name(doc) not in only and Path(doc).name not in only:
             continue
-        nb = read_notebook(path)
-        chapters.append(Chapter(doc, path, nb, chapter_key(nb, str(path), library, profile, data)))
+        chapter_memo = ChapterMemo(memo_dir, safe_name(doc))
+        nb = read_notebook(path, chapter_memo)
+        chapters.append(Chapter(doc, path, nb, chapter_key(nb, str(path), library, profile, data,
+                                                           memo=chapter_memo, library_digest=library_digest)))
+        chapter_memo.save()
     if only:
         known = {c.docname for c in chapters} | {Path(c.docname).name for c in chapters}
         unknown = [o for o in only if o not in known and o not in {c.name for c in chapters}]
