@@ -19,7 +19,7 @@ export MKL_NUM_THREADS ?= 1
 # Parallel pytest workers (unit tests; nbval runs one notebook per worker, each notebook's cells in order).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data
+.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check
 
 venv: $(STAMP)
 
@@ -60,6 +60,12 @@ build-strict: $(STAMP)
 # numbered figures, solutions collapsed, status page complete (tools/check_site.py).
 site-check: $(STAMP) browser
 	$(BIN)/python tools/check_site.py
+
+# A reader's run of one chapter's downloadable notebook: fresh venv, only its install cell, then
+# every cell (tools/check_notebook.py). Not part of `make test` (it installs torch afresh, minutes);
+# the PR workflow runs it as its own step.
+notebook-check: book
+	$(BIN)/python tools/check_notebook.py --chapter book/$(or $(CH),cake-ebm)
 
 # Re-execute the executed notebooks (taken from the execution cache) and compare outputs. One
 # pytest-xdist worker per notebook, up to twice the cores (each kernel uses one thread, so the
