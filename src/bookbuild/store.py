@@ -12,28 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from bookbuild.deps import code_sources
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+from bookbuild.util import atomic_write
 
 
 @dataclass(frozen=True)
@@ -56,9 +41,9 @@ class Store:
         """Store an executed notebook; the metadata (with the notebook's checksum) goes last."""
         nb_path, meta_path = self._paths(chapter, key)
         data = nbformat.writes(nb).encode("utf8")
-        _atomic_write(nb_path, data)
+        atomic_write(nb_path, data)
         meta = {**meta, "chapter": chapter, "key": key, "sha256": hashlib.sha256(data).hexdigest()}
-        _atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
+        atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
 
     def get(self, chapter: str, key: str, expected_code: list[str] | None = None) -> Entry | None:
         """The entry if present and intact; a corrupt entry is removed and None returned."""
@@ -111,8 +96,8 @@ class Store:
                 rejected += 1
                 continue
             dst_nb, dst_meta = self._paths(chapter, key)
-            _atomic_write(dst_nb, src_nb.read_bytes())
-            _atomic_write(dst_meta, src_meta.read_bytes())
+            atomic_write(dst_nb, src_nb.read_bytes())
+            atomic_write(dst_meta, src_meta.read_bytes())
             copied += 1
         return copied, rejected
 
