@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from bookbuild_minibook import book, chapter, output_text, run  # noqa: F401 -- book is a fixture
+from bookbuild_minibook import book, chapter, components, output_text, run  # noqa: F401 -- book is a fixture
 
+import bookbuild
 from bookbuild import deps
 from bookbuild.deps import Library
 from bookbuild.execute import plan, sync_jupyter_cache
@@ -33,17 +34,20 @@ def test_prose_edit_executes_nothing(book):
 
 
 def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book):
-    run(book)
+    _, first = run(book)
+    assert [o.reasons for o in first] == [["no earlier execution"]] * 2
     extra = book / "src" / "minilib" / "extra.py"
     extra.write_text(extra.read_text().replace("3 * core.SCALE", "4 * core.SCALE"))
-    status, outcomes = run(book)
+    status, outcomes = run(book, previous=components(first))
     assert status == {"a": "cached", "b": "executed"}
-    assert "minilib.extra changed" in outcomes[1].reasons or outcomes[1].reasons == ["no earlier execution"]
+    assert outcomes[1].reasons == ["minilib.extra changed"]
     assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "8\n"
 
     core = book / "src" / "minilib" / "core.py"
     core.write_text("SCALE = 5\n")  # b depends on core through extra
-    assert run(book)[0] == {"a": "executed", "b": "executed"}
+    status, later = run(book, previous=components(outcomes))
+    assert status == {"a": "executed", "b": "executed"}
+    assert [o.reasons for o in later] == [["minilib.core changed"]] * 2
 
     core.write_text("SCALE = 2\n")  # revert: the earlier entries are found again
     extra.write_text(extra.read_text().replace("4 * core.SCALE", "3 * core.SCALE"))
@@ -86,9 +90,10 @@ def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp
     monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "x")  # not in key_env
     assert key() == base
     with monkeypatch.context() as m:
-        versions = deps.package_versions(("numpy",))
-        assert set(versions) == {"python", "numpy"}  # what key_packages names, plus Python
-        m.setattr(deps, "package_versions", lambda names: {**versions, "numpy": "0.0.1"})
+        real = deps.package_versions
+        assert set(real(("numpy",))) == {"python", "numpy"}  # what key_packages names, plus Python
+        # another numpy installed: only what the key asks about can show it
+        m.setattr(deps, "package_versions", lambda names: {**real(names), **({"numpy": "0.0.1"} if "numpy" in names else {})})
         assert changed(base, key()) == {"packages"}
     assert key() == base
     # full-profile data files: their content is hashed, and lite does not read them
@@ -195,12 +200,15 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
     """Sphinx re-reads a page whose outputs changed even though its source did not."""
     (book / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n")
-    env = {**os.environ, "PYTHONPATH": str(book / "src")}
+    # The bookbuild of the tree under test (not whichever is installed), and the book's library.
+    tree_src = Path(bookbuild.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree_src), str(book / "src")])}
 
     def build():
         cmd = [sys.executable, "-m", "bookbuild", "--root", str(book), "--package", "minilib", "build", "--jobs", "2"]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.startswith(f"bookbuild (from {tree_src / 'bookbuild'}):"), done.stdout[:300]
         return done.stdout, (book / "_build" / "html" / "b.html").read_text()
 
     out, html = build()

@@ -59,7 +59,7 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     ctx = context(args)
     paths = ctx.paths
     device = device_description()
-    _say(f"bookbuild: profile {ctx.profile}, {device}")
+    _say(f"bookbuild (from {Path(__file__).resolve().parent}): profile {ctx.profile}, {device}")
     chapters = ctx.plan()
     outcomes = execute(chapters, ctx.store, args.jobs, args.timeout, device, ctx.profile, _say,
                        previous=render.previous_components(paths), force=args.force, logs=paths.logs,
