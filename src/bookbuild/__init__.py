@@ -17,7 +17,9 @@ jupyter-cache -> Sphinx (:mod:`~bookbuild.render`).
 - :mod:`bookbuild.store`   -- the store of executed notebooks (validated, atomic, mergeable)
 - :mod:`bookbuild.execute` -- planning, the kernel-library check, parallel execution, jupyter-cache sync
 - :mod:`bookbuild.render`  -- manifest, render stamp, failure reports, the Sphinx run
+- :mod:`bookbuild.results` -- a chapter's glued values and figure fingerprints (kept with each entry)
+- :mod:`bookbuild.diff`    -- which glued values and figures differ between two builds
 - :mod:`bookbuild.sphinx_ext` -- re-read pages whose outputs changed; the status page directive
 - :mod:`bookbuild.util`    -- atomic writes, installed package versions
-- :mod:`bookbuild.cli`     -- ``python -m bookbuild build|execute|merge|export|plan``
+- :mod:`bookbuild.cli`     -- ``python -m bookbuild build|execute|merge|export|plan|diff``
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from bookbuild import config as config_mod
-from bookbuild import render
+from bookbuild import diff, render
 from bookbuild.config import Config, ConfigError
 from bookbuild.deps import Library, code_sources
 from bookbuild.execute import Chapter, WrongLibrary, device_description, execute, plan, sync_jupyter_cache
@@ -67,7 +68,15 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     if render.report_failures(paths, outcomes, args.strict, _say):
         _say("\nbuild failed: nothing was rendered or published.")
         return 1
+    changes = {}
+    if args.diff_base and not Path(args.diff_base).exists():
+        _say(f"  no earlier build at {args.diff_base}: nothing to compare with")
+    elif args.diff_base:  # the status page lists what moved since that build
+        report = diff.compare(diff.from_manifest(args.diff_base, [ctx.store]), diff.from_outcomes("this build", outcomes))
+        changes = {"changes": report}
+        _say(diff.terminal(report).rstrip())
     if not rendering:
+        render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes})
         _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; "
              f"store: {paths.store}")
         return 0
@@ -81,7 +90,7 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     # Hand outputs to myst-nb only for chapters whose source or outputs changed since the last render.
     changed = render.changed_since(previous, stamp, outcomes)
     sync_jupyter_cache(paths.jupyter_cache, outcomes if not paths.jupyter_cache.exists() else changed, ctx.store)
-    render.write_manifest(paths, render.manifest(outcomes, ctx.profile, device))
+    render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes})
     paths.render_stamp.unlink(missing_ok=True)
     rc = render.sphinx(paths, args.strict, args.all, _say)
     if rc == 0:
@@ -130,8 +139,67 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def checkout_side(root: Path, head: Context, run: bool) -> diff.Side:
+    """The results of the checkout at ``root``, from ``head``'s store; with ``run``, executing what it lacks.
+
+    The checkout's kernels import its own library (put first on PYTHONPATH, then checked). Its
+    ``[tool.bookbuild]`` table is used if it has one, else ``head``'s.
+    """
+    root = root.resolve()
+    try:
+        config = config_mod.load(root)
+    except ConfigError:
+        config = dataclasses.replace(head.config, root=root)
+    library = config.library()
+    paths = Paths(root)
+    chapters = plan(root, library, head.profile, None, paths.memo, config)
+    if not run:
+        missing = [ch.docname for ch in chapters if not head.store.has(ch.name, ch.key.key)]
+        if missing:
+            raise diff.NoBuild(f"{', '.join(missing)} of {root} have no executed outputs in {head.store.root}; "
+                               "build first (python -m bookbuild build)")
+    else:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(library.root.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    progress = (lambda m: print(m, file=sys.stderr, flush=True)) if run else (lambda m: None)  # stdout: the report
+    outcomes = execute(chapters, head.store, head.args.jobs, head.args.timeout, device_description(), head.profile,
+                       progress, logs=paths.logs, library=library if run else None)
+    failed = [o.chapter.docname for o in outcomes if o.status == "failed"]
+    if failed:
+        raise diff.NoBuild(f"{', '.join(failed)} of {root} failed to execute; no comparison")
+    return diff.from_outcomes(str(root), outcomes)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Compare this build's glued values and figures with another build's."""
+    ctx = context(args)
+    if args.execute_base:
+        base = checkout_side(args.base, ctx, run=True)
+    else:
+        base = diff.from_manifest(args.base, [ctx.store])
+    head = diff.from_manifest(args.head, [ctx.store]) if args.head else checkout_side(args.root, ctx, run=False)
+    report = diff.compare(base, head, args.threshold)
+    text = diff.markdown(report) if args.format == "markdown" else diff.terminal(report)
+    if args.output:
+        with open(args.output, "a", encoding="utf8") as f:  # appends: $GITHUB_STEP_SUMMARY collects steps
+            f.write(text)
+    else:
+        print(text, end="", flush=True)
+    return 0
+
+
 def _only(text: str) -> list[str]:
     return [x for x in text.split(",") if x]
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.05 or 5%)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a tolerance cannot be negative: {text!r}")
+    return value
 
 
 def _common(sp: argparse.ArgumentParser, execute_opts: bool = True) -> None:
@@ -159,6 +227,24 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--all", action="store_true", help="re-read every page (execution is still cached)")
     e = sub.add_parser("execute", help="execute what changed without rendering (a CI shard)")
     _common(e)
+    for sp in (b, e):
+        sp.add_argument("--diff-base", type=Path, default=os.environ.get("BOOKBUILD_DIFF_BASE") or None,
+                        help="another build's manifest (or its folder): the status page lists the glued values "
+                             "and figures that changed since (default: $BOOKBUILD_DIFF_BASE)")
+    d = sub.add_parser("diff", help="which glued values and figures differ from another build")
+    d.add_argument("base", type=Path, help="the other build: its exec-manifest.json or the folder holding it "
+                                           "(with --execute-base: a checkout)")
+    d.add_argument("--execute-base", action="store_true",
+                   help="BASE is a checkout: execute what this build's store lacks of it, reuse the rest")
+    d.add_argument("--head", type=Path, default=None,
+                   help="compare this manifest instead of the current checkout's build")
+    d.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
+    d.add_argument("--threshold", type=_fraction, default=None,
+                   help="mark relative changes above this (0.05 = 5%%)")
+    d.add_argument("--output", type=Path, default=None, help="append the report to this file (else print it)")
+    d.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+                   help="parallel kernels for --execute-base")
+    d.add_argument("--timeout", type=int, default=600, help="seconds per cell (--execute-base)")
     x = sub.add_parser("export", help="write the executed notebooks of the current inputs, for nbval")
     _common(x, execute_opts=False)
     x.add_argument("--out", type=Path, required=True)
@@ -176,6 +262,7 @@ COMMANDS = {
     "export": cmd_export,
     "merge": cmd_merge,
     "plan": cmd_plan,
+    "diff": cmd_diff,
 }
 
 
@@ -184,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args.root = args.root.resolve()
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, WrongLibrary) as err:
+    except (ConfigError, WrongLibrary, diff.NoBuild) as err:
         _say(f"error: {err}")
         return 2
     except (ValueError, FileNotFoundError) as err:  # bad chapter names, a broken _toc.yml, unparsable code

@@ -290,7 +290,7 @@ def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, devi
                     "packages": ch.key.components.get("packages", {}), "components": ch.key.components,
                     "stderr": stderr_outputs(nb),
                 }
-                store.put(ch.name, ch.key.key, nb, o.meta)
+                o.meta = store.put(ch.name, ch.key.key, nb, o.meta)
                 o.status = "executed"
                 why = "; ".join(o.reasons[:3]) + (" ..." if len(o.reasons) > 3 else "")
                 report(f"  {ch.docname:<28} executed   {o.seconds:.1f} s (elapsed {time.perf_counter() - start:.0f} s; {why})")

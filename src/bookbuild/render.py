@@ -71,6 +71,7 @@ def manifest(outcomes: list[Outcome], profile: str, device: str) -> dict:
             "executed_at": o.meta.get("executed_at"), "profile": o.meta.get("profile", profile),
             "device": o.meta.get("device", device), "packages": o.meta.get("packages", {}),
             "components": o.chapter.key.components, "reasons": o.reasons,
+            "results": o.meta.get("results"),
         }
     return {"profile": profile, "device": device, "chapters": chapters}
 
