@@ -91,3 +91,13 @@ def test_merge_keeps_the_targets_entry(tmp_path):
     target.put("a", "k1", executed("20"), {"who": "main"})
     assert target.merge_from(source) == (0, 0)
     assert json.loads(files(target)[1].read_text())["who"] == "main"
+
+
+def test_a_damaged_entry_does_not_stop_the_merge_of_later_ones(tmp_path):
+    source, target = Store(tmp_path / "shard"), Store(tmp_path / "main")
+    source.put("a", "k1", executed("20"), {})
+    source.put("b", "k2", executed("6"), {})
+    nb_a = files(source)[0]
+    nb_a.write_text(nb_a.read_text().replace('"20\\n"', '"21\\n"'))  # the first entry in order is damaged
+    assert target.merge_from(source) == (1, 1)
+    assert target.entries() == [("b", "k2")]
