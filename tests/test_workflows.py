@@ -24,6 +24,7 @@ SETUP_COMMANDS = {
     FULL.name: {
         "Fingerprint the environment and the data manifest",  # cache keys: pip freeze, GPU, manifest
         "Download and verify data and weights",  # python -m lecturekit.download --profile full
+        "Keep the last published build's manifest",  # cp: the comparison base of make results-diff
     },
     PR.name: set(),
 }
@@ -164,7 +165,7 @@ def test_pr_workflow_is_the_local_test_command():
     wf = load(PR)
     assert set(triggers(wf)) == {"pull_request"}
     (job,) = wf["jobs"].values()
-    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"]]
+    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"], ["notebook-check"], ["results-diff"]]
     assert job.get("env", {}).get("LECTUREKIT_PROFILE") == "lite"
     # `make test` is unit tests + strict build + nbval.
     rule = re.search(r"^test:(.*)$", (ROOT / "Makefile").read_text(), re.M)
@@ -234,3 +235,34 @@ def test_lint_script_rejects_an_unsafe_workflow(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode != 0
     assert "dangerous-triggers" in done.stdout + done.stderr
+
+
+def test_pr_summary_compares_with_the_base_branch_built_from_the_same_store():
+    """The report of `bookbuild diff` goes to the job summary; the base is a read-only checkout."""
+    (job,) = load(PR)["jobs"].values()
+    names = [s.get("name", s.get("uses", "")) for s in steps(job)]
+    base = next(s for s in steps(job) if s.get("with", {}).get("path") == "_build/base-checkout")
+    assert base["with"]["ref"] == "${{ github.base_ref }}" and base["with"]["persist-credentials"] is False
+    diff = next(s for s in steps(job) if "results-diff" in s.get("run", ""))
+    assert diff["run"] == "make results-diff BASE=_build/base-checkout"
+    assert names.index(base["name"]) > names.index("Unit tests, strict book build (warnings are errors), nbval")
+    assert names.index(diff["name"]) > names.index(base["name"])
+    assert diff.get("continue-on-error") is True  # a broken base never blocks the fix
+    assert job["permissions"] == {"contents": "read"}
+    recipe = subprocess.run(["make", "-n", "results-diff", "BASE=.", "GITHUB_STEP_SUMMARY=/tmp/summary.md"],
+                            cwd=ROOT, capture_output=True, text=True).stdout
+    assert "-m bookbuild diff \".\" --execute-base" in recipe and '--output "/tmp/summary.md"' in recipe
+    assert "--format markdown" in recipe and "--threshold 5%" in recipe
+
+
+def test_full_build_compares_with_the_last_published_build():
+    build = load(FULL)["jobs"]["build"]
+    names = [s.get("name", "") for s in steps(build)]
+    keep = names.index("Keep the last published build's manifest")
+    assert names.index("Restore the execution cache") < keep < names.index(
+        "Unit tests, strict book build (warnings are errors), nbval")
+    assert "cp _build/exec-manifest.json _build/published-manifest.json" in steps(build)[keep]["run"]
+    assert build["env"]["BOOKBUILD_DIFF_BASE"] == "${{ github.workspace }}/_build/published-manifest.json"
+    summary = next(s for s in steps(build) if "results-diff" in s.get("run", ""))
+    assert summary["run"] == "make results-diff BASE=_build/published-manifest.json"
+    assert "hashFiles('_build/published-manifest.json')" in summary["if"]
