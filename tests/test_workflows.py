@@ -25,13 +25,16 @@ SETUP_COMMANDS = {
         "Fingerprint the environment and the data manifest",  # cache keys: pip freeze, GPU, manifest
         "Download and verify data and weights",  # python -m lecturekit.download --profile full
         "Keep the last published build's manifest",  # cp: the comparison base of make results-diff
+        "Push them as the single commit of the notebooks branch",  # git push of generated notebooks
     },
     PR.name: set(),
 }
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+(?:\.\d+){0,2}\b")
-WRITE_ALLOWED = {"pages", "id-token"}  # deploy-pages, and only in the job that deploys
+# Write scopes, per job: deploy-pages in the job that deploys; the generated notebooks branch in
+# the job that publishes it (and runs no project code).
+WRITE_ALLOWED = {"deploy": {"pages", "id-token"}, "notebooks": {"contents"}}
 
 
 def workflow_files() -> list[Path]:
@@ -118,9 +121,27 @@ def test_every_job_has_timeout_and_least_privilege_permissions():
             for scope, level in perms.items():
                 assert level in ("read", "write", "none"), f"{where}: {scope}: {level}"
                 if level == "write":
-                    assert scope in WRITE_ALLOWED, f"{where}: {scope}: write is not needed"
-                    assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), \
-                        f"{where}: write permission in a job that does not deploy"
+                    assert scope in WRITE_ALLOWED.get(name, ()), f"{where}: {scope}: write is not needed"
+                    if scope in ("pages", "id-token"):
+                        assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), \
+                            f"{where}: write permission in a job that does not deploy"
+
+
+def test_notebooks_job_only_pushes_the_generated_branch():
+    """The one job that may write to the repository: no checkout, no project code, one branch."""
+    job = load(FULL)["jobs"]["notebooks"]
+    assert job["needs"] == "build" and job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["permissions"] == {"contents": "write"}
+    uses = [s.get("uses", "") for s in steps(job)]
+    assert not any("actions/checkout" in u for u in uses), "the notebooks job must not check out (run) project code"
+    assert any(u.startswith("actions/download-artifact@") for u in uses)
+    (push,) = [s["run"] for s in steps(job) if "run" in s]
+    assert "make" not in push.split() and "python" not in push
+    pushes = [line for line in push.splitlines() if "git push" in line]
+    assert len(pushes) == 1 and pushes[0].rstrip().endswith(" notebooks")
+    build = load(FULL)["jobs"]["build"]
+    assert build["env"]["BOOK_REPOSITORY"] == "${{ github.repository }}"
+    assert any(s.get("with", {}).get("name") == "reader-notebooks" for s in steps(build))
 
 
 def test_checkout_does_not_persist_credentials():
