@@ -68,9 +68,33 @@ def test_alignment_and_uniformity_match_wang_and_isola():
 
 
 def test_summary_reports_every_number():
-    row = collapse.summary(np.random.default_rng(0).normal(size=(100, 4)))
-    assert set(row) == {"mean per-dim std", "normalized std", "effective rank", "uniformity"}
+    z = np.random.default_rng(0).normal(size=(100, 4)) * np.array([1.0, 2.0, 3.0, 4.0])
+    row = collapse.summary(z)
+    assert row == {
+        "mean per-dim std": pytest.approx(float(collapse.per_dim_std(z).mean()), rel=1e-12),
+        "normalized std": pytest.approx(collapse.normalized_std(z), rel=1e-12),
+        "effective rank": pytest.approx(collapse.effective_rank(z), rel=1e-12),
+        "uniformity": pytest.approx(collapse.uniformity(z), rel=1e-12),
+    }
     assert all(isinstance(v, float) for v in row.values())
+    assert 2.3 < row["mean per-dim std"] < 2.7                 # the std's are about 1, 2, 3, 4
+    assert len(set(row.values())) == 4                         # four different numbers, not one repeated
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        collapse.summary(np.zeros((1, 4)))
+
+
+def test_per_dim_std_is_the_population_std():
+    # Three samples 0, 2, 4: population std sqrt(8/3) = 1.633, sample std (ddof=1) 2.
+    z = np.array([[0.0, 1.0, -1.0], [2.0, 1.0, 1.0], [4.0, 1.0, -1.0]])
+    assert np.allclose(collapse.per_dim_std(z), [np.sqrt(8 / 3), 0.0, np.sqrt(8 / 9)], atol=1e-15)
+    assert collapse.per_dim_std(torch.tensor([[0.0], [2.0]])).tolist() == [1.0]
+
+
+def test_normalized_std_scales_rows_to_unit_length_first():
+    # Rows (3, 0) and (0, 5) normalize to (1, 0) and (0, 1): each dimension has std 0.5.
+    assert collapse.normalized_std(np.array([[3.0, 0.0], [0.0, 5.0]])) == pytest.approx(0.5, abs=1e-15)
+    # The same direction at different lengths is collapsed for the monitor.
+    assert collapse.normalized_std(np.array([[1.0, 1.0], [2.0, 2.0], [7.0, 7.0]])) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_bad_input_is_rejected():
