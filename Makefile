@@ -32,8 +32,9 @@ book: $(STAMP)
 
 test: unit lint-workflows build-strict site-check nbval
 
+# The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q
 
 # actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
 lint-workflows: $(STAMP)
