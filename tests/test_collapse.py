@@ -116,3 +116,30 @@ def test_centred_effective_rank_ignores_a_shared_offset():
     assert collapse.effective_rank(z) < 1.5                    # RankMe sees one dominant direction
     assert collapse.effective_rank(z, center=True) > 7.5       # the variation uses all eight
     assert collapse.effective_rank(np.tile(offset, (10, 1)), center=True) == 0.0
+
+
+def test_alignment_and_uniformity_parameters_and_errors():
+    a, b = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])          # distance sqrt(2) on the circle
+    assert collapse.alignment(a, b, alpha=1.0) == pytest.approx(np.sqrt(2))
+    assert collapse.alignment(a, b, alpha=0.5) == pytest.approx(2**0.25)
+    for alpha in (0.0, -1.0):
+        with pytest.raises(ValueError, match=rf"^alpha must be positive; got {alpha}$"):
+            collapse.alignment(a, b, alpha=alpha)
+    for name, call in (("z_a", lambda bad: collapse.alignment(bad, a)), ("z_b", lambda bad: collapse.alignment(a, bad))):
+        with pytest.raises(ValueError, match=rf"^{name} must be a 2-D array"):
+            call(np.zeros(2))
+    antipodal = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    assert collapse.uniformity(antipodal, t=1.0) == pytest.approx(-4.0)
+    assert collapse.uniformity(antipodal, t=0.5) == pytest.approx(-2.0)
+    for t in (0.0, -2.0):
+        with pytest.raises(ValueError, match=rf"^t must be positive; got {t}$"):
+            collapse.uniformity(antipodal, t=t)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        collapse.uniformity(np.ones((1, 2)))
+    assert collapse.uniformity(np.ones((2, 2))) == 0.0               # two rows suffice
+
+
+def test_uniformity_of_a_collapsed_embedding_is_exactly_zero():
+    # Round-off makes some squared distances of identical rows slightly negative; they are clipped.
+    z = np.tile(np.array([[0.3, -1.0, 2.0, 0.5]]), (5, 1))
+    assert collapse.uniformity(z) == 0.0

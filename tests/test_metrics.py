@@ -185,3 +185,36 @@ def test_linear_probe_uses_the_training_statistics_and_the_regularization():
     # The held-out split is scored, not the training one: a probe on noise is near chance.
     noise = rng.normal(size=(300, 40))
     assert probes.linear_probe_accuracy(noise[tr], y[tr], noise[te], y[te]) < 0.5
+
+
+# --- edges found by mutation testing (make mutation) ----------------------------------------------
+
+def test_distance_errors_name_the_argument_at_fault():
+    ok = np.zeros((3, 2))
+    for call, name in ((lambda bad: distances.cosine_similarity(bad, ok), "a"),
+                       (lambda bad: distances.cosine_similarity(ok, bad), "b"),
+                       (lambda bad: distances.pairwise_distances(bad, ok), "queries"),
+                       (lambda bad: distances.pairwise_distances(ok, bad), "points")):
+        with pytest.raises(ValueError, match=rf"^{name} must be a 2-D array"):
+            call(np.zeros(3))
+    with pytest.raises(ValueError, match=r"^queries and points must have the same dim; got 2 and 3$"):
+        distances.pairwise_distances(ok, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"^queries needs at least 3 rows"):
+        distances.nearest_farthest_ratio(np.zeros((2, 2)))
+
+
+def test_cosine_similarity_of_short_vectors_and_ratios_against_given_points():
+    assert np.allclose(distances.cosine_similarity([[0.1, 0.0], [0.0, 0.3]], [[0.2, 0.0], [0.0, -0.5]]), [1.0, -1.0])
+    queries, points = np.array([[0.0], [10.0]]), np.array([[1.0], [2.0], [4.0]])
+    assert np.allclose(distances.nearest_farthest_ratio(queries, points), [1 / 4, 6 / 9])
+    assert np.allclose(distances.pairwise_distances(queries, points), [[1, 2, 4], [9, 8, 6]])
+    # Every point on the query: nearest and farthest are both 0, and the ratio is 1 by convention.
+    with np.errstate(all="raise"):
+        assert distances.nearest_farthest_ratio([[1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]).tolist() == [1.0]
+
+
+def test_pca_needs_two_samples():
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        pca.explained_variance_ratio(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        pca.project(np.ones((1, 3)))
