@@ -143,3 +143,32 @@ def test_uniformity_of_a_collapsed_embedding_is_exactly_zero():
     # Round-off makes some squared distances of identical rows slightly negative; they are clipped.
     z = np.tile(np.array([[0.3, -1.0, 2.0, 0.5]]), (5, 1))
     assert collapse.uniformity(z) == 0.0
+
+
+def test_covariance_spectrum_clips_round_off_below_zero():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(50, 3)) @ rng.normal(size=(3, 8))                 # rank 3 in 8 dimensions
+    c = z - z.mean(axis=0)
+    assert np.linalg.eigvalsh(c.T @ c / 50).min() < 0                     # round-off goes negative here
+    assert np.all(collapse.covariance_spectrum(z) >= 0.0)
+
+
+def test_effective_rank_is_scale_free_and_ignores_centring_round_off():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(10, 4))
+    for scale in (1e-13, 1e13):                                            # no absolute threshold
+        assert collapse.effective_rank(scale * z) == pytest.approx(collapse.effective_rank(z), rel=1e-9)
+    # 1,000 copies of one row: centring leaves round-off of about 1e-9 singular value, no direction.
+    constant = np.tile(rng.normal(size=(1, 8)) * 1e3, (1000, 1))
+    assert np.linalg.svd(constant - constant.mean(axis=0), compute_uv=False).max() > 1e-10
+    assert collapse.effective_rank(constant, center=True) == 0.0
+    assert collapse.effective_rank(np.zeros((3, 0))) == 0.0                # no dimensions at all
+
+
+def test_centring_removes_each_dimensions_own_mean():
+    rng = np.random.default_rng(2)
+    spread = rng.normal(size=(5000, 4)) * 0.01
+    offsets = np.array([[1.0, -3.0, 5.0, 0.5]])                             # a different mean per dimension
+    assert collapse.effective_rank(spread + offsets, center=True) == pytest.approx(
+        collapse.effective_rank(spread - spread.mean(axis=0), center=False), rel=1e-6)
+    assert collapse.effective_rank(spread + offsets, center=True) > 3.9

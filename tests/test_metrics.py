@@ -218,3 +218,11 @@ def test_pca_needs_two_samples():
         pca.explained_variance_ratio(np.ones((1, 3)))
     with pytest.raises(ValueError, match="at least 2 rows"):
         pca.project(np.ones((1, 3)))
+
+
+def test_knn_votes_with_five_neighbours_by_default():
+    # Labels by distance 0 0 1 1 1 0: five neighbours vote 1 (3 to 2); six would tie 3-3 and pick 0.
+    z_train = np.arange(1.0, 7.0)[:, None]
+    y_train = np.array([0, 0, 1, 1, 1, 0])
+    assert probes.knn_accuracy(z_train, y_train, [[0.0]], [1], metric="euclidean") == 1.0
+    assert probes.knn_accuracy(z_train, y_train, [[0.0]], [1], k=6, metric="euclidean") == 0.0
