@@ -19,7 +19,7 @@ export MKL_NUM_THREADS ?= 1
 # Parallel pytest workers (unit tests; nbval runs one notebook per worker, each notebook's cells in order).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check
+.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation
 
 venv: $(STAMP)
 
@@ -40,8 +40,9 @@ test: browser unit lint-workflows build-strict site-check nbval
 browser:
 	@tools/ensure_chromium.sh
 
+# The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(NPROC) tests
+	$(BIN)/python -m pytest -q -n $(NPROC)
 
 # actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
 lint-workflows: $(STAMP)
@@ -76,6 +77,17 @@ nbval: $(STAMP)
 	set -x; $(BIN)/python -m pytest -q -p no:cacheprovider -n $$w --dist loadscope --nbval $(BUILD)/nbval \
 		--nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout 600
 
+# Which glued numbers and figures differ from another build, as Markdown appended to SUMMARY (the
+# job summary in CI, else the terminal); relative changes above 5 % are marked. BASE is a checkout
+# of the base branch (its chapters that differ execute against this build's store, the rest is
+# reused) or another build's exec-manifest.json (or the folder holding it). Run after `make book`.
+#   make results-diff BASE=../main
+SUMMARY ?= $(or $(GITHUB_STEP_SUMMARY),/dev/stdout)
+results-diff: $(STAMP)
+	@test -n "$(BASE)" || { echo "usage: make results-diff BASE=<checkout or manifest> [SUMMARY=file]" >&2; exit 2; }
+	$(BIN)/python -m bookbuild diff "$(BASE)" $(if $(wildcard $(BASE)/_toc.yml),--execute-base) \
+		--format markdown --threshold 5% --output "$(SUMMARY)"
+
 # One chapter, executed through the same store as `make book` (only if its inputs changed) and
 # rendered alone, strictly, into _build/chapter-<name>/_build/html:   make chapter CH=priors
 chapter: $(STAMP)
@@ -88,6 +100,11 @@ preview: $(STAMP)
 	$(BIN)/python -m bookbuild preview
 
 serve: preview
+
+# Mutation testing of losses, metrics/ and transforms with mutmut (slow; not part of make test):
+# per-module killed/total and the surviving mutants, in _build/mutation/report.txt.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
 
 # Benchmarks (not part of the tests): cold/warm/prose-edit/module-edit builds, bookbuild vs plain
 # jupyter-book, plus unit-test and nbval times, on temporary copies of the repository.

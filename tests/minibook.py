@@ -36,6 +36,9 @@ def make_book(root: Path) -> Path:
     (lib / "__init__.py").write_text("")
     (lib / "core.py").write_text("SCALE = 2\n")
     (lib / "extra.py").write_text("from minilib import core\n\ndef triple():\n    return 3 * core.SCALE\n")
+    from bookbuild_minibook import PYPROJECT  # the bookbuild tests' [tool.bookbuild] table for minilib
+
+    (root / "pyproject.toml").write_text(PYPROJECT)
     (root / "_config.yml").write_text(
         "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n")
     (root / "_toc.yml").write_text(

@@ -17,10 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from bookbuild.deps import Library
 from bookbuild.execute import device_description, execute, is_executable, plan, sync_jupyter_cache, toc_docnames
 from bookbuild.inprocess import jupyter_book_build
-from bookbuild.store import Store
 
 STATUS_DIRECTIVE = "{execution-status}"
 
@@ -39,22 +37,23 @@ def chapter_toc(root: Path, docname: str) -> dict:
 
 
 def cmd_chapter(args: argparse.Namespace) -> int:
-    from bookbuild import cli  # the build's own helpers: profile, manifest, failure reports
+    from bookbuild import cli, render  # the build's own context, manifest and failure reports
 
-    paths = cli.Paths(args.root)
     started = time.perf_counter()
-    profile = cli._profile()
-    library = Library(args.root / args.library_root, args.package)
-    store = Store(paths.store)
+    ctx = cli.context(args)
+    paths = ctx.paths
     device = device_description()
-    cli._say(f"bookbuild chapter {args.name}: profile {profile}, {device}")
-    chapters = plan(args.root, library, profile, [args.name], paths.memo)  # unknown names: ValueError
+    cli._say(f"bookbuild chapter {args.name}: profile {ctx.profile}, {device}")
+    args.only = [args.name]
+    chapters = ctx.plan()  # unknown names: ValueError
     (chapter,) = chapters
-    outcomes = execute(chapters, store, 1, args.timeout, device, profile, cli._say,
-                       previous=cli._load_previous(paths), force=args.force, logs=paths.logs)
-    if cli._report_failures(paths, outcomes, strict=True):
+    outcomes = execute(chapters, ctx.store, 1, args.timeout, device, ctx.profile, cli._say,
+                       previous=render.previous_components(paths), force=args.force, logs=paths.logs,
+                       library=ctx.library)
+    if render.report_failures(paths, outcomes, True, cli._say):
         cli._say("\nchapter build failed: nothing was rendered.")
         return 1
+    store = ctx.store
 
     name = Path(chapter.docname).name
     out = paths.build / f"chapter-{name}"
@@ -66,7 +65,7 @@ def cmd_chapter(args: argparse.Namespace) -> int:
     render_start = time.perf_counter()
     rc = jupyter_book_build(["build", str(args.root), "--toc", str(toc), "--path-output", str(out),
                              "--builder", "html", "--all", "-n", "-W", "--keep-going"], log, cwd=args.root)
-    text = cli.ANSI.sub("", log.read_text())
+    text = render.ANSI.sub("", log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     cli._say(f"  rendered {chapter.docname} in {time.perf_counter() - render_start:.1f} s "
              f"({len(warnings)} warnings; log: {log})")

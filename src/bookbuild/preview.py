@@ -73,7 +73,8 @@ def watched_paths(root: Path, library_root: str) -> list[Path]:
         path = root / top if "/" in doc else root / f"{doc}.md"
         if path not in found and path.exists():
             found.append(path)
-    found += [root / library_root] + [root / name for name in WATCHED_FILES]
+    found += [root / library_root if not Path(library_root).is_absolute() else Path(library_root)]
+    found += [root / name for name in WATCHED_FILES]
     return [p for p in dict.fromkeys(found) if p.exists()]
 
 
@@ -95,8 +96,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
     root = args.root
     site = root / "_build" / "html"
-    build_argv = ["--root", str(root), "--library-root", args.library_root, "--package", args.package,
-                  "build", "--jobs", str(args.jobs)]
+    build_argv = ["--root", str(root)]
+    for flag, value in (("--library-root", args.library_root), ("--package", args.package)):
+        if value:
+            build_argv += [flag, value]
+    build_argv += ["build", "--jobs", str(args.jobs)]
     rebuild = Rebuild(build_argv, root)
 
     print("[preview] loading the renderer once (Sphinx, myst-nb, theme, extensions)", flush=True)
@@ -114,7 +118,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    paths = watched_paths(root, args.library_root)
+    from bookbuild import cli
+
+    library = cli.context(args).library
+    paths = watched_paths(root, str(library.root.relative_to(root)) if library.root.is_relative_to(root) else str(library.root))
     ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
     watcher = RebuildServer(paths, ignore, change_callback=rebuild)
     app = Starlette(
