@@ -16,4 +16,5 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.delenv("LECTUREKIT_PROFILE", raising=False)
     monkeypatch.delenv("LECTUREKIT_OFFLINE", raising=False)
     monkeypatch.delenv("LECTUREKIT_PROGRESS", raising=False)
+    monkeypatch.delenv("LECTUREKIT_STANDIN", raising=False)
     yield tmp_path

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 
+from bookbuild import standin
 from bookbuild.deps import Library, code_sources
 from bookbuild.execute import Outcome, device_description, execute, plan, sync_jupyter_cache
 from bookbuild.store import Store
@@ -27,7 +28,8 @@ def _say(message: str) -> None:
 class Paths:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.build = root / "_build"
+        # A stand-in run keeps its store, manifest and logs apart from the real ones.
+        self.build = root / "_build" / "standin" if standin.active(root, os.environ) else root / "_build"
         self.store = self.build / "exec-store"
         self.jupyter_cache = self.build / ".jupyter_cache"
         self.manifest = self.build / "exec-manifest.json"
@@ -50,7 +52,8 @@ def _load_previous(paths: Paths) -> dict:
         return {}
 
 
-def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device: str) -> None:
+def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device: str,
+                    standin_var: str | None = None) -> None:
     """Record what produced each chapter's outputs; rewritten only when its content changes.
 
     The status page renders it, and Sphinx re-reads that page when it changes, so it holds no
@@ -64,7 +67,10 @@ def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device:
             "device": o.meta.get("device", device), "packages": o.meta.get("packages", {}),
             "components": o.chapter.key.components, "reasons": o.reasons,
         }
-    text = json.dumps({"profile": profile, "device": device, "chapters": chapters}, indent=1)
+    record = {"profile": profile, "device": device, "chapters": chapters}
+    if standin_var:
+        record["standin"] = standin_var
+    text = json.dumps(record, indent=1)
     if paths.manifest.exists() and paths.manifest.read_text() == text:
         return
     paths.manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -162,10 +168,37 @@ def _render(paths: Paths, strict: bool, all_pages: bool) -> int:
     return rc
 
 
+def _standin_checks(paths: Paths, outcomes: list[Outcome], store: Store, render: bool) -> int | None:
+    """In a stand-in run: refuse to render (exit 2); otherwise None. Always: the glue check when not rendering."""
+    var = standin.active(paths.root, os.environ)
+    if var and render:
+        _say(f"error: stand-in run ({var} is set): its numbers are meaningless, so it is never rendered into "
+             "_build/html or published. Use `python -m bookbuild execute` for a stand-in run, or unset "
+             f"{var} for a real build.")
+        return 2
+    if render:
+        return None
+    missing = []
+    for o in outcomes:
+        entry = store.get(o.chapter.name, o.chapter.key.key, code_sources(o.chapter.nb))
+        for key in standin.glue_problems(o.chapter.nb, entry.nb) if entry is not None else []:
+            missing.append(f"{o.chapter.docname}: the text uses glue key {key!r}, which no cell glues")
+    if missing:
+        _say("\nerror: glue keys used but never defined in this profile:\n" + "\n".join("    " + m for m in missing))
+        return 1
+    if var:
+        _write_manifest(paths, outcomes, _profile(), device_description(), var)
+        _say(f"stand-in run ({var} is set): every chapter executed; its numbers are meaningless and it is "
+             f"never rendered or published. Manifest: {paths.manifest}")
+    return None
+
+
 def cmd_build(args: argparse.Namespace, render: bool = True) -> int:
     paths = Paths(args.root)
     started = time.perf_counter()
     profile = _profile()
+    if render and (refused := _standin_checks(paths, [], Store(paths.store), render)) is not None:
+        return refused
     library = Library(args.root / args.library_root, args.package)
     store = Store(paths.store)
     device = device_description()
@@ -181,6 +214,8 @@ def cmd_build(args: argparse.Namespace, render: bool = True) -> int:
         _say("\nbuild failed: nothing was rendered or published.")
         return 1
     if not render:
+        if (failed := _standin_checks(paths, outcomes, store, render)) is not None:
+            return failed
         _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; store: {paths.store}")
         return 0
     stamp = _render_stamp(paths, outcomes)

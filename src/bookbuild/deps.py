@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 # Packages whose versions change the numbers a chapter prints.
-NUMERIC_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas")
+NUMERIC_PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas")
 # Environment variables that change numerics or what is loaded.
 KEY_ENV = ("LECTUREKIT_PROFILE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
 
@@ -201,8 +201,8 @@ def data_files(profile: str) -> dict[str, Path]:
     """The data and pretrained files a profile reads, by a machine-independent label.
 
     None for ``lite`` (its data ships inside scikit-learn, whose version is in the key). For
-    ``full``: MNIST's raw files under the lecturekit cache, torch hub checkpoints, and the Python
-    files of the DINOv2 torch.hub checkout (its code shapes the embeddings too).
+    ``full``: MNIST's raw files under the lecturekit cache and the torch hub checkpoints (the
+    DINOv2 architecture comes from timm, whose version is in the key).
     """
     if profile != "full":
         return {}
@@ -210,8 +210,7 @@ def data_files(profile: str) -> dict[str, Path]:
         "lecturekit-cache": Path(os.environ.get("LECTUREKIT_CACHE") or Path.home() / ".cache" / "lecturekit"),
         "torch-home": Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch"),
     }
-    patterns = [("lecturekit-cache", "data/MNIST/raw/*"), ("torch-home", "hub/checkpoints/*"),
-                ("torch-home", "hub/facebookresearch_dinov2_main/**/*.py")]
+    patterns = [("lecturekit-cache", "data/MNIST/raw/*"), ("torch-home", "hub/checkpoints/*")]
     found = {}
     for root_name, pattern in patterns:
         root = roots[root_name]
