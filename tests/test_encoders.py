@@ -59,7 +59,7 @@ def test_random_cnn_is_deterministic_and_does_not_touch_global_rng():
 def test_trained_encoder_is_cached_and_not_retrained(tiny_training, monkeypatch):
     x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     z1 = encoders.embed(encoders.load("digits-ssl"), x)
-    path = training.weights_path("digits-ssl", TINY_SSL)
+    path = training.cached_path(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
     assert path.exists()
 
     def no_training(*args, **kwargs):
@@ -80,14 +80,53 @@ def test_same_seed_same_weights_in_separate_caches(tiny_training, tmp_path, monk
 
 
 def test_cache_key_tracks_config_and_seed():
-    base = training.cache_key(TINY_SSL)
-    assert training.cache_key(TINY_SSL) == base
-    assert training.cache_key(training.TrainConfig("simclr", epochs=1, batch_size=512, seed=1)) != base
-    assert training.cache_key(training.TrainConfig("simclr", epochs=2, batch_size=512, seed=0)) != base
+    base = training.cache_key(TINY_SSL, training.train)
+    assert training.cache_key(TINY_SSL, training.train) == base
+    assert training.cache_key(training.TrainConfig("simclr", epochs=1, batch_size=512, seed=1), training.train) != base
+    assert training.cache_key(training.TrainConfig("simclr", epochs=2, batch_size=512, seed=0), training.train) != base
+
+
+def test_cache_key_follows_every_module_the_training_runs(tmp_path, monkeypatch):
+    """Editing any module the training code imports, or the architecture's module, retrains; nothing else does."""
+    import shutil
+
+    import importgraph
+
+    src = tmp_path / "src"
+    shutil.copytree(Path(training.__file__).parent, src / "lecturekit")
+    monkeypatch.setattr(training, "_library", lambda: importgraph.Library(src, "lecturekit"))
+    fit = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    base = training.cache_key(TINY_SSL, fit)
+    reached = {m.split(":", 1)[1] for m in importgraph.reach(fit, training._library())}
+    # The trainer, what it imports, and the architecture -- derived, not listed.
+    assert {"lecturekit.training", "lecturekit.encoders", "lecturekit.losses", "lecturekit.transforms",
+            "lecturekit.data"} <= reached
+    for module in sorted(reached):
+        f = training._library().file(module)
+        original = f.read_text()
+        f.write_text(original + "\n# edited\n")
+        assert training.cache_key(TINY_SSL, fit) != base, f"editing {module} did not change the key"
+        f.write_text(original)
+    assert training.cache_key(TINY_SSL, fit) == base
+    for module in ("lecturekit.ebm", "lecturekit.plotting"):  # not run by the training
+        assert module not in reached
+        f = training._library().file(module)
+        f.write_text(f.read_text() + "\n# edited\n")
+    assert training.cache_key(TINY_SSL, fit) == base
+
+
+def test_cache_key_follows_notebook_code(tmp_path):
+    """A training function defined outside any module (a notebook cell) is keyed on its source and callees."""
+    namespace = {"__name__": "__main__", "training": training}  # as in a notebook kernel
+    exec(compile("def helper(x):\n    return x + 1\n\ndef run():\n    return helper(1)\n", "<cell-1>", "exec"),
+         namespace)
+    k1 = training.cache_key("cfg", namespace["run"])
+    exec(compile("def helper(x):\n    return x + 2\n", "<cell-2>", "exec"), namespace)
+    assert training.cache_key("cfg", namespace["run"]) != k1
 
 
 def test_corrupt_cache_file_is_retrained_not_used(tiny_training):
-    path = training.weights_path("digits-ssl", TINY_SSL)
+    path = training.cached_path(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half-written")
     model = encoders.load("digits-ssl")

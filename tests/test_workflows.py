@@ -165,7 +165,7 @@ def test_pr_workflow_is_the_local_test_command():
     assert set(triggers(wf)) == {"pull_request"}
     assert set(wf["jobs"]) == {"lite", "full-standin"}
     job = wf["jobs"]["lite"]
-    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"]]
+    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"], ["notebook-check"]]
     assert job.get("env", {}).get("LECTUREKIT_PROFILE") == "lite"
     # `make test` is unit tests + strict build + nbval.
     rule = re.search(r"^test:(.*)$", (ROOT / "Makefile").read_text(), re.M)

@@ -15,18 +15,20 @@ library: conservative, never stale.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import platform
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
+
+from importgraph import Library, file_digest
+from importgraph import parse as _parse
 
 # Packages whose versions change the numbers a chapter prints.
 NUMERIC_PACKAGES = ("torch", "torchvision", "timm", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas")
@@ -44,145 +46,6 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 def code_sources(nb: nbformat.NotebookNode) -> list[str]:
     """The source of every code cell, in order."""
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
-
-
-def _parse(source: str, where: str) -> ast.Module:
-    # IPython magics and shell escapes are not Python; blank them, keep line numbers.
-    cleaned = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-    try:
-        return ast.parse(cleaned)
-    except SyntaxError as err:
-        raise ValueError(f"{where}: cannot parse code to find its imports: {err}") from err
-
-
-@dataclass
-class Library:
-    """The static import graph of one package under ``root`` (the folder that holds it)."""
-
-    root: Path
-    package: str
-    _imports: dict[str, frozenset[str]] = field(default_factory=dict)
-
-    def file(self, module: str) -> Path | None:
-        """The source file of ``module`` if it is part of the package, else None."""
-        if module != self.package and not module.startswith(self.package + "."):
-            return None
-        base = self.root.joinpath(*module.split("."))
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-        return None
-
-    def is_package(self, module: str) -> bool:
-        f = self.file(module)
-        return f is not None and f.name == "__init__.py"
-
-    def all_modules(self) -> set[str]:
-        top = self.root / self.package
-        mods = set()
-        for f in top.rglob("*.py"):
-            rel = f.relative_to(self.root).with_suffix("")
-            parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
-            mods.add(".".join(parts))
-        return mods
-
-    def exports(self, module: str) -> dict[str, str]:
-        """Names a module re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any."""
-        f = self.file(module)
-        if f is None:
-            return {}
-        for node in _parse(f.read_text(), str(f)).body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
-                return dict(ast.literal_eval(node.value))
-        return {}
-
-    def with_parents(self, module: str) -> set[str]:
-        """A module and the packages Python executes to import it."""
-        parts = module.split(".")
-        return {".".join(parts[:i]) for i in range(1, len(parts) + 1) if self.file(".".join(parts[:i]))}
-
-    def direct_imports(self, source: str, where: str, current: str | None = None) -> set[str]:
-        """Library modules that ``source`` imports (``current``: its own module, for relative imports)."""
-        tree = _parse(source, where)
-        found: set[str] = set()
-        aliases: dict[str, str] = {}  # local name -> library module it is bound to
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    if self.file(a.name):
-                        found |= self.with_parents(a.name)
-                        aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level and current:
-                    pkg = current.split(".") if self.is_package(current) else current.split(".")[:-1]
-                    pkg = pkg[: len(pkg) - (node.level - 1)]
-                    base = ".".join(pkg + ([base] if base else []))
-                if not self.file(base):
-                    continue
-                found |= self.with_parents(base)
-                for a in node.names:
-                    sub = f"{base}.{a.name}"
-                    if self.file(sub):
-                        found |= self.with_parents(sub)
-                        aliases[a.asname or a.name] = sub
-                    elif a.name in self.exports(base):
-                        found |= self.with_parents(self.exports(base)[a.name])
-        found |= self._attribute_uses(tree, aliases)
-        return found
-
-    def _attribute_uses(self, tree: ast.Module, aliases: dict[str, str]) -> set[str]:
-        found: set[str] = set()
-        if not aliases:
-            return found
-        resolved_names: set[int] = set()
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Attribute):
-                continue
-            chain, inner = [], node
-            while isinstance(inner, ast.Attribute):
-                chain.append(inner.attr)
-                inner = inner.value
-            if not (isinstance(inner, ast.Name) and inner.id in aliases):
-                continue
-            resolved_names.add(id(inner))
-            module = aliases[inner.id]
-            for attr in reversed(chain):
-                if self.file(f"{module}.{attr}"):
-                    module = f"{module}.{attr}"
-                    continue
-                target = self.exports(module).get(attr)
-                if target:
-                    module = target
-                break
-            found |= self.with_parents(module)
-        # A bare use of an alias (not the base of an attribute, not its own import): unresolvable.
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in aliases and id(node) not in resolved_names:
-                if isinstance(node.ctx, ast.Load) and self.is_package(aliases[node.id]):
-                    return self.all_modules()
-        return found
-
-    def imports_of(self, module: str) -> frozenset[str]:
-        if module not in self._imports:
-            f = self.file(module)
-            self._imports[module] = frozenset(self.direct_imports(f.read_text(), str(f), module)) if f else frozenset()
-        return self._imports[module]
-
-    def closure(self, modules: set[str]) -> set[str]:
-        """Modules reachable from ``modules`` through the import graph (including them)."""
-        seen, todo = set(), list(modules)
-        while todo:
-            m = todo.pop()
-            if m in seen:
-                continue
-            seen.add(m)
-            todo.extend(self.imports_of(m) - seen)
-        return seen
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @lru_cache(maxsize=None)

@@ -2,6 +2,7 @@
 
 Submodules, one concept each:
 
+- :mod:`lecturekit.book`       -- chapter setup: seeding, thread limits, glue, provenance
 - :mod:`lecturekit.profile`    -- the ``lite``/``full`` execution profile and the cache folder
 - :mod:`lecturekit.data`       -- image datasets (bundled digits, MNIST)
 - :mod:`lecturekit.transforms` -- batched geometric transforms and SSL augmentations
@@ -31,6 +32,7 @@ from typing import Any
 _EXPORTS = {"embed": "lecturekit.encoders"}
 
 _SUBMODULES = (
+    "book",
     "data",
     "download",
     "ebm",

@@ -3,23 +3,27 @@
 Chapters that *teach* a training loop write it out themselves; these loops only produce the
 encoders that the registry serves (:mod:`lecturekit.encoders`). Each run is deterministic
 for a given config (own generator, forked global RNG) and its weights are cached under a key
-that hashes the config and the source of every module that shapes the weights, so editing the
-training code, the architecture, the data pipeline, the config or the seed trains anew, and
-nothing else does.
+that hashes the config and the code the run executes, derived from the import graph
+(:func:`cache_key`), so editing the training code, the architecture, the data pipeline, the
+config or the seed trains anew, and nothing else does.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import importgraph
 
 from lecturekit import data, losses, progress, transforms
 from lecturekit import profile as _profile
@@ -51,20 +55,24 @@ class TrainConfig:
     seed: int = 0
 
 
-def _source_files() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [here / name for name in ("training.py", "encoders.py", "losses.py", "transforms.py", "data.py")]
+@lru_cache(maxsize=1)
+def _library() -> importgraph.Library:
+    return importgraph.Library(Path(__file__).resolve().parents[1], "lecturekit")
 
 
-def cache_key(config: Any, code: Sequence[Path | str] = ()) -> str:
+def cache_key(config: Any, compute: Any) -> str:
     """16 hex digits that change when the config, the code, the torch version or the thread count change.
+
+    The code is derived, never listed: ``importgraph.reach`` follows ``compute`` (a function,
+    lambda or closure; or any object whose code matters) to every ``lecturekit`` module it can run
+    -- with their static import closure -- and, for code defined in a notebook cell, to the source
+    of every function it calls. Editing any of those changes the key; editing anything else does not.
 
     Args:
         config: anything with a deterministic ``repr`` (a frozen dataclass).
-        code: source files (hashed by content) or source strings whose change must invalidate
-            the entry; default: the library modules that shape trained weights.
+        compute: what produces the cached result.
 
-    >>> len(cache_key(TrainConfig("simclr", epochs=1)))
+    >>> len(cache_key(TrainConfig("simclr", epochs=1), train))
     16
     """
     h = hashlib.sha256(repr(config).encode())
@@ -72,28 +80,29 @@ def cache_key(config: Any, code: Sequence[Path | str] = ()) -> str:
     # CPU reductions split differently across threads, so weights trained with another thread
     # count differ in their last bits; such weights are kept apart rather than mixed.
     h.update(f"threads={torch.get_num_threads()}".encode())
-    for item in (code or _source_files()):
-        h.update(item.read_bytes() if isinstance(item, Path) else str(item).encode())
+    h.update(json.dumps(importgraph.reach(compute, _library()), sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
-def weights_path(name: str, config: Any, code: Sequence[Path | str] = ()) -> Path:
-    """Where the result named ``name`` for ``config`` is cached."""
-    return _profile.cache_dir() / "weights" / f"{name}-{cache_key(config, code)}.pt"
+def weights_path(name: str, config: Any, compute: Any) -> Path:
+    """Where the result named ``name`` for ``config``, produced by ``compute``, is cached."""
+    return _profile.cache_dir() / "weights" / f"{name}-{cache_key(config, compute)}.pt"
 
 
-def cached_result(name: str, config: Any, compute: Callable[[], T], code: Sequence[Path | str] = ()) -> T:
+def cached_result(name: str, config: Any, compute: Callable[[], T]) -> T:
     """Return ``compute()``'s result, from the on-disk cache when it holds one for this key.
 
-    The result (tensors, state dicts, lists and dicts of them) is saved with ``torch.save`` under
-    :func:`weights_path`. A cache file that cannot be read (a run killed while writing, a foreign
-    file) is reported and recomputed, never used; files are written to a temporary name and
-    renamed, so a half-written file never takes the final name.
+    The key (:func:`cache_key`) covers ``config`` and the code ``compute`` runs, so a chapter
+    passes its training function and never a list of files. The result (tensors, state dicts,
+    lists and dicts of them) is saved with ``torch.save`` under :func:`weights_path`. A cache file
+    that cannot be read (a run killed while writing, a foreign file) is reported and recomputed,
+    never used; files are written to a temporary name and renamed, so a half-written file never
+    takes the final name.
 
     >>> cached_result("demo", ("demo", 1), lambda: {"x": torch.zeros(2)})["x"].shape
     torch.Size([2])
     """
-    path = weights_path(name, config, code)
+    path = weights_path(name, config, compute)
     if path.exists():
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -158,11 +167,23 @@ def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
     return backbone.eval()
 
 
-def cached(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
-    """Load ``backbone``'s trained weights from the cache, or train it (:func:`train`) and cache them."""
-
+def _fitter(backbone: nn.Module, config: TrainConfig, name: str) -> Callable[[], dict[str, torch.Tensor]]:
     def fit() -> dict[str, torch.Tensor]:
         return train(backbone, config, name).state_dict()
 
-    backbone.load_state_dict(cached_result(name, config, fit))
+    return fit
+
+
+def cached_path(backbone: nn.Module, config: TrainConfig, name: str) -> Path:
+    """Where :func:`cached` keeps the weights of ``backbone`` trained with ``config``."""
+    return weights_path(name, config, _fitter(backbone, config, name))
+
+
+def cached(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
+    """Load ``backbone``'s trained weights from the cache, or train it (:func:`train`) and cache them.
+
+    The key covers the config, this module and everything it imports, and the module that
+    defines ``backbone``'s class (the architecture).
+    """
+    backbone.load_state_dict(cached_result(name, config, _fitter(backbone, config, name)))
     return backbone.eval()

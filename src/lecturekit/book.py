@@ -1,0 +1,103 @@
+"""Chapter setup: seeding, thread limits, the glue helper and the "How this page was produced" values.
+
+Every chapter of the book starts with :func:`setup` and states its provenance with
+:func:`provenance`; numbers reach the prose through :func:`glue`. Keeping them here means the
+chapters share one definition of each instead of five drifting copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+from lecturekit import profile as _profile
+
+#: How many significant digits a glued float keeps. BLAS may change the last bits of a float
+#: between machines, and the prose never shows more than a few digits.
+GLUE_DIGITS = 10
+
+
+def setup(seed: int = 0, threads: int = 1) -> np.random.Generator:
+    """Prepare a chapter's kernel: seed torch once, limit threads, set table display.
+
+    One thread for torch and for NumPy's BLAS (through threadpoolctl): the chapters' models are
+    small, so it costs little, and reductions then run in a fixed order, so a rebuild -- or a
+    reader running the notebook by hand -- prints the book's exact digits. Call it once, in the
+    chapter's first cell; the library itself never seeds global state.
+
+    Args:
+        seed: seeds torch's global generator and the returned NumPy generator.
+        threads: intra-op threads for torch and the BLAS libraries.
+
+    Returns:
+        ``np.random.default_rng(seed)``, the chapter's NumPy generator.
+
+    >>> rng = setup(0)
+    >>> torch.get_num_threads()
+    1
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    import pandas as pd
+    from threadpoolctl import threadpool_limits
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+    pd.set_option("display.precision", 3)
+    return np.random.default_rng(seed)
+
+
+def plain(value: Any) -> Any:
+    """``value`` as a plain Python value for the prose: NumPy/torch scalars unwrapped, floats rounded.
+
+    Floats keep :data:`GLUE_DIGITS` significant digits.
+
+    >>> plain(np.float32(0.5)), plain(np.int64(3)), plain(1 / 3)
+    (0.5, 3, 0.3333333333)
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, float):
+        return float(f"{value:.{GLUE_DIGITS}g}")
+    return value
+
+
+def glue(key: str, value: Any) -> Any:
+    """Glue ``value`` under ``key`` for ``{glue:text}`` in the prose (not displayed); returns it.
+
+    In the book's build myst-nb stores the value in the cell's outputs. Where myst-nb is not
+    installed (a reader running the chapter's notebook in Colab) there is no prose to fill, and
+    the value is only returned.
+    """
+    value = plain(value)
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(key, value, display=False)
+    return value
+
+
+def provenance(dataset: str, n_images: int | None = None, encoders: Iterable[str] | None = None,
+               profile: str | None = None) -> dict[str, Any]:
+    """Glue the values of a page's "How this page was produced" note, and return them.
+
+    Keys: ``profile``, ``dataset``, ``torch_version``, and when given ``n_images`` and
+    ``encoder_names`` (comma-separated).
+    """
+    values: dict[str, Any] = {
+        "profile": _profile.active(profile),
+        "dataset": dataset,
+        "torch_version": torch.__version__.split("+")[0],
+    }
+    if n_images is not None:
+        values["n_images"] = int(n_images)
+    if encoders is not None:
+        values["encoder_names"] = ", ".join(encoders)
+    for key, value in values.items():
+        glue(key, value)
+    return values
