@@ -38,7 +38,7 @@ def book(tmp_path):
     (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
     (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n")
     (root / "index.md").write_text("# Index\n")
-    (root / "pyproject.toml").write_text('[tool.bookbuild]\nstandin_env = "MINI_STANDIN"\n')
+    (root / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "minilib"\nstandin_env = "MINI_STANDIN"\n')
     write_chapter(root, "Value {glue:text}`present:.1f`.")
     return root
 

@@ -341,7 +341,7 @@ def test_lint_script_rejects_an_unsafe_workflow(tmp_path):
 
 def test_pr_summary_compares_with_the_base_branch_built_from_the_same_store():
     """The report of `bookbuild diff` goes to the job summary; the base is a read-only checkout."""
-    (job,) = load(PR)["jobs"].values()
+    job = load(PR)["jobs"]["lite"]
     names = [s.get("name", s.get("uses", "")) for s in steps(job)]
     base = next(s for s in steps(job) if s.get("with", {}).get("path") == "_build/base-checkout")
     assert base["with"]["ref"] == "${{ github.base_ref }}" and base["with"]["persist-credentials"] is False
