@@ -162,6 +162,21 @@ def dinov2_state_for_timm(state: dict[str, torch.Tensor], size: int = 224) -> di
     return out
 
 
+def import_timm():
+    """``import timm`` without the warning its import prints in a Jupyter kernel.
+
+    timm imports huggingface_hub, which imports ``tqdm.auto``; in a kernel without ipywidgets
+    that warns "IProgress not found" on stderr, which fails the book's strict build. Nothing here
+    shows a progress bar (no pretrained download goes through timm).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import timm
+    return timm
+
+
 def dinov2_vits14(state: dict[str, torch.Tensor], size: int = 224) -> nn.Module:
     """timm's ViT-S/14 (``vit_small_patch14_dinov2``) for ``size`` pixels, holding Meta's weights ``state``.
 
@@ -170,8 +185,7 @@ def dinov2_vits14(state: dict[str, torch.Tensor], size: int = 224) -> nn.Module:
     Raises:
         ValueError: ``state`` does not have the keys and shapes of a DINOv2 ViT-S/14 checkpoint.
     """
-    import timm
-
+    timm = import_timm()
     model = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=size, num_classes=0)
     try:
         model.load_state_dict(dinov2_state_for_timm(state, size), strict=True)

@@ -164,9 +164,11 @@ def dinov2_vits14_state(seed: int = 0) -> dict:
     518 pixels has the same keys apart from ``mask_token``. Layer scales start at 1, as in Meta's
     hub model, so the random blocks are not near-identity maps.
     """
-    import timm
     import torch
 
+    from lecturekit.encoders import import_timm
+
+    timm = import_timm()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518,
