@@ -16,8 +16,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-
-.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check results-diff full-standin
+.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check results-diff mutation full-standin
 
 venv: $(STAMP)
 
@@ -33,8 +32,9 @@ book: $(STAMP)
 
 test: unit lint-workflows build-strict site-check nbval
 
+# The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q
 
 # actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
 lint-workflows: $(STAMP)
@@ -102,6 +102,11 @@ chapter: $(STAMP)
 
 serve: book
 	$(BIN)/python -m http.server --directory $(BUILD)/html 8000
+
+# Mutation testing of losses, metrics/ and transforms with mutmut (slow; not part of make test):
+# per-module killed/total and the surviving mutants, in _build/mutation/report.txt.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
 
 # Benchmarks (not part of the tests): cold/warm/prose-edit/module-edit builds, bookbuild vs plain
 # jupyter-book, plus unit-test and nbval times, on temporary copies of the repository.

@@ -91,10 +91,12 @@ def check_page(page, doc: str, executable: bool, has_repository: bool) -> list[s
         problems.append("no title (h1)")
     math_loaded = wait_for_math(page)
     text = page.evaluate(MAIN_TEXT_JS)
-    for pattern, what in [(r"\{glue:?[a-z]*\}", "unrendered glue role"), (r"\?\?", "broken reference (??)"),
-                          (r"Traceback \(most recent call last\)", "an error traceback in an output"),
-                          (r"No key '[^']+' found in glue", "missing glue key")]:
-        if re.search(pattern, text):
+    outputs = "\n".join(page.locator(".cell_output").all_inner_texts())
+    for where, pattern, what in [(text, r"\{glue:?[a-z]*\}", "unrendered glue role"),
+                                 (text, r"\?\?", "broken reference (??)"),
+                                 (outputs, r"Traceback \(most recent call last\)", "an error traceback in an output"),
+                                 (text, r"No key '[^']+' found in glue", "missing glue key")]:
+        if re.search(pattern, where):
             problems.append(what)
     raw_math = re.findall(r"\\\(|\\\[|\$\$", text)
     if raw_math:

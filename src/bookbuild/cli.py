@@ -110,7 +110,7 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
         _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; "
              f"store: {paths.store}")
         return 0
-    stamp = render.render_stamp(paths, outcomes)
+    stamp = render.render_stamp(paths, outcomes, ctx.library.root / ctx.library.package)
     index = paths.build / "html" / "index.html"
     previous = render.load_stamp(paths)
     if not (args.strict or args.all) and previous == stamp and index.exists():

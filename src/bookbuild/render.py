@@ -90,9 +90,16 @@ def write_manifest(paths: Paths, data: dict) -> None:
     atomic_write(paths.manifest, text)
 
 
-def render_stamp(paths: Paths, outcomes: list[Outcome]) -> dict:
-    """Everything the rendered site depends on: page sources, configuration, outputs, renderer versions."""
+def render_stamp(paths: Paths, outcomes: list[Outcome], library: Path | None = None) -> dict:
+    """Everything the rendered site depends on: page sources, configuration, outputs, renderer versions.
+
+    ``library``: the documented package's folder; its modules count as sources, since the book's
+    API reference renders their docstrings (autodoc), so a docstring edit re-renders.
+    """
     sources = {}
+    for f in sorted(library.rglob("*.py")) if library else ():
+        st = f.stat()
+        sources[str(f.relative_to(paths.root))] = [st.st_mtime_ns, st.st_size]
     for folder, dirs, files in os.walk(paths.root):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_build")) and d not in SKIP_DIRS)
         for name in files:
