@@ -19,7 +19,7 @@ export MKL_NUM_THREADS ?= 1
 # Parallel pytest workers (unit tests; nbval runs one notebook per worker, each notebook's cells in order).
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation
+.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation full-standin
 
 venv: $(STAMP)
 
@@ -52,6 +52,19 @@ lint-workflows: $(STAMP)
 # src/lecturekit/download.py). The GPU workflow runs the same module.
 data: $(STAMP)
 	$(BIN)/python -m lecturekit.download --profile full
+
+# The full profile executed on CPU, offline, against stand-in files generated here (synthetic MNIST,
+# random ResNet18/DINOv2 weights; src/lecturekit/standin.py): every chapter must execute and every
+# glue key its text uses must be defined. Numbers meaningless; kept in _build/standin/, never
+# rendered or published. Size knobs: STANDIN_IMAGES (MNIST images per split), STANDIN_PIXELS
+# (input side of the pretrained encoders, a multiple of 14; 224 is the real one).
+STANDIN := $(CURDIR)/$(BUILD)/standin
+full-standin: $(STAMP)
+	$(BIN)/python -m lecturekit.standin --cache $(STANDIN)/lecturekit-cache --torch-home $(STANDIN)/torch-home \
+		$(if $(STANDIN_IMAGES),--images $(STANDIN_IMAGES)) $(if $(STANDIN_PIXELS),--pixels $(STANDIN_PIXELS))
+	LECTUREKIT_PROFILE=full LECTUREKIT_STANDIN=1 LECTUREKIT_OFFLINE=1 \
+	LECTUREKIT_CACHE=$(STANDIN)/lecturekit-cache TORCH_HOME=$(STANDIN)/torch-home \
+		$(BIN)/python -m bookbuild execute --strict
 
 # -n: nitpicky, -W: warnings are errors, --keep-going: report them all before failing.
 build-strict: $(STAMP)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from bookbuild import standin
 from bookbuild.execute import Outcome
 from bookbuild.util import atomic_write, package_versions
 
@@ -35,7 +36,8 @@ class Paths:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.build = root / "_build"
+        # A stand-in run keeps its store, manifest and logs apart from the real ones (bookbuild.standin).
+        self.build = root / "_build" / "standin" if standin.active(root, os.environ) else root / "_build"
         self.store = self.build / "exec-store"
         self.jupyter_cache = self.build / ".jupyter_cache"
         self.manifest = self.build / "exec-manifest.json"
