@@ -16,7 +16,8 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data
+
+.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check
 
 venv: $(STAMP)
 
@@ -52,6 +53,12 @@ build-strict: $(STAMP)
 # numbered figures, solutions collapsed, status page complete (tools/check_site.py).
 site-check: $(STAMP)
 	$(BIN)/python tools/check_site.py
+
+# A reader's run of one chapter's downloadable notebook: fresh venv, only its install cell, then
+# every cell (tools/check_notebook.py). Not part of `make test` (it installs torch afresh, minutes);
+# the PR workflow runs it as its own step.
+notebook-check: book
+	$(BIN)/python tools/check_notebook.py --chapter book/$(or $(CH),cake-ebm)
 
 # Re-execute the executed notebooks (taken from the execution cache) and compare outputs.
 nbval: $(STAMP)

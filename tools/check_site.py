@@ -1,14 +1,20 @@
-"""Check the built site in a real browser (headless Chromium), the way a reader gets it.
+"""Check the built site in a real browser (headless Chromium driven by Playwright), as a reader gets it.
 
-Serves ``_build/html`` on 127.0.0.1, loads every page of the table of contents in Chromium, lets
-the page's JavaScript run, and checks the DOM the reader sees:
+Serves ``_build/html`` on 127.0.0.1 and loads every page of the table of contents in the system's
+Chromium with **every request to another host blocked** (the site must work offline), lets the
+page's JavaScript run, and checks what the reader sees:
 
-- every page has a title and no leftovers of the build: unresolved glue keys, broken references
-  (``??``), error tracebacks in outputs;
-- every chapter states the profile its numbers come from ("How this page was produced"), shows
-  numbered figures with captions and images, and its exercise solutions are collapsed (the toggle
-  script hid them);
-- the status page lists every executed chapter; the landing page links to every chapter.
+- every page: a title; no build leftovers (unresolved glue keys, ``??`` references, tracebacks);
+  no request that left the local server; math typeset by the site's own MathJax (no raw ``\\(``
+  or ``$$`` left); every image has alt text that describes it (not empty, not a file name); an
+  axe-core accessibility audit with no critical or serious violation (the moderate and minor ones
+  are printed, and the README lists them);
+- every chapter: states the profile its numbers come from, numbered figures (``Fig. <chapter>.<n>``)
+  with images and captions, exercise solutions collapsed and opened by a click on their toggle,
+  a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link (when the
+  build knew its GitHub repository; otherwise the note that says where it is offered);
+- the status page lists every executed chapter; the landing page links to every chapter; the
+  search page finds a glossary term.
 
 Usage: python tools/check_site.py [--site _build/html]   (exit 1 on any problem)
 """
@@ -18,14 +24,13 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import json
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
-from html import unescape
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -33,6 +38,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from bookbuild.execute import discover, toc_docnames  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+INSTALL_HINT = "Install it with `apt-get update && apt-get install -y chromium` (Debian; as root) and run again."
+BLOCKING_IMPACTS = ("critical", "serious")
+COLAB = re.compile(r"^https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+\.ipynb$")
 
 
 def find_browser() -> str:
@@ -40,8 +48,7 @@ def find_browser() -> str:
         path = shutil.which(name)
         if path:
             return path
-    sys.exit("check_site: no Chromium found (looked for " + ", ".join(BROWSERS) + "). "
-             "Install it with `apt-get install chromium` (Debian) and run again.")
+    sys.exit("check_site: no Chromium found (looked for " + ", ".join(BROWSERS) + "). " + INSTALL_HINT)
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
@@ -55,51 +62,124 @@ def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
     return server, server.server_address[1]
 
 
-def rendered_dom(browser: str, url: str, profile_dir: str) -> str:
-    cmd = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile_dir}",
-           "--virtual-time-budget=5000", "--dump-dom", url]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0 or "<html" not in done.stdout:
-        raise RuntimeError(f"Chromium could not render {url}: {done.stderr.strip()[-500:]}")
-    return done.stdout
+def looks_like_a_path(alt: str) -> bool:
+    """An alt text that is a file name or path says nothing to a screen-reader user."""
+    alt = alt.strip()
+    return bool(re.search(r"\.(png|jpe?g|svg|gif|webp)$", alt, re.I) or re.fullmatch(r"[\w./\\-]+", alt)
+                and ("/" in alt or "\\" in alt or "_" in alt))
 
 
-def main_text(dom: str) -> str:
-    main = dom[dom.find("<main"):dom.find("</main>")] if "<main" in dom else dom
-    main = re.sub(r"<script.*?</script>", " ", main, flags=re.S)
-    return unescape(re.sub(r"<[^>]+>", " ", main))
+MAIN_TEXT_JS = """() => {
+  const main = document.querySelector('main') || document.body;
+  const clone = main.cloneNode(true);
+  clone.querySelectorAll('script, mjx-container, mjx-assistive-mml, .MathJax').forEach(e => e.remove());
+  return clone.innerText;
+}"""
 
 
-def check_page(doc: str, dom: str, executable: bool) -> list[str]:
+def wait_for_math(page) -> bool:
+    """Wait until MathJax finished typesetting; False when the page has no MathJax."""
+    has = page.evaluate("() => typeof window.MathJax !== 'undefined' && !!(window.MathJax.startup)")
+    if has:
+        page.evaluate("() => window.MathJax.startup.promise")
+    return has
+
+
+def check_page(page, doc: str, executable: bool, has_repository: bool) -> list[str]:
     problems = []
-    text = main_text(dom)
-    if not re.search(r"<h1[^>]*>", dom):
+    if page.locator("h1").count() == 0:
         problems.append("no title (h1)")
+    math_loaded = wait_for_math(page)
+    text = page.evaluate(MAIN_TEXT_JS)
     for pattern, what in [(r"\{glue:?[a-z]*\}", "unrendered glue role"), (r"\?\?", "broken reference (??)"),
                           (r"Traceback \(most recent call last\)", "an error traceback in an output"),
                           (r"No key '[^']+' found in glue", "missing glue key")]:
         if re.search(pattern, text):
             problems.append(what)
+    raw_math = re.findall(r"\\\(|\\\[|\$\$", text)
+    if raw_math:
+        problems.append(f"{len(raw_math)} formulas left as raw TeX (MathJax did not typeset them)")
+    n_math = page.locator("mjx-container").count()
+    if executable and n_math == 0:
+        problems.append("no typeset math" + ("" if math_loaded else " (MathJax did not load)"))
+    for alt in page.eval_on_selector_all("main img", "imgs => imgs.map(i => i.getAttribute('alt') || '')"):
+        if not alt.strip():
+            problems.append("an image without alt text")
+            break
+        if looks_like_a_path(alt):
+            problems.append(f"an image whose alt text is a file name ({alt!r})")
+            break
     if executable:
-        if "How this page was produced" not in text or not re.search(r"\b(lite|full)\b", text):
-            problems.append("does not state the profile its numbers come from")
-        figures = re.findall(r"<figure.*?</figure>", dom, flags=re.S)
-        if not figures:
-            problems.append("no figures")
-        for fig in figures:
-            if "<img" not in fig or "<figcaption" not in fig:
-                problems.append("a figure without an image or a caption")
-                break
-        if figures and not re.search(r"Fig\. \d+", text):
-            problems.append("figures are not numbered")
-        solutions = re.findall(r'<div class="solution[^"]*"', dom)
-        hidden = [s for s in solutions if "toggle-hidden" in s]
-        if len(hidden) != len(solutions):
-            problems.append(f"{len(solutions) - len(hidden)} of {len(solutions)} solutions are not collapsed")
-        if not solutions and "solution" in text.lower():
-            problems.append("solutions did not render as collapsible blocks")
+        problems += check_chapter(page, doc, text, has_repository)
     return problems
+
+
+def check_chapter(page, doc: str, text: str, has_repository: bool) -> list[str]:
+    problems = []
+    if "How this page was produced" not in text or not re.search(r"\b(lite|full)\b", text):
+        problems.append("does not state the profile its numbers come from")
+    figures = page.locator("main figure")
+    if figures.count() == 0:
+        problems.append("no figures")
+    for i in range(figures.count()):
+        fig = figures.nth(i)
+        if fig.locator("img").count() == 0 or fig.locator("figcaption").count() == 0:
+            problems.append("a figure without an image or a caption")
+            break
+    if figures.count() and not re.search(r"Fig\. \d+\.\d+", text):
+        problems.append("figures are not numbered per chapter (Fig. <chapter>.<n>)")
+    solutions = page.locator("div.solution")
+    hidden = page.locator("div.solution.toggle-hidden")
+    if hidden.count() != solutions.count():
+        problems.append(f"{solutions.count() - hidden.count()} of {solutions.count()} solutions are not collapsed")
+    if solutions.count():
+        button = page.locator("div.solution button.toggle-button").first
+        if button.count() == 0:
+            problems.append("a solution without a toggle button")
+        else:
+            button.click()
+            page.wait_for_timeout(300)
+            if "toggle-hidden" in (page.locator("div.solution").first.get_attribute("class") or ""):
+                problems.append("clicking a solution's toggle does not open it")
+    elif "solution" in text.lower():
+        problems.append("solutions did not render as collapsible blocks")
+    # Run it yourself: the executed notebook, and Colab.
+    download = page.locator("a.bookbuild-download")
+    if download.count() == 0:
+        problems.append("no 'Download notebook' link")
+    else:
+        href = download.first.get_attribute("href")
+        response = page.request.get(page.url.rsplit("/", 1)[0] + "/" + href)
+        try:
+            nb = json.loads(response.body())
+            outputs = sum(len(c.get("outputs", [])) for c in nb["cells"] if c["cell_type"] == "code")
+            first = "".join(nb["cells"][0]["source"])
+            if outputs == 0:
+                problems.append(f"the downloadable notebook {href} has no outputs")
+            if "pip install" not in first:
+                problems.append(f"the downloadable notebook {href} does not start with its install cell")
+        except (ValueError, KeyError, IndexError) as err:
+            problems.append(f"the 'Download notebook' link {href} is not a notebook ({response.status}: {err})")
+    colab = page.locator("a.bookbuild-colab")
+    if has_repository:
+        href = colab.first.get_attribute("href") if colab.count() else ""
+        if not COLAB.match(href or "") or not (href or "").endswith(f"{doc}.ipynb"):
+            problems.append(f"no valid 'Open in Colab' link for {doc} (got {href!r})")
+    elif page.locator(".bookbuild-colab-note").count() == 0:
+        problems.append("no 'Open in Colab' link and no note saying where it is offered")
+    return problems
+
+
+def audit(page) -> tuple[list[str], list[str]]:
+    """axe-core on the page: (blocking violations, other violations), one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    blocking, other = [], []
+    for v in results.response["violations"]:
+        line = f"{v['impact']}: {v['id']} ({len(v['nodes'])}x) {v['help']}"
+        (blocking if v["impact"] in BLOCKING_IMPACTS else other).append(line)
+    return blocking, other
 
 
 def main() -> int:
@@ -108,30 +188,69 @@ def main() -> int:
     args = parser.parse_args()
     if not (args.site / "index.html").exists():
         sys.exit(f"check_site: no site at {args.site}; run `make book` first")
-    browser = find_browser()
+    browser_path = find_browser()
+    from playwright.sync_api import sync_playwright
+
     executable = {doc for doc, _ in discover(ROOT)}
+    docs = toc_docnames(ROOT)
+    manifest_path = args.site.parent / "bookbuild-manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    has_repository = bool(manifest.get("repository"))
     server, port = serve(args.site)
-    failures = 0
+    origin = f"http://127.0.0.1:{port}"
+    failures, minor = 0, {}
     try:
-        with tempfile.TemporaryDirectory(prefix="check-site-") as profile_dir:
-            doms = {}
-            for doc in toc_docnames(ROOT):
-                url = f"http://127.0.0.1:{port}/{doc}.html"
-                doms[doc] = dom = rendered_dom(browser, url, profile_dir)
-                problems = check_page(doc, dom, doc in executable)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+            context = browser.new_context()
+            outside: list[str] = []
+
+            def route(r) -> None:
+                if urlparse(r.request.url).netloc == f"127.0.0.1:{port}" or r.request.url.startswith("data:"):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            for doc in docs:
+                outside.clear()
+                page.goto(f"{origin}/{doc}.html", wait_until="networkidle")
+                problems = check_page(page, doc, doc in executable, has_repository)
+                if outside:
+                    problems.append(f"{len(outside)} request(s) to other hosts, e.g. {outside[0]}")
                 if doc.endswith("status"):
-                    rows = len(re.findall(r"<tr", dom[dom.find("bookbuild-status"):])) - 1
+                    rows = page.locator(".bookbuild-status tr").count() - 1
                     if rows != len(executable):
                         problems.append(f"status table lists {rows} chapters, the book executes {len(executable)}")
-                if doc == toc_docnames(ROOT)[0]:
-                    missing = [d for d in executable if f'{Path(d).name}.html' not in dom]
+                if doc == docs[0]:
+                    html = page.content()
+                    missing = [d for d in executable if f"{Path(d).name}.html" not in html]
                     if missing:
                         problems.append(f"landing page does not link to {', '.join(missing)}")
+                page.goto(f"{origin}/{doc}.html", wait_until="networkidle")  # fresh DOM for the audit
+                wait_for_math(page)
+                blocking, other = audit(page)
+                problems += [f"accessibility: {b}" for b in blocking]
+                for o in other:
+                    minor.setdefault(o.split(" (")[0], set()).add(doc)
                 print(f"  {doc:<28} {'ok' if not problems else 'PROBLEMS: ' + '; '.join(problems)}")
                 failures += bool(problems)
+            # Search works offline and finds a glossary term.
+            page.goto(f"{origin}/search.html?q=equivariance", wait_until="networkidle")
+            page.wait_for_selector("#search-results li, .search li", timeout=15000)
+            if "glossary" not in page.content():
+                print("  search                       PROBLEMS: searching 'equivariance' does not find the glossary")
+                failures += 1
+            else:
+                print("  search                       ok")
+            browser.close()
     finally:
         server.shutdown()
-    print(f"check_site: {len(doms)} pages checked in {Path(browser).name}; {failures} with problems")
+    for violation, pages in sorted(minor.items()):
+        print(f"  note (not blocking) {violation}: {len(pages)} page(s)")
+    print(f"check_site: {len(docs)} pages checked in Chromium (Playwright), offline; {failures} with problems")
     return 1 if failures else 0
 
 

@@ -104,8 +104,62 @@ class ExecutionStatus(SphinxDirective):
         return out
 
 
+def _store_notebook(app, docname: str, info: dict) -> Path | None:
+    from bookbuild.deps import safe_name
+
+    path = Path(app.srcdir) / app.config.bookbuild_store / safe_name(docname) / f"{info.get('key')}.ipynb"
+    return path if path.exists() else None
+
+
+def _run_links(app, doctree, docname: str) -> None:
+    """Put "Download notebook" and "Open in Colab" under the title of every executed chapter."""
+    from bookbuild import notebooks
+
+    manifest, _ = _manifest(app)
+    info = manifest.get("chapters", {}).get(docname)
+    if app.builder.format != "html" or not info or not _store_notebook(app, docname, info):
+        return
+    depth = docname.count("/")
+    href = "../" * depth + f"{notebooks.FOLDER}/{docname}.ipynb"
+    name = docname.rsplit("/", 1)[-1]
+    parts = [f'<a class="bookbuild-download reference external" href="{href}" download="{name}.ipynb">'
+             "Download notebook (.ipynb)</a>"]
+    repo = notebooks.repository()
+    if repo:
+        url = notebooks.colab_url(repo, app.config.bookbuild_notebooks_branch, docname)
+        parts.append(f'<a class="bookbuild-colab reference external" href="{url}">Open in Colab</a>')
+    else:
+        parts.append('<span class="bookbuild-colab-note">"Open in Colab" is offered on the published site, '
+                     "whose build knows its GitHub repository.</span>")
+    html = ('<p class="bookbuild-run"><strong>Run this chapter yourself:</strong> '
+            + " · ".join(parts) + "</p>")
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    title = next(iter(section.findall(nodes.title)), None)
+    section.insert(section.index(title) + 1 if title is not None else 0, nodes.raw("", html, format="html"))
+
+
+def _write_notebooks(app, exception) -> None:
+    from bookbuild import notebooks
+
+    if exception is not None or app.builder.format != "html":
+        return
+    manifest, _ = _manifest(app)
+    found = {doc: p for doc, info in manifest.get("chapters", {}).items() if (p := _store_notebook(app, doc, info))}
+    if found:
+        notebooks.write_all(Path(app.outdir), Path(app.srcdir), found, app.config.bookbuild_install_package,
+                            app.config.bookbuild_install_requirement, app.config.bookbuild_notebooks_branch)
+
+
 def setup(app):
     app.add_config_value("bookbuild_manifest", "_build/exec-manifest.json", "env")
+    app.add_config_value("bookbuild_store", "_build/exec-store", "env")
+    app.add_config_value("bookbuild_install_package", "", "env")
+    app.add_config_value("bookbuild_install_requirement", "{source}", "env")
+    app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
+    app.connect("doctree-resolved", _run_links)
+    app.connect("build-finished", _write_notebooks)
     app.connect("env-get-outdated", _outdated)
     app.add_directive("execution-status", ExecutionStatus)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}

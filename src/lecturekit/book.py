@@ -15,8 +15,8 @@ import torch
 
 from lecturekit import profile as _profile
 
-#: Significant digits kept for glued floats: BLAS may change the last bits of a float between
-#: machines, and the prose never shows more than a few digits.
+#: How many significant digits a glued float keeps. BLAS may change the last bits of a float
+#: between machines, and the prose never shows more than a few digits.
 GLUE_DIGITS = 10
 
 
@@ -69,11 +69,15 @@ def plain(value: Any) -> Any:
 def glue(key: str, value: Any) -> Any:
     """Glue ``value`` under ``key`` for ``{glue:text}`` in the prose (not displayed); returns it.
 
-    Must run inside a notebook kernel (myst-nb stores the value in the cell's outputs).
+    In the book's build myst-nb stores the value in the cell's outputs. Where myst-nb is not
+    installed (a reader running the chapter's notebook in Colab) there is no prose to fill, and
+    the value is only returned.
     """
-    from myst_nb import glue as _glue
-
     value = plain(value)
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
     _glue(key, value, display=False)
     return value
 

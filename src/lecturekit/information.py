@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 import torch
 
+#: The lossless compressors of Python's standard library that the bounds can use.
 CODECS: tuple[str, ...] = ("zlib", "bz2", "lzma")
 
 

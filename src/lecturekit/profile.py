@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The execution profiles, ``lite`` first (the default).
 PROFILES: tuple[str, ...] = ("lite", "full")
 DEFAULT_PROFILE = "lite"
 

@@ -93,9 +93,9 @@ class Sprites:
         """Physical values of factor codes ``(n, 5)``.
 
         Returns:
-            ``{"shape": names, "scale": relative size in [0.5, 1], "rotation": degrees
-            counter-clockwise, "x": centre in pixels right of the frame centre, "y": centre in
-            pixels below it}``, each ``(n,)``.
+            A dict of ``(n,)`` arrays: ``shape`` (names), ``scale`` (relative size in [0.5, 1]),
+            ``rotation`` (degrees counter-clockwise), ``x`` (centre in pixels right of the frame
+            centre) and ``y`` (centre in pixels below it).
         """
         f = self._check_factors(factors)
         grid = self._grid()

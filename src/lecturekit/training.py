@@ -66,7 +66,7 @@ def _library() -> importgraph.Library:
 def cache_key(config: Any, compute: Any) -> str:
     """16 hex digits that change when the config, the code, the torch version or the thread count change.
 
-    The code is derived, never listed: :func:`importgraph.reach` follows ``compute`` (a function,
+    The code is derived, never listed: ``importgraph.reach`` follows ``compute`` (a function,
     lambda or closure; or any object whose code matters) to every ``lecturekit`` module it can run
     -- with their static import closure -- and, for code defined in a notebook cell, to the source
     of every function it calls. Editing any of those changes the key; editing anything else does not.
