@@ -16,8 +16,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-
-.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check
+.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check results-diff mutation
 
 venv: $(STAMP)
 
@@ -33,8 +32,9 @@ book: $(STAMP)
 
 test: unit lint-workflows build-strict site-check nbval
 
+# The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q
 
 # actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
 lint-workflows: $(STAMP)
@@ -66,6 +66,17 @@ nbval: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval $(BUILD)/nbval \
 		--nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout 600
 
+# Which glued numbers and figures differ from another build, as Markdown appended to SUMMARY (the
+# job summary in CI, else the terminal); relative changes above 5 % are marked. BASE is a checkout
+# of the base branch (its chapters that differ execute against this build's store, the rest is
+# reused) or another build's exec-manifest.json (or the folder holding it). Run after `make book`.
+#   make results-diff BASE=../main
+SUMMARY ?= $(or $(GITHUB_STEP_SUMMARY),/dev/stdout)
+results-diff: $(STAMP)
+	@test -n "$(BASE)" || { echo "usage: make results-diff BASE=<checkout or manifest> [SUMMARY=file]" >&2; exit 2; }
+	$(BIN)/python -m bookbuild diff "$(BASE)" $(if $(wildcard $(BASE)/_toc.yml),--execute-base) \
+		--format markdown --threshold 5% --output "$(SUMMARY)"
+
 # Build one chapter alone, strictly, into _build/chapter-<name> (own execution cache):
 #   make chapter CH=priors
 chapter: $(STAMP)
@@ -78,6 +89,11 @@ chapter: $(STAMP)
 
 serve: book
 	$(BIN)/python -m http.server --directory $(BUILD)/html 8000
+
+# Mutation testing of losses, metrics/ and transforms with mutmut (slow; not part of make test):
+# per-module killed/total and the surviving mutants, in _build/mutation/report.txt.
+mutation: $(STAMP)
+	$(BIN)/python tools/mutation.py
 
 # Benchmarks (not part of the tests): cold/warm/prose-edit/module-edit builds, bookbuild vs plain
 # jupyter-book, plus unit-test and nbval times, on temporary copies of the repository.

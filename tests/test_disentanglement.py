@@ -207,3 +207,20 @@ def test_bad_inputs_raise(samples):
         dm.beta_vae_score(identity, DS, 10, 10, batch_size=1)
     with pytest.raises(ValueError, match=r"\(m, d\)"):
         dm.beta_vae_score(lambda f: f[:, 0].astype(float), DS, 10, 10)
+
+
+def test_factor_vae_prunes_latents_by_their_standard_deviation():
+    # Standardized codes scaled to standard deviations 0.5, 0.1, 0.02, 1 and 0.2. disentanglement_lib
+    # prunes a latent when its *standard deviation* is below the threshold (0.05): four stay active.
+    # Comparing the variance (0.25, 0.01, 0.0004, 1, 0.04) instead would keep only two.
+    scales = np.array([0.5, 0.1, 0.02, 1.0, 0.2])
+
+    def scaled(f):
+        return (f - MEAN) / STD * scales
+
+    assert dm.factor_vae_score(scaled, DS, 50, 50).n_active == 4
+    assert dm.factor_vae_score(scaled, DS, 50, 50, prune_threshold=0.15).n_active == 3
+    assert dm.factor_vae_score(scaled, DS, 50, 50, prune_threshold=0.0).n_active == 5
+    # Pruning is scale-aware but the vote is not: the active latents still name their factors.
+    kept = dm.factor_vae_score(scaled, DS, 300, 200, prune_threshold=0.01)
+    assert kept.n_active == 5 and kept.eval_accuracy == 1.0

@@ -235,3 +235,54 @@ def test_ema_rejects_bad_momentum_and_mismatched_networks():
         losses.ema_update(target, online, 1.5)
     with pytest.raises(ValueError, match="same architecture"):
         losses.ema_update(torch.nn.Linear(3, 5), torch.nn.Linear(3, 4), 0.5)
+
+
+# --- edges of the input checks and the defaults (found by mutation testing, make mutation) -----
+
+def test_smallest_batches_are_accepted_and_errors_name_what_was_wrong():
+    z = torch.randn(2, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(losses.info_nce(z, z.flip(0)))                  # n = 2 is enough for InfoNCE
+    assert torch.isfinite(losses.vicreg_covariance(z, z)) and torch.isfinite(losses.vicreg_variance(z, z))
+    one = torch.ones(1, 3)
+    assert float(losses.vicreg_invariance(one, one)) == 0.0               # one row is enough here
+    assert float(losses.regression_loss(one, one)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match=r"at least 2 pairs in the batch; got n=1$"):
+        losses.info_nce(one, one)
+    with pytest.raises(ValueError, match=r"at least 2 rows \(samples\) in the batch; got n=1$"):
+        losses.vicreg_covariance(one, one)
+    with pytest.raises(ValueError, match=r"^z_a and z_b must be tensors; got ndarray and Tensor$"):
+        losses.vicreg_invariance(one.numpy(), one)
+    with pytest.raises(ValueError, match=r"^prediction and target must be tensors; got Tensor and list$"):
+        losses.regression_loss(one, [[1.0, 1.0, 1.0]])
+
+
+def test_defaults_are_the_documented_ones():
+    g = torch.Generator().manual_seed(1)
+    z_a, z_b = torch.randn(8, 4, generator=g), torch.randn(8, 4, generator=g)
+    assert torch.equal(losses.info_nce(z_a, z_b), losses.info_nce(z_a, z_b, temperature=0.1))
+    assert torch.equal(losses.vicreg(z_a, z_b), losses.vicreg(z_a, z_b, 25.0, 25.0, 1.0, 1e-4))
+    collapsed = torch.ones(4, 3)
+    assert float(losses.vicreg(collapsed, collapsed, eps=0.01)) == pytest.approx(25 * 0.9)   # eps reaches the term
+
+
+@pytest.mark.parametrize("name", ["invariance_weight", "variance_weight", "covariance_weight"])
+def test_vicreg_weights_zero_or_fractional_are_fine_negative_is_named(name):
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(2))
+    assert torch.isfinite(losses.vicreg(z, z + 1, **{name: 0.0}))
+    assert torch.isfinite(losses.vicreg(z, z + 1, **{name: 0.5}))
+    with pytest.raises(ValueError, match=rf"^{name} must be non-negative; got -1.0$"):
+        losses.vicreg(z, z, **{name: -1.0})
+
+
+def test_ema_mismatch_message_lists_the_differing_parameters():
+    with pytest.raises(ValueError) as err:
+        losses.ema_update(torch.nn.Linear(3, 5), torch.nn.Linear(3, 4), 0.5)
+    assert str(err.value) == ("target and online must have the same architecture (parameter names and shapes); "
+                              "these differ (target vs online): bias: (5,) vs (4,), weight: (5, 3) vs (4, 3)")
+    with pytest.raises(ValueError, match=r"0\.weight: \(2, 2\) vs None, .*weight: None vs \(2, 2\)$"):
+        losses.ema_update(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.nn.Linear(2, 2), 0.5)
+    wide = torch.nn.Sequential(*[torch.nn.Linear(2, 3) for _ in range(3)])
+    narrow = torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(3)])
+    with pytest.raises(ValueError) as err:
+        losses.ema_update(wide, narrow, 0.5)
+    assert str(err.value).count(" vs ") == 1 + 4                          # the first four of six

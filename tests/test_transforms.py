@@ -63,3 +63,108 @@ def test_augment_is_deterministic_in_its_generator_and_random_across_draws(digit
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert not torch.equal(a[0], a[1])  # each image gets its own view
     assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+
+
+# --- geometry, on non-square frames --------------------------------------------------------------
+# A "coordinate image" holds each pixel's own column in channel 0 and row in channel 1. Bilinear
+# resampling reproduces a linear function exactly, so wherever a transform samples inside the
+# frame, its output is the (column, row) it sampled from: the transform's geometry, read off.
+
+H, W = 12, 20
+
+
+def coordinate_image(h=H, w=W, scale=1.0):
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                                indexing="ij")
+    return torch.stack([cols, rows])[None] * scale                       # (1, 2, h, w)
+
+
+def assert_samples_from(out, source_x, source_y, h=H, w=W, scale=1.0, min_inside=40):
+    """``out`` (2, h, w) of a coordinate image holds ``source`` wherever the source lies in the frame."""
+    inside = (source_x >= 0) & (source_x <= w - 1) & (source_y >= 0) & (source_y <= h - 1)
+    assert inside.sum() >= min_inside                                     # enough pixels to check
+    assert torch.allclose(out[0][inside], scale * source_x[inside], atol=1e-9)
+    assert torch.allclose(out[1][inside], scale * source_y[inside], atol=1e-9)
+
+
+def pixel_grid(h=H, w=W):
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                                indexing="ij")
+    return cols - (w - 1) / 2, rows - (h - 1) / 2                        # offsets from the centre
+
+
+@pytest.mark.parametrize("angle", [30.0, -75.0, 90.0, 200.0])
+def test_rotate_turns_non_square_images_counter_clockwise_about_the_centre(angle):
+    out = transforms.rotate(coordinate_image(), angle)[0]
+    x, y = pixel_grid()
+    t = torch.deg2rad(torch.tensor(angle, dtype=torch.float64))
+    # Counter-clockwise on screen (rows grow downwards): the output at offset p samples R(t) p.
+    source_x = (W - 1) / 2 + torch.cos(t) * x - torch.sin(t) * y
+    source_y = (H - 1) / 2 + torch.sin(t) * x + torch.cos(t) * y
+    assert_samples_from(out, source_x, source_y, min_inside=20)
+
+
+def test_rotation_by_a_right_angle_moves_a_pixel_to_the_expected_place():
+    x = torch.zeros(1, 1, 5, 9)
+    x[0, 0, 2, 6] = 1.0                                    # two columns right of the centre (2, 4)
+    out = transforms.rotate(x, 90.0)[0, 0]
+    assert out[0, 4] == pytest.approx(1.0, abs=1e-6)       # now two rows above it
+    assert out.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("shift", [(2.0, -3.0), (-1.5, 0.25), (0.0, 4.0)])
+def test_translate_moves_non_square_images_by_dx_right_and_dy_down(shift):
+    out = transforms.translate(coordinate_image(), shift)[0]
+    x, y = pixel_grid()
+    assert_samples_from(out, x + (W - 1) / 2 - shift[0], y + (H - 1) / 2 - shift[1])
+
+
+def _draws(seed, n):
+    """The uniform draws ``augment`` makes first: angle, zoom, dx, dy per image."""
+    return torch.rand(n, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_augment_rotation_is_rotate_by_the_drawn_angle_in_degrees():
+    x = data.digits().x[:6]
+    out = transforms.augment(x, torch.Generator().manual_seed(7), max_angle=40.0, scale=(1.0, 1.0),
+                             max_shift=0.0, noise=0.0)
+    angles = (2 * _draws(7, 6)[:, 0] - 1) * 40.0
+    assert angles.abs().max() > 10                                        # real rotations
+    assert torch.allclose(out, transforms.rotate(x, angles), atol=1e-6)
+
+
+def test_augment_shift_is_translate_by_the_drawn_pixels():
+    x = data.digits().x[:6]
+    out = transforms.augment(x, torch.Generator().manual_seed(8), max_angle=0.0, scale=(1.0, 1.0),
+                             max_shift=3.0, noise=0.0)
+    u = _draws(8, 6)
+    shifts = torch.stack([(2 * u[:, 2] - 1) * 3.0, (2 * u[:, 3] - 1) * 3.0], dim=1)
+    assert torch.allclose(out, transforms.translate(x, shifts), atol=1e-6)
+
+
+def test_augment_composes_shift_rotation_and_zoom_on_non_square_images():
+    # Ramps in [0, 1] (augment clips to that range); four views of one coordinate image.
+    scale = 1.0 / 32
+    x = coordinate_image(scale=scale).expand(4, -1, -1, -1)
+    out = transforms.augment(x, torch.Generator().manual_seed(9), max_angle=30.0, scale=(1.2, 1.6),
+                             max_shift=2.0, noise=0.0)
+    u = _draws(9, 4)
+    t = torch.deg2rad((2 * u[:, 0] - 1) * 30.0)
+    zoom = 1.2 + 0.4 * u[:, 1]
+    dx, dy = (2 * u[:, 2] - 1) * 2.0, (2 * u[:, 3] - 1) * 2.0
+    x_off, y_off = pixel_grid()
+    for i in range(4):
+        # The image is shifted by (dx, dy), then rotated counter-clockwise and zoomed in about the centre.
+        source_x = (W - 1) / 2 + (torch.cos(t[i]) * x_off - torch.sin(t[i]) * y_off) / zoom[i] - dx[i]
+        source_y = (H - 1) / 2 + (torch.sin(t[i]) * x_off + torch.cos(t[i]) * y_off) / zoom[i] - dy[i]
+        assert_samples_from(out[i], source_x, source_y, scale=scale)
+
+
+def test_augment_noise_is_gaussian_with_the_given_std():
+    x = torch.full((64, 1, 16, 16), 0.5)
+    out = transforms.augment(x, torch.Generator().manual_seed(10), max_angle=0.0, scale=(1.0, 1.0),
+                             max_shift=0.0, noise=0.05)
+    residual = out - 0.5                                   # far from the clipping bounds at 0 and 1
+    inner = residual[..., 1:-1, 1:-1]
+    assert float(inner.mean()) == pytest.approx(0.0, abs=0.002)
+    assert float(inner.std()) == pytest.approx(0.05, rel=0.03)

@@ -57,18 +57,6 @@ def curves(x: Sequence[float], ys: Mapping[str, Sequence[float]], xlabel: str, y
     return ax
 
 
-def bars(values: Mapping[str, float], ylabel: str, ax: Axes | None = None, fmt: str = "{:.2f}") -> Axes:
-    """A labelled bar per entry, its value written on top."""
-    ax = _axes(ax)
-    keys = list(values)
-    heights = [values[k] for k in keys]
-    rects = ax.bar(keys, heights, color="C0")
-    ax.bar_label(rects, labels=[fmt.format(h) for h in heights], fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.tick_params(axis="x", labelrotation=20)
-    return ax
-
-
 def loop(coords: np.ndarray, color: np.ndarray, ax: Axes | None = None, connect: bool = True,
          cmap: str = "hsv", colorbar_label: str | None = None, xlabel: str = "PC1", ylabel: str = "PC2") -> Axes:
     """2-D coordinates ``(n, 2)`` coloured by ``color`` ``(n,)``; ``connect`` joins them in colour order."""

@@ -117,11 +117,12 @@ def augment(
     max_shift: float = 3.0,
     noise: float = 0.1,
 ) -> torch.Tensor:
-    """One random view per image: rotation, zoom-crop, shift, then Gaussian pixel noise.
+    """One random view per image: shift, rotation and zoom-crop, then Gaussian pixel noise.
 
     This is the SimCLR-style view generator of the ``digits-ssl`` encoder, reduced to what makes
-    sense for grey digits (no colour jitter). Rotation, scale and shift are composed into one
-    affine map per image, so the batch is resampled once.
+    sense for grey digits (no colour jitter). The three are composed into one affine map per
+    image, so the batch is resampled once: the image is shifted by ``(dx, dy)`` pixels, then
+    rotated and zoomed about the frame's centre (so the shift turns and scales with the image).
 
     Args:
         x: ``(n, c, h, w)`` images in [0, 1].

@@ -30,11 +30,16 @@ def knn_accuracy(
 ) -> float:
     """Held-out accuracy of a k-nearest-neighbour majority vote.
 
+    Each test point takes the class most common among its ``k`` nearest training points. A tie
+    between classes goes to the tied class whose nearest member is closest, so to the nearest
+    neighbour's class whenever that class is among the tied ones (scikit-learn's uniform vote
+    would give it to the smallest label instead). Training points at equal distance count in
+    training order.
+
     Args:
         z_train, y_train: ``(n, d)`` embeddings and ``(n,)`` labels to vote with.
         z_test, y_test: ``(m, d)`` embeddings and ``(m,)`` labels to score.
-        k: neighbours per vote; ties go to the nearest neighbour's class (scikit-learn's
-            distance-weighted rule would differ only on ties).
+        k: neighbours per vote.
         metric: ``"cosine"`` (as DINO's k-NN eval) or ``"euclidean"``.
 
     Returns:
@@ -43,17 +48,28 @@ def knn_accuracy(
     >>> z = np.array([[0.0, 1], [0, 2], [1, 0], [2, 0]]); y = np.array([0, 0, 1, 1])
     >>> knn_accuracy(z, y, z, y, k=1)
     1.0
+    >>> knn_accuracy([[1.0], [2.0]], [1, 0], [[0.0]], [1], k=2, metric="euclidean")   # a 1-1 tie
+    1.0
     """
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.neighbors import NearestNeighbors
 
     z_train, y_train, z_test, y_test = _prepare(z_train, y_train, z_test, y_test)
     if not 1 <= k <= len(z_train):
         raise ValueError(f"k must be in [1, n_train={len(z_train)}]; got {k}")
     if metric not in ("cosine", "euclidean"):
         raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}")
-    clf = KNeighborsClassifier(n_neighbors=k, metric=metric, algorithm="brute")
-    clf.fit(z_train, y_train)
-    return float((clf.predict(z_test) == y_test).mean())
+    dist, idx = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(z_train).kneighbors(z_test)
+    order = np.lexsort((idx, dist))                          # each row by distance, then training order
+    idx = np.take_along_axis(idx, order, axis=1)             # (m, k), nearest first
+    classes, codes = np.unique(y_train, return_inverse=True)
+    votes = codes[idx]                                       # (m, k) class codes of the neighbours
+    rows = np.arange(len(z_test))[:, None]
+    counts = np.zeros((len(z_test), len(classes)), dtype=np.int64)
+    np.add.at(counts, (rows, votes), 1)
+    first = np.full_like(counts, k)                          # rank of each class's nearest member
+    np.minimum.at(first, (rows, votes), np.arange(k))
+    predicted = classes[np.argmax(counts * (k + 1) - first, axis=1)]
+    return float((predicted == y_test).mean())
 
 
 def linear_probe_accuracy(
