@@ -5,10 +5,13 @@ Every encoder maps images ``(n, 1, 28, 28)`` in [0, 1] to embeddings ``(n, d)``.
 ``lite`` profile (offline, CPU):
 
 - ``pixels`` -- the 784 raw pixel values.
-- ``random-cnn`` -- :class:`SmallCNN` with its random initial weights (seed 0), untrained.
+- ``random-cnn`` -- :class:`SmallCNN` with its random initial weights, untrained.
 - ``digits-supervised`` -- the same CNN trained with cross-entropy on the digits' labels.
 - ``digits-ssl`` -- the same CNN trained without labels, SimCLR-style (InfoNCE between two
   views made by rotation, zoom-crop, shift and noise).
+
+The three CNNs take a ``seed`` (``load("digits-ssl", seed=1)``): it seeds the initial weights and,
+for the trained ones, the training run, whose weights are cached per seed.
 
 ``full`` profile (adds, may download):
 
@@ -24,6 +27,7 @@ weights and the inputs are resized to the stand-in's smaller side instead of 224
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,23 +41,50 @@ from lecturekit import standin, training
 
 
 class SmallCNN(nn.Module):
-    """Three conv layers and global average pooling: ``(n, 1, 28, 28)`` -> ``(n, dim)``.
+    """A small CNN with global average pooling: ``(n, 1, 28, 28)`` -> ``(n, dim)``.
 
-    ``feature_map`` exposes the last convolutional map ``(n, dim, 7, 7)`` (stride 4) before
-    pooling, for equivariance measurements.
+    A 2x2 average pool first (the ``lite`` digits are 8x8 scans upsampled to 20x20, so 14x14
+    loses nothing and halves the cost), then three 3x3 conv layers, each followed by batch
+    normalisation and a ReLU, with a 2x2 max pool after the first: 28 -> 14 -> 7. The
+    representation is the mean of the last map over its 7x7 positions. Batch normalisation keeps
+    every unit alive and lets a few epochs train it (without it, 9-28 of the 128 pooled units of
+    the earlier, unnormalised version were dead).
+
+    ``feature_map`` exposes the last map ``(n, dim, 7, 7)`` (total stride :attr:`stride` = 4)
+    before pooling, for equivariance measurements; ``layers`` returns every block's output, for
+    probing depth.
+
+    >>> SmallCNN().feature_map(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 128, 7, 7])
     """
 
     def __init__(self, width: int = 16, dim: int = 128) -> None:
         super().__init__()
+
+        def block(c_in: int, c_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),           # 28 -> 14
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 14 -> 7
-            nn.Conv2d(2 * width, dim, 3, padding=1), nn.ReLU(),
+            nn.AvgPool2d(2),                                   # 28 -> 14
+            block(1, width), nn.MaxPool2d(2),                  # 14 -> 7
+            block(width, 2 * width),
+            block(2 * width, dim),
         )
         self.stride = 4
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
+
+    def layers(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The output of each conv block (after its ReLU and, for the first, its pooling).
+
+        Returns:
+            three maps ``(n, width, 7, 7)``, ``(n, 2 * width, 7, 7)``, ``(n, dim, 7, 7)``.
+        """
+        avg, block1, max_pool, block2, block3 = self.features
+        h1 = max_pool(block1(avg(x)))
+        h2 = block2(h1)
+        return [h1, h2, block3(h2)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x).mean(dim=(2, 3))
@@ -88,8 +119,14 @@ def _seeded_cnn(seed: int = 0) -> SmallCNN:
         return SmallCNN()
 
 
-SUPERVISED = training.TrainConfig(method="supervised", epochs=15, batch_size=64, lr=1e-3, seed=0)
-SSL = training.TrainConfig(method="simclr", epochs=30, batch_size=128, lr=2e-3, temperature=0.1, seed=0)
+SUPERVISED = training.TrainConfig(method="supervised", epochs=8, batch_size=64, lr=3e-3, weight_decay=1e-4)
+SSL = training.TrainConfig(method="simclr", epochs=15, batch_size=128, lr=3e-3, weight_decay=1e-4, temperature=0.2)
+SEEDS = (0, 1, 2)
+"""The seeds the book trains each trained encoder with (``load(name, seed=s)``)."""
+
+
+def _trained(config: training.TrainConfig, name: str, seed: int) -> nn.Module:
+    return training.cached(_seeded_cnn(seed), dataclasses.replace(config, seed=seed), name)
 
 
 def _hub_file(*parts: str) -> Path:
@@ -213,18 +250,19 @@ class EncoderSpec:
     name: str
     profile: str
     description: str
-    build: Callable[[], nn.Module]
+    build: Callable[..., nn.Module]
+    seeded: bool = False  # build takes the seed (random initialisation and training)
 
 
 _REGISTRY: dict[str, EncoderSpec] = {
     spec.name: spec
     for spec in [
         EncoderSpec("pixels", "lite", "raw pixels, 784-d", Pixels),
-        EncoderSpec("random-cnn", "lite", "small CNN, random weights (untrained), 128-d", _seeded_cnn),
+        EncoderSpec("random-cnn", "lite", "small CNN, random weights (untrained), 128-d", _seeded_cnn, seeded=True),
         EncoderSpec("digits-supervised", "lite", "small CNN trained on the digit labels, 128-d",
-                    lambda: training.cached(_seeded_cnn(), SUPERVISED, "digits-supervised")),
+                    lambda seed: _trained(SUPERVISED, "digits-supervised", seed), seeded=True),
         EncoderSpec("digits-ssl", "lite", "small CNN trained without labels (SimCLR), 128-d",
-                    lambda: training.cached(_seeded_cnn(), SSL, "digits-ssl")),
+                    lambda seed: _trained(SSL, "digits-ssl", seed), seeded=True),
         EncoderSpec("resnet18-imagenet", "full", "torchvision ResNet18, ImageNet-1k supervised, 512-d", _resnet18),
         EncoderSpec("dinov2-vits14", "full", "DINOv2 ViT-S/14, self-supervised (LVD-142M), 384-d", _dinov2_vits14),
     ]
@@ -241,21 +279,37 @@ def names(profile: str | None = None) -> list[str]:
     return [s.name for s in _REGISTRY.values() if s.profile == "lite" or p == "full"]
 
 
+def seeds(name: str) -> tuple[int, ...]:
+    """The seeds the book uses for encoder ``name``: :data:`SEEDS` for the small CNNs, ``(0,)`` otherwise.
+
+    >>> seeds("digits-ssl"), seeds("pixels")
+    ((0, 1, 2), (0,))
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown encoder {name!r}; valid names: {', '.join(_REGISTRY)}")
+    return SEEDS if _REGISTRY[name].seeded else (0,)
+
+
 def describe(profile: str | None = None) -> dict[str, str]:
     """``{name: description}`` for the encoders of a profile, in registry order."""
     return {name: _REGISTRY[name].description for name in names(profile)}
 
 
-def load(name: str, profile: str | None = None, device: str | torch.device | None = None) -> nn.Module:
-    """Build encoder ``name`` in eval mode, training (once, then cached) or loading its weights.
+def load(name: str, profile: str | None = None, device: str | torch.device | None = None,
+         seed: int = 0) -> nn.Module:
+    """Build encoder ``name`` in eval mode, training (once per seed, then cached) or loading its weights.
 
     Args:
         name: one of :func:`names` for the profile.
         profile: ``lite`` or ``full``; default ``$LECTUREKIT_PROFILE``.
         device: where to put it; default CUDA in ``full`` when available, else CPU.
+        seed: for the small CNNs, the seed of the random initialisation and of training (each
+            seed's weights are cached apart; the book uses :data:`SEEDS`). Encoders without
+            random weights (``pixels``, the pretrained ones) take only ``seed=0``.
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones).
+        ValueError: unknown name (the message lists the valid ones), or a seed for an encoder
+            that has none.
         FileNotFoundError: pretrained files missing and downloads not allowed.
 
     >>> load("pixels")(torch.zeros(2, 1, 28, 28)).shape
@@ -268,9 +322,16 @@ def load(name: str, profile: str | None = None, device: str | torch.device | Non
         if name in _REGISTRY:
             hint = f" {name!r} needs the {_REGISTRY[name].profile} profile (LECTUREKIT_PROFILE={_REGISTRY[name].profile})."
         raise ValueError(f"unknown encoder {name!r} for profile {p!r}; valid names: {', '.join(valid)}.{hint}")
+    spec = _REGISTRY[name]
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    if seed != 0 and not spec.seeded:
+        seeded = ", ".join(s.name for s in _REGISTRY.values() if s.seeded)
+        raise ValueError(f"encoder {name!r} has no random weights, so it takes no seed (got seed={seed}); "
+                         f"seeds apply to: {seeded}")
     if device is None:
         device = "cuda" if p == "full" and torch.cuda.is_available() else "cpu"
-    model = _REGISTRY[name].build()
+    model = spec.build(seed) if spec.seeded else spec.build()
     return model.to(device).eval()
 
 

@@ -40,16 +40,19 @@ class TrainConfig:
             two augmented views, no labels).
         epochs: passes over the training split.
         batch_size: images per step.
-        lr: Adam learning rate.
+        lr: peak learning rate of AdamW under a one-cycle schedule (warm-up over the first 20 %
+            of the steps, then cosine decay), which trains a small CNN in a few epochs.
+        weight_decay: AdamW's decoupled weight decay.
         temperature: InfoNCE temperature (simclr only).
         max_angle: largest rotation of the augmentations, in degrees (simclr only).
-        seed: seeds initialisation, shuffling and augmentations.
+        seed: seeds the heads, shuffling and augmentations (the backbone arrives initialised).
     """
 
     method: str
     epochs: int
     batch_size: int = 256
     lr: float = 2e-3
+    weight_decay: float = 0.0
     temperature: float = 0.2
     max_angle: float = 20.0
     seed: int = 0
@@ -124,31 +127,42 @@ def cached_result(name: str, config: Any, compute: Callable[[], T]) -> T:
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     order = torch.randperm(n, generator=generator)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:  # batch normalisation needs two images per batch
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
 
 
 def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
     """Train ``backbone`` (images -> ``(n, d)``) on the digits' training split in place, and return it.
 
-    ``supervised`` adds a linear head over the 10 classes; ``simclr`` adds a 2-layer projector
-    (Chen et al., 2020) and minimizes :func:`lecturekit.losses.info_nce` between two views from
-    :func:`lecturekit.transforms.augment`. Heads are discarded: the backbone's output is the
-    representation.
+    ``supervised`` adds a linear head over the 10 classes; ``simclr`` adds SimCLR's 2-layer
+    projector with batch normalisation (Chen et al., 2020) and minimizes
+    :func:`lecturekit.losses.info_nce` between two views from :func:`lecturekit.transforms.augment`.
+    Heads are discarded: the backbone's output is the representation. The optimiser is AdamW with
+    a one-cycle learning-rate schedule (Smith & Topin, 2019; ``torch.optim.lr_scheduler.OneCycleLR``).
     """
+    if config.method not in ("supervised", "simclr"):
+        raise ValueError(f"unknown training method {config.method!r}; use 'supervised' or 'simclr'")
+    if config.epochs < 1 or config.batch_size < 2:
+        raise ValueError(f"need epochs >= 1 and batch_size >= 2 (batch normalisation); got {config.epochs}, "
+                         f"{config.batch_size}")
     train_set, _ = data.split(data.digits())
     g = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        dim = backbone(train_set.x[:2]).shape[1]
+        with torch.no_grad():
+            dim = backbone.eval()(train_set.x[:2]).shape[1]
         if config.method == "supervised":
             head = nn.Linear(dim, 10)
-        elif config.method == "simclr":
-            head = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 64))
         else:
-            raise ValueError(f"unknown training method {config.method!r}; use 'supervised' or 'simclr'")
+            head = nn.Sequential(nn.Linear(dim, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Linear(dim, 64))
     params = list(backbone.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=config.lr)
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * -(-len(train_set) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.2)
     backbone.train()
+    head.train()
     for epoch in range(config.epochs):
         total = 0.0
         for idx in _batches(len(train_set), config.batch_size, g):
@@ -162,6 +176,7 @@ def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            schedule.step()
             total += float(loss.detach()) * len(idx)
         progress.report(f"{name}: epoch {epoch + 1}/{config.epochs}, loss {total / len(train_set):.4f}")
     return backbone.eval()
