@@ -91,7 +91,7 @@ def main() -> int:
     if not by_module:
         print(f"no mutmut results under {WORK}/mutants; run without --report-only first", file=sys.stderr)
         return 2
-    lines = ["| module | killed | total | score | survived | not checked / no tests |", "|---|---|---|---|---|---|"]
+    lines = ["| module | killed | checked | score | survived | other / not checked |", "|---|---|---|---|---|---|"]
     failing = []
     survivors: dict[str, str] = {}
     for module, names in sorted(by_module.items()):
@@ -101,9 +101,10 @@ def main() -> int:
             lines.append(f"| `{module}` | not run | {total} | | | |")
             continue
         killed = counts["killed"]
-        score = 100.0 * killed / total if total else 100.0
-        lines.append(f"| `{module}` | {killed} | {total} | {score:.1f} % | {counts['survived']} | "
-                     f"{total - killed - counts['survived']} |")
+        checked = total - counts["not checked"]
+        score = 100.0 * killed / checked                     # of the mutants this run checked
+        lines.append(f"| `{module}` | {killed} | {checked} of {total} | {score:.1f} % | {counts['survived']} | "
+                     f"{checked - killed - counts['survived']} / {counts['not checked']} |")
         if score < args.min_score:
             failing.append(module)
         survivors.update({name: status for name, status in names.items() if status not in ("killed", "not checked")})
