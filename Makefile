@@ -16,7 +16,7 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check mutation
+.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check results-diff mutation
 
 venv: $(STAMP)
 
@@ -65,6 +65,17 @@ nbval: $(STAMP)
 	$(BIN)/python -m bookbuild export --out $(BUILD)/nbval
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval $(BUILD)/nbval \
 		--nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout 600
+
+# Which glued numbers and figures differ from another build, as Markdown appended to SUMMARY (the
+# job summary in CI, else the terminal); relative changes above 5 % are marked. BASE is a checkout
+# of the base branch (its chapters that differ execute against this build's store, the rest is
+# reused) or another build's exec-manifest.json (or the folder holding it). Run after `make book`.
+#   make results-diff BASE=../main
+SUMMARY ?= $(or $(GITHUB_STEP_SUMMARY),/dev/stdout)
+results-diff: $(STAMP)
+	@test -n "$(BASE)" || { echo "usage: make results-diff BASE=<checkout or manifest> [SUMMARY=file]" >&2; exit 2; }
+	$(BIN)/python -m bookbuild diff "$(BASE)" $(if $(wildcard $(BASE)/_toc.yml),--execute-base) \
+		--format markdown --threshold 5% --output "$(SUMMARY)"
 
 # Build one chapter alone, strictly, into _build/chapter-<name> (own execution cache):
 #   make chapter CH=priors

@@ -1,74 +1,22 @@
-"""The build's re-execution rules, proven on a small book made in a temporary folder.
-
-Two chapters: ``a`` imports ``minilib.core``; ``b`` imports ``minilib.extra``, which imports
-``minilib.core``; ``minilib.unused`` is imported by nobody.
-"""
+"""The build's re-execution rules, proven on a small book made in a temporary folder (see bookbuild_minibook)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from bookbuild_minibook import book, chapter, components, output_text, run  # noqa: F401 -- book is a fixture
 
+import bookbuild
 from bookbuild import deps
 from bookbuild.deps import Library
-from bookbuild.execute import execute, plan, sync_jupyter_cache
+from bookbuild.execute import plan, sync_jupyter_cache
 from bookbuild.store import Store
-
-FRONT = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-    """)
-
-
-def chapter(title: str, prose: str, code: str) -> str:
-    return FRONT + f"# {title}\n\n{prose}\n\n```{{code-cell}} ipython3\n{code}\n```\n"
-
-
-@pytest.fixture
-def book(tmp_path, monkeypatch):
-    root = tmp_path / "book"
-    lib = root / "src" / "minilib"
-    lib.mkdir(parents=True)
-    (lib / "__init__.py").write_text("")
-    (lib / "core.py").write_text("SCALE = 2\n")
-    (lib / "extra.py").write_text("from minilib import core\n\ndef triple():\n    return 3 * core.SCALE\n")
-    (lib / "unused.py").write_text("X = 1\n")
-    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
-    (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n")
-    (root / "index.md").write_text("# Index\n")
-    (root / "a.md").write_text(chapter("A", "Prose of A.", "import minilib.core as core\nprint(core.SCALE * 10)"))
-    (root / "b.md").write_text(chapter("B", "Prose of B.", "from minilib import extra\nprint(extra.triple())"))
-    monkeypatch.setenv("PYTHONPATH", str(root / "src"))  # the kernels import minilib from here
-    monkeypatch.setenv("LECTUREKIT_PROFILE", "lite")
-    return root
-
-
-def run(root: Path, jobs: int = 2, only=None, store: Store | None = None, force: bool = False):
-    """Plan and execute; returns {chapter: status} and the outcomes."""
-    store = store or Store(root / "_build" / "exec-store")
-    chapters = plan(root, Library(root / "src", "minilib"), "lite", only)
-    outcomes = execute(chapters, store, jobs, 60, "test-device", "lite", lambda m: None, force=force)
-    return {o.chapter.docname: o.status for o in outcomes}, outcomes
-
-
-def output_text(outcome, store: Store) -> str:
-    entry = store.get(outcome.chapter.name, outcome.chapter.key.key)
-    return "".join(o.get("text", "") for c in entry.nb.cells if c.cell_type == "code" for o in c.outputs)
-
 
 def test_first_build_executes_second_reuses(book):
     assert run(book)[0] == {"a": "executed", "b": "executed"}
@@ -86,17 +34,20 @@ def test_prose_edit_executes_nothing(book):
 
 
 def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book):
-    run(book)
+    _, first = run(book)
+    assert [o.reasons for o in first] == [["no earlier execution"]] * 2
     extra = book / "src" / "minilib" / "extra.py"
     extra.write_text(extra.read_text().replace("3 * core.SCALE", "4 * core.SCALE"))
-    status, outcomes = run(book)
+    status, outcomes = run(book, previous=components(first))
     assert status == {"a": "cached", "b": "executed"}
-    assert "minilib.extra changed" in outcomes[1].reasons or outcomes[1].reasons == ["no earlier execution"]
+    assert outcomes[1].reasons == ["minilib.extra changed"]
     assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "8\n"
 
     core = book / "src" / "minilib" / "core.py"
     core.write_text("SCALE = 5\n")  # b depends on core through extra
-    assert run(book)[0] == {"a": "executed", "b": "executed"}
+    status, later = run(book, previous=components(outcomes))
+    assert status == {"a": "executed", "b": "executed"}
+    assert [o.reasons for o in later] == [["minilib.core changed"]] * 2
 
     core.write_text("SCALE = 2\n")  # revert: the earlier entries are found again
     extra.write_text(extra.read_text().replace("4 * core.SCALE", "3 * core.SCALE"))
@@ -115,27 +66,44 @@ def test_code_edit_executes_that_chapter_only(book):
 
 
 def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp_path):
-    lib = Library(book / "src", "minilib")
-    key = lambda profile="lite": {c.docname: c.key.key for c in plan(book, lib, profile)}  # noqa: E731
-    base = key()
-    assert key("full") != base
-    monkeypatch.setenv("OMP_NUM_THREADS", "7")
-    assert key() != base
-    monkeypatch.delenv("OMP_NUM_THREADS")
-    versions = dict(deps.package_versions())
-    monkeypatch.setattr(deps, "package_versions", lambda names=None: {**versions, "torch": "0.0.1"})
-    assert key() != base
-    monkeypatch.undo()
-    monkeypatch.setenv("PYTHONPATH", str(book / "src"))
-    # full-profile data files: their content is hashed
-    monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "lk"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
-    raw = tmp_path / "lk" / "data" / "MNIST" / "raw"
+    """Each component changes the key by itself: only that part of the components differs."""
+    monkeypatch.setenv("MINI_CACHE", str(tmp_path / "cache"))
+    raw = tmp_path / "cache" / "data" / "raw"
     raw.mkdir(parents=True)
+
+    def key(profile="lite"):
+        (a,) = [c for c in plan(book, None, profile, ["a"])]
+        return a.key.key, a.key.components
+
+    def changed(before, after):
+        assert before[0] != after[0], "the key did not change"
+        return {part for part in before[1] if before[1][part] != after[1][part]}
+
+    base = key()
+    assert changed(base, key("full")) == {"profile"}  # no data files yet: the profile alone
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    assert changed(base, key()) == {"env"}
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONHASHSEED", "3")
+    assert changed(base, key()) == {"env"}
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "x")  # not in key_env
+    assert key() == base
+    with monkeypatch.context() as m:
+        real = deps.package_versions
+        assert set(real(("numpy",))) == {"python", "numpy"}  # what key_packages names, plus Python
+        # another numpy installed: only what the key asks about can show it
+        m.setattr(deps, "package_versions", lambda names: {**real(names), **({"numpy": "0.0.1"} if "numpy" in names else {})})
+        assert changed(base, key()) == {"packages"}
+    assert key() == base
+    # full-profile data files: their content is hashed, and lite does not read them
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"one")
     first = key("full")
+    assert changed(base, first) == {"profile", "data"}
+    assert first[1]["data"] == {"mini-cache/data/raw/t10k-images-idx3-ubyte": hashlib.sha256(b"one").hexdigest()}
     (raw / "t10k-images-idx3-ubyte").write_bytes(b"two")
-    assert key("full") != first
+    assert changed(first, key("full")) == {"data"}
+    assert key() == base
 
 
 def test_corrupt_or_half_written_entries_are_re_executed_never_used(book):
@@ -232,12 +200,15 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
     """Sphinx re-reads a page whose outputs changed even though its source did not."""
     (book / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n")
-    env = {**os.environ, "PYTHONPATH": str(book / "src")}
+    # The bookbuild of the tree under test (not whichever is installed), and the book's library.
+    tree_src = Path(bookbuild.__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree_src), str(book / "src")])}
 
     def build():
         cmd = [sys.executable, "-m", "bookbuild", "--root", str(book), "--package", "minilib", "build", "--jobs", "2"]
         done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.startswith(f"bookbuild (from {tree_src / 'bookbuild'}):"), done.stdout[:300]
         return done.stdout, (book / "_build" / "html" / "b.html").read_text()
 
     out, html = build()

@@ -68,17 +68,19 @@ def test_alignment_and_uniformity_match_wang_and_isola():
 
 
 def test_summary_reports_every_number():
-    z = np.random.default_rng(0).normal(size=(100, 4)) * np.array([1.0, 2.0, 3.0, 4.0])
+    """Each entry has the value worked out by hand for four points on the axes (not recomputed by the code)."""
+    z = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
     row = collapse.summary(z)
-    assert row == {
-        "mean per-dim std": pytest.approx(float(collapse.per_dim_std(z).mean()), rel=1e-12),
-        "normalized std": pytest.approx(collapse.normalized_std(z), rel=1e-12),
-        "effective rank": pytest.approx(collapse.effective_rank(z), rel=1e-12),
-        "uniformity": pytest.approx(collapse.uniformity(z), rel=1e-12),
-    }
-    assert all(isinstance(v, float) for v in row.values())
-    assert 2.3 < row["mean per-dim std"] < 2.7                 # the std's are about 1, 2, 3, 4
-    assert len(set(row.values())) == 4                         # four different numbers, not one repeated
+    assert list(row) == ["mean per-dim std", "normalized std", "effective rank", "uniformity"]
+    assert all(type(v) is float for v in row.values())
+    # population std per dimension: sqrt(2/4) and sqrt(8/4)
+    assert row["mean per-dim std"] == pytest.approx((np.sqrt(0.5) + np.sqrt(2.0)) / 2, rel=1e-12)
+    # unit rows +-e1, +-e2: each dimension takes 1, -1, 0, 0
+    assert row["normalized std"] == pytest.approx(np.sqrt(0.5), rel=1e-12)
+    # singular values sqrt(2), sqrt(8): p = (1/3, 2/3), exp(entropy) = 3 / 2**(2/3)
+    assert row["effective rank"] == pytest.approx(3 / 2 ** (2 / 3), rel=1e-6)
+    # six pairs: two antipodal (squared distance 4), four orthogonal (2)
+    assert row["uniformity"] == pytest.approx(np.log((2 * np.exp(-8) + 4 * np.exp(-4)) / 6), rel=1e-12)
     with pytest.raises(ValueError, match="at least 2 rows"):
         collapse.summary(np.zeros((1, 4)))
 

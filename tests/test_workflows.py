@@ -24,13 +24,17 @@ SETUP_COMMANDS = {
     FULL.name: {
         "Fingerprint the environment and the data manifest",  # cache keys: pip freeze, GPU, manifest
         "Download and verify data and weights",  # python -m lecturekit.download --profile full
+        "Keep the last published build's manifest",  # cp: the comparison base of make results-diff
+        "Push them as the single commit of the notebooks branch",  # git push of generated notebooks
     },
     PR.name: set(),
 }
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+(?:\.\d+){0,2}\b")
-WRITE_ALLOWED = {"pages", "id-token"}  # deploy-pages, and only in the job that deploys
+# Write scopes, per job: deploy-pages in the job that deploys; the generated notebooks branch in
+# the job that publishes it (and runs no project code).
+WRITE_ALLOWED = {"deploy": {"pages", "id-token"}, "notebooks": {"contents"}}
 
 
 def workflow_files() -> list[Path]:
@@ -117,9 +121,27 @@ def test_every_job_has_timeout_and_least_privilege_permissions():
             for scope, level in perms.items():
                 assert level in ("read", "write", "none"), f"{where}: {scope}: {level}"
                 if level == "write":
-                    assert scope in WRITE_ALLOWED, f"{where}: {scope}: write is not needed"
-                    assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), \
-                        f"{where}: write permission in a job that does not deploy"
+                    assert scope in WRITE_ALLOWED.get(name, ()), f"{where}: {scope}: write is not needed"
+                    if scope in ("pages", "id-token"):
+                        assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), \
+                            f"{where}: write permission in a job that does not deploy"
+
+
+def test_notebooks_job_only_pushes_the_generated_branch():
+    """The one job that may write to the repository: no checkout, no project code, one branch."""
+    job = load(FULL)["jobs"]["notebooks"]
+    assert job["needs"] == "build" and job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["permissions"] == {"contents": "write"}
+    uses = [s.get("uses", "") for s in steps(job)]
+    assert not any("actions/checkout" in u for u in uses), "the notebooks job must not check out (run) project code"
+    assert any(u.startswith("actions/download-artifact@") for u in uses)
+    (push,) = [s["run"] for s in steps(job) if "run" in s]
+    assert "make" not in push.split() and "python" not in push
+    pushes = [line for line in push.splitlines() if "git push" in line]
+    assert len(pushes) == 1 and pushes[0].rstrip().endswith(" notebooks")
+    build = load(FULL)["jobs"]["build"]
+    assert build["env"]["BOOK_REPOSITORY"] == "${{ github.repository }}"
+    assert any(s.get("with", {}).get("name") == "reader-notebooks" for s in steps(build))
 
 
 def test_checkout_does_not_persist_credentials():
@@ -164,7 +186,7 @@ def test_pr_workflow_is_the_local_test_command():
     wf = load(PR)
     assert set(triggers(wf)) == {"pull_request"}
     (job,) = wf["jobs"].values()
-    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"]]
+    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"], ["notebook-check"], ["results-diff"]]
     assert job.get("env", {}).get("LECTUREKIT_PROFILE") == "lite"
     # `make test` is unit tests + strict build + nbval.
     rule = re.search(r"^test:(.*)$", (ROOT / "Makefile").read_text(), re.M)
@@ -234,3 +256,34 @@ def test_lint_script_rejects_an_unsafe_workflow(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode != 0
     assert "dangerous-triggers" in done.stdout + done.stderr
+
+
+def test_pr_summary_compares_with_the_base_branch_built_from_the_same_store():
+    """The report of `bookbuild diff` goes to the job summary; the base is a read-only checkout."""
+    (job,) = load(PR)["jobs"].values()
+    names = [s.get("name", s.get("uses", "")) for s in steps(job)]
+    base = next(s for s in steps(job) if s.get("with", {}).get("path") == "_build/base-checkout")
+    assert base["with"]["ref"] == "${{ github.base_ref }}" and base["with"]["persist-credentials"] is False
+    diff = next(s for s in steps(job) if "results-diff" in s.get("run", ""))
+    assert diff["run"] == "make results-diff BASE=_build/base-checkout"
+    assert names.index(base["name"]) > names.index("Unit tests, strict book build (warnings are errors), nbval")
+    assert names.index(diff["name"]) > names.index(base["name"])
+    assert diff.get("continue-on-error") is True  # a broken base never blocks the fix
+    assert job["permissions"] == {"contents": "read"}
+    recipe = subprocess.run(["make", "-n", "results-diff", "BASE=.", "GITHUB_STEP_SUMMARY=/tmp/summary.md"],
+                            cwd=ROOT, capture_output=True, text=True).stdout
+    assert "-m bookbuild diff \".\" --execute-base" in recipe and '--output "/tmp/summary.md"' in recipe
+    assert "--format markdown" in recipe and "--threshold 5%" in recipe
+
+
+def test_full_build_compares_with_the_last_published_build():
+    build = load(FULL)["jobs"]["build"]
+    names = [s.get("name", "") for s in steps(build)]
+    keep = names.index("Keep the last published build's manifest")
+    assert names.index("Restore the execution cache") < keep < names.index(
+        "Unit tests, strict book build (warnings are errors), nbval")
+    assert "cp _build/exec-manifest.json _build/published-manifest.json" in steps(build)[keep]["run"]
+    assert build["env"]["BOOKBUILD_DIFF_BASE"] == "${{ github.workspace }}/_build/published-manifest.json"
+    summary = next(s for s in steps(build) if "results-diff" in s.get("run", ""))
+    assert summary["run"] == "make results-diff BASE=_build/published-manifest.json"
+    assert "hashFiles('_build/published-manifest.json')" in summary["if"]

@@ -1,226 +1,119 @@
-"""Command line: ``python -m bookbuild <command>``; run with ``--help`` for the commands."""
+"""Command line: ``python -m bookbuild <command>``; run with ``--help`` for the commands.
+
+Argument parsing and orchestration only: settings come from ``[tool.bookbuild]``
+(:mod:`bookbuild.config`), keys from :mod:`bookbuild.deps`, execution from
+:mod:`bookbuild.execute`, rendering from :mod:`bookbuild.render`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import os
-import re
-import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from bookbuild import config as config_mod
+from bookbuild import diff, render
+from bookbuild.config import Config, ConfigError
 from bookbuild.deps import Library, code_sources
-from bookbuild.execute import Outcome, device_description, execute, plan, sync_jupyter_cache
+from bookbuild.execute import Chapter, WrongLibrary, device_description, execute, plan, sync_jupyter_cache
+from bookbuild.render import Paths
 from bookbuild.store import Store
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _say(message: str) -> None:
     print(message, flush=True)
 
 
-class Paths:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.build = root / "_build"
-        self.store = self.build / "exec-store"
-        self.jupyter_cache = self.build / ".jupyter_cache"
-        self.manifest = self.build / "exec-manifest.json"
-        self.logs = self.build / "logs"
-        self.memo = self.build / "data-digests.json"
-        self.render_stamp = self.build / "render-stamp.json"
+@dataclass
+class Context:
+    """What every command needs, read once: settings, paths, the active profile, library and store."""
+
+    args: argparse.Namespace
+    config: Config
+    paths: Paths
+    profile: str
+    library: Library
+    store: Store
+
+    def plan(self) -> list[Chapter]:
+        return plan(self.paths.root, self.library, self.profile, getattr(self.args, "only", None),
+                    self.paths.memo, self.config)
 
 
-def _profile() -> str:
-    profile = os.environ.get("LECTUREKIT_PROFILE", "lite").strip().lower()
-    if profile not in ("lite", "full"):
-        raise SystemExit(f"error: unknown profile {profile!r} in LECTUREKIT_PROFILE; use lite or full")
-    return profile
-
-
-def _load_previous(paths: Paths) -> dict:
-    try:
-        return json.loads(paths.manifest.read_text()).get("chapters", {})
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_manifest(paths: Paths, outcomes: list[Outcome], profile: str, device: str) -> None:
-    """Record what produced each chapter's outputs; rewritten only when its content changes.
-
-    The status page renders it, and Sphinx re-reads that page when it changes, so it holds no
-    build timestamp: a build that changed nothing leaves it, and the page, as they are.
-    """
-    chapters = {}
-    for o in outcomes:
-        chapters[o.chapter.docname] = {
-            "key": o.chapter.key.key, "status": o.status, "seconds": round(o.seconds, 2),
-            "executed_at": o.meta.get("executed_at"), "profile": o.meta.get("profile", profile),
-            "device": o.meta.get("device", device), "packages": o.meta.get("packages", {}),
-            "components": o.chapter.key.components, "reasons": o.reasons,
-        }
-    text = json.dumps({"profile": profile, "device": device, "chapters": chapters}, indent=1)
-    if paths.manifest.exists() and paths.manifest.read_text() == text:
-        return
-    paths.manifest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = paths.manifest.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, paths.manifest)
-
-
-RENDER_PACKAGES = ("jupyter-book", "sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "sphinx-design",
-                   "sphinx-exercise", "sphinxcontrib-bibtex")
-
-
-# What Sphinx reads: pages, bibliographies, configuration, images; and folders it never reads.
-SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".yaml", ".png", ".svg", ".jpg", ".css", ".html")
-SKIP_DIRS = {"node_modules", "__pycache__", "src", "tests", "benchmarks", "tools"}
-
-
-def _render_stamp(paths: Paths, outcomes: list[Outcome]) -> dict:
-    """Everything the rendered site depends on: page sources, configuration, outputs, renderer versions."""
-    from importlib import metadata
-
-    sources = {}
-    for folder, dirs, files in os.walk(paths.root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_build")) and d not in SKIP_DIRS)
-        for name in files:
-            if name.endswith(SOURCE_SUFFIXES):
-                f = Path(folder) / name
-                st = f.stat()
-                sources[str(f.relative_to(paths.root))] = [st.st_mtime_ns, st.st_size]
-    versions = {}
-    for name in RENDER_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes},
-            "renderer": versions}
-
-
-def _load_stamp(paths: Paths) -> dict:
-    try:
-        return json.loads(paths.render_stamp.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _report_failures(paths: Paths, outcomes: list[Outcome], strict: bool) -> bool:
-    failed = False
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    for o in outcomes:
-        if o.status == "failed":
-            failed = True
-            log = paths.logs / f"{o.chapter.name}.error.txt"
-            log.write_text(ANSI.sub("", o.error))
-            lines = ANSI.sub("", o.error).strip().splitlines()
-            _say(f"\nerror: {o.chapter.docname} failed to execute ({o.chapter.path}):")
-            _say("\n".join("    " + line for line in lines[-25:]))
-            _say(f"    (full report: {log})")
-        elif strict and o.meta.get("stderr"):
-            failed = True
-            _say(f"\nerror: {o.chapter.docname} wrote to stderr (warnings fail a strict build):")
-            _say("\n".join("    " + s for s in o.meta["stderr"]))
-    return failed
-
-
-def _render(paths: Paths, strict: bool, all_pages: bool) -> int:
-    """Run jupyter-book's Sphinx build; its log goes to a file, warnings are summarised."""
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    log = paths.logs / "sphinx.log"
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(paths.root), "--path-output",
-           str(paths.root), "--builder", "html"]
-    if strict:
-        cmd += ["-n", "-W", "--keep-going"]
-    if strict or all_pages:
-        cmd += ["--all"]
-    start = time.perf_counter()
-    with open(log, "w") as f:
-        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=paths.root).returncode
-    text = ANSI.sub("", log.read_text())
-    warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
-    executed = [line for line in text.splitlines() if "Executing notebook" in line]
-    _say(f"  rendered the site in {time.perf_counter() - start:.1f} s ({len(warnings)} warnings; log: {log})")
-    for line in warnings[:30]:
-        _say(f"    {line.strip()}")
-    if executed:
-        _say("  myst-nb executed notebooks itself, so the execution store and jupyter-cache disagree:")
-        for line in executed:
-            _say(f"    {line.strip()}")
-        if strict:
-            return 1
-    if rc != 0:
-        _say(f"error: the Sphinx build failed (exit {rc}); see {log}")
-        tail = [line for line in text.splitlines() if line.strip()][-15:]
-        _say("\n".join("    " + line for line in tail))
-    return rc
-
-
-def cmd_build(args: argparse.Namespace, render: bool = True) -> int:
+def context(args: argparse.Namespace) -> Context:
+    config = config_mod.load(args.root)
+    overrides = {k: v for k, v in (("package", args.package), ("library_root", args.library_root)) if v}
+    config = dataclasses.replace(config, **overrides)
+    config.apply_kernel_env()
     paths = Paths(args.root)
+    return Context(args, config, paths, config.profile(), config.library(), Store(paths.store))
+
+
+def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     started = time.perf_counter()
-    profile = _profile()
-    library = Library(args.root / args.library_root, args.package)
-    store = Store(paths.store)
+    ctx = context(args)
+    paths = ctx.paths
     device = device_description()
-    _say(f"bookbuild: profile {profile}, {device}")
-    try:
-        chapters = plan(args.root, library, profile, args.only, paths.memo)
-    except (ValueError, FileNotFoundError) as err:
-        _say(f"error: {err}")
-        return 2
-    outcomes = execute(chapters, store, args.jobs, args.timeout, device, profile, _say,
-                       previous=_load_previous(paths), force=args.force, logs=paths.logs)
-    if _report_failures(paths, outcomes, args.strict):
+    _say(f"bookbuild (from {Path(__file__).resolve().parent}): profile {ctx.profile}, {device}")
+    chapters = ctx.plan()
+    outcomes = execute(chapters, ctx.store, args.jobs, args.timeout, device, ctx.profile, _say,
+                       previous=render.previous_components(paths), force=args.force, logs=paths.logs,
+                       library=ctx.library)
+    if render.report_failures(paths, outcomes, args.strict, _say):
         _say("\nbuild failed: nothing was rendered or published.")
         return 1
-    if not render:
-        _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; store: {paths.store}")
+    changes = {}
+    if args.diff_base and not Path(args.diff_base).exists():
+        _say(f"  no earlier build at {args.diff_base}: nothing to compare with")
+    elif args.diff_base:  # the status page lists what moved since that build
+        report = diff.compare(diff.from_manifest(args.diff_base, [ctx.store]), diff.from_outcomes("this build", outcomes))
+        changes = {"changes": report}
+        _say(diff.terminal(report).rstrip())
+    if not rendering:
+        render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes})
+        _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; "
+             f"store: {paths.store}")
         return 0
-    stamp = _render_stamp(paths, outcomes)
+    stamp = render.render_stamp(paths, outcomes, ctx.library.root / ctx.library.package)
     index = paths.build / "html" / "index.html"
-    previous = _load_stamp(paths)
+    previous = render.load_stamp(paths)
     if not (args.strict or args.all) and previous == stamp and index.exists():
         _say(f"  nothing changed since the last render; the site is up to date ({time.perf_counter() - started:.1f} s)")
         _say(f"Book: {index}")
         return 0
     # Hand outputs to myst-nb only for chapters whose source or outputs changed since the last render.
-    changed = [o for o in outcomes
-               if previous.get("keys", {}).get(o.chapter.docname) != o.chapter.key.key
-               or previous.get("sources", {}).get(f"{o.chapter.docname}.md") != stamp["sources"].get(f"{o.chapter.docname}.md")]
-    sync_jupyter_cache(paths.jupyter_cache, outcomes if not paths.jupyter_cache.exists() else changed, store)
-    _write_manifest(paths, outcomes, profile, device)
+    changed = render.changed_since(previous, stamp, outcomes)
+    sync_jupyter_cache(paths.jupyter_cache, outcomes if not paths.jupyter_cache.exists() else changed, ctx.store)
+    render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes})
     paths.render_stamp.unlink(missing_ok=True)
-    rc = _render(paths, args.strict, args.all)
+    rc = render.sphinx(paths, args.strict, args.all, _say)
     if rc == 0:
-        paths.render_stamp.write_text(json.dumps(stamp))
+        render.save_stamp(paths, stamp)
         _say(f"done in {time.perf_counter() - started:.1f} s. Book: {index}")
     return rc
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the stored executed notebooks of the current keys as .ipynb files (for nbval)."""
-    paths = Paths(args.root)
-    library = Library(args.root / args.library_root, args.package)
-    store = Store(paths.store)
-    chapters = plan(args.root, library, _profile(), args.only, paths.memo)
+    ctx = context(args)
     args.out.mkdir(parents=True, exist_ok=True)
     for stale in args.out.glob("*.ipynb"):
         stale.unlink()
     missing = []
-    for ch in chapters:
-        entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
+    for ch in ctx.plan():
+        entry = ctx.store.get(ch.name, ch.key.key, code_sources(ch.nb))
         if entry is None:
             missing.append(ch.docname)
             continue
-        nbformat.write(entry.nb, args.out / f"{Path(ch.docname).name}.ipynb")
-        _say(f"exported {ch.docname} [{ch.key.key}] -> {args.out / (Path(ch.docname).name + '.ipynb')}")
+        target = args.out / f"{Path(ch.docname).name}.ipynb"
+        nbformat.write(entry.nb, target)
+        _say(f"exported {ch.docname} [{ch.key.key}] -> {target}")
     if missing:
         _say(f"error: no executed outputs for {', '.join(missing)} with the current inputs; run `make book` first")
         return 1
@@ -234,66 +127,153 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    paths = Paths(args.root)
-    store = Store(paths.store)
-    library = Library(args.root / args.library_root, args.package)
-    previous = _load_previous(paths)
-    for ch in plan(args.root, library, _profile(), args.only, paths.memo):
-        meta_exists = store.has(ch.name, ch.key.key)
+    ctx = context(args)
+    previous = render.previous_components(ctx.paths)
+    for ch in ctx.plan():
+        cached = ctx.store.has(ch.name, ch.key.key)
         old = previous.get(ch.docname, {}).get("components")
-        why = "" if meta_exists else ("; ".join(ch.key.diff(old)) if old else "no earlier execution")
+        why = "" if cached else ("; ".join(ch.key.diff(old)) if old else "no earlier execution")
         mods = ", ".join(m.split(".", 1)[-1] for m in ch.key.components["modules"]) or "none"
-        _say(f"{ch.docname:<28} {'cached ' if meta_exists else 'EXECUTE'} [{ch.key.key}] {why}")
+        _say(f"{ch.docname:<28} {'cached ' if cached else 'EXECUTE'} [{ch.key.key}] {why}")
         _say(f"{'':<28} library modules: {mods}")
     return 0
 
 
+def checkout_side(root: Path, head: Context, run: bool) -> diff.Side:
+    """The results of the checkout at ``root``, from ``head``'s store; with ``run``, executing what it lacks.
+
+    The checkout's kernels import its own library (put first on PYTHONPATH, then checked). Its
+    ``[tool.bookbuild]`` table is used if it has one, else ``head``'s.
+    """
+    root = root.resolve()
+    try:
+        config = config_mod.load(root)
+    except ConfigError:
+        config = dataclasses.replace(head.config, root=root)
+    library = config.library()
+    paths = Paths(root)
+    chapters = plan(root, library, head.profile, None, paths.memo, config)
+    if not run:
+        missing = [ch.docname for ch in chapters if not head.store.has(ch.name, ch.key.key)]
+        if missing:
+            raise diff.NoBuild(f"{', '.join(missing)} of {root} have no executed outputs in {head.store.root}; "
+                               "build first (python -m bookbuild build)")
+    else:
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(library.root.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    progress = (lambda m: print(m, file=sys.stderr, flush=True)) if run else (lambda m: None)  # stdout: the report
+    outcomes = execute(chapters, head.store, head.args.jobs, head.args.timeout, device_description(), head.profile,
+                       progress, logs=paths.logs, library=library if run else None)
+    failed = [o.chapter.docname for o in outcomes if o.status == "failed"]
+    if failed:
+        raise diff.NoBuild(f"{', '.join(failed)} of {root} failed to execute; no comparison")
+    return diff.from_outcomes(str(root), outcomes)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Compare this build's glued values and figures with another build's."""
+    ctx = context(args)
+    if args.execute_base:
+        base = checkout_side(args.base, ctx, run=True)
+    else:
+        base = diff.from_manifest(args.base, [ctx.store])
+    head = diff.from_manifest(args.head, [ctx.store]) if args.head else checkout_side(args.root, ctx, run=False)
+    report = diff.compare(base, head, args.threshold)
+    text = diff.markdown(report) if args.format == "markdown" else diff.terminal(report)
+    if args.output:
+        with open(args.output, "a", encoding="utf8") as f:  # appends: $GITHUB_STEP_SUMMARY collects steps
+            f.write(text)
+    else:
+        print(text, end="", flush=True)
+    return 0
+
+
+def _only(text: str) -> list[str]:
+    return [x for x in text.split(",") if x]
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.05 or 5%)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a tolerance cannot be negative: {text!r}")
+    return value
+
+
+def _common(sp: argparse.ArgumentParser, execute_opts: bool = True) -> None:
+    sp.add_argument("--only", type=_only, default=None, help="comma-separated chapters (e.g. priors,invariance)")
+    if execute_opts:
+        sp.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+                        help="parallel kernels (default: $BOOKBUILD_JOBS or the number of cores)")
+        sp.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+        sp.add_argument("--force", action="store_true", help="execute even where stored outputs match")
+        sp.add_argument("--strict", action="store_true",
+                        help="warnings (Sphinx or cell stderr) fail the build; nitpicky; re-read all pages")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bookbuild", description="Execute what changed, render the book.")
-    p.add_argument("--root", type=Path, default=Path.cwd(), help="book root (holds _config.yml, _toc.yml)")
-    p.add_argument("--library-root", default="src", help="folder holding the library package (relative to root)")
-    p.add_argument("--package", default="lecturekit", help="the library package whose imports are tracked")
+    p.add_argument("--root", type=Path, default=Path.cwd(), help="book root (holds _config.yml, _toc.yml, pyproject.toml)")
+    p.add_argument("--library-root", default=None,
+                   help="folder holding the library package, relative to root (default: [tool.bookbuild] library_root)")
+    p.add_argument("--package", default=None,
+                   help="the library package whose imports are tracked (default: [tool.bookbuild] package)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp, execute_opts=True):
-        sp.add_argument("--only", type=lambda s: [x for x in s.split(",") if x], default=None,
-                        help="comma-separated chapters (e.g. priors,invariance)")
-        if execute_opts:
-            sp.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
-                            help="parallel kernels (default: $BOOKBUILD_JOBS or the number of cores)")
-            sp.add_argument("--timeout", type=int, default=600, help="seconds per cell")
-            sp.add_argument("--force", action="store_true", help="execute even where stored outputs match")
-            sp.add_argument("--strict", action="store_true",
-                            help="warnings (Sphinx or cell stderr) fail the build; nitpicky; re-read all pages")
-
     b = sub.add_parser("build", help="execute what changed (in parallel), then render the site")
-    common(b)
+    _common(b)
     b.add_argument("--all", action="store_true", help="re-read every page (execution is still cached)")
     e = sub.add_parser("execute", help="execute what changed without rendering (a CI shard)")
-    common(e)
+    _common(e)
+    for sp in (b, e):
+        sp.add_argument("--diff-base", type=Path, default=os.environ.get("BOOKBUILD_DIFF_BASE") or None,
+                        help="another build's manifest (or its folder): the status page lists the glued values "
+                             "and figures that changed since (default: $BOOKBUILD_DIFF_BASE)")
+    d = sub.add_parser("diff", help="which glued values and figures differ from another build")
+    d.add_argument("base", type=Path, help="the other build: its exec-manifest.json or the folder holding it "
+                                           "(with --execute-base: a checkout)")
+    d.add_argument("--execute-base", action="store_true",
+                   help="BASE is a checkout: execute what this build's store lacks of it, reuse the rest")
+    d.add_argument("--head", type=Path, default=None,
+                   help="compare this manifest instead of the current checkout's build")
+    d.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
+    d.add_argument("--threshold", type=_fraction, default=None,
+                   help="mark relative changes above this (0.05 = 5%%)")
+    d.add_argument("--output", type=Path, default=None, help="append the report to this file (else print it)")
+    d.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+                   help="parallel kernels for --execute-base")
+    d.add_argument("--timeout", type=int, default=600, help="seconds per cell (--execute-base)")
     x = sub.add_parser("export", help="write the executed notebooks of the current inputs, for nbval")
-    common(x, execute_opts=False)
+    _common(x, execute_opts=False)
     x.add_argument("--out", type=Path, required=True)
     m = sub.add_parser("merge", help="copy executed entries from another store (e.g. another CI shard)")
     m.add_argument("source", type=Path, help="another _build/exec-store folder")
     m.add_argument("--strict", action="store_true", help="fail if the source holds corrupt entries")
     pl = sub.add_parser("plan", help="show which chapters would execute, and why")
-    common(pl, execute_opts=False)
+    _common(pl, execute_opts=False)
     return p
+
+
+COMMANDS = {
+    "build": cmd_build,
+    "execute": lambda a: cmd_build(a, rendering=False),
+    "export": cmd_export,
+    "merge": cmd_merge,
+    "plan": cmd_plan,
+    "diff": cmd_diff,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.root = args.root.resolve()
-    # One thread per kernel unless told otherwise: numerics then do not depend on how many
-    # chapters run side by side, so parallel and serial builds print the same numbers.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("MKL_NUM_THREADS", "1")
-    os.environ.setdefault("PYTHONHASHSEED", "0")  # as the Makefile sets it: same keys, same numbers
-    commands = {"build": cmd_build, "execute": lambda a: cmd_build(a, render=False), "export": cmd_export,
-                "merge": cmd_merge, "plan": cmd_plan}
     try:
-        return commands[args.command](args)
+        return COMMANDS[args.command](args)
+    except (ConfigError, WrongLibrary, diff.NoBuild) as err:
+        _say(f"error: {err}")
+        return 2
     except (ValueError, FileNotFoundError) as err:  # bad chapter names, a broken _toc.yml, unparsable code
         _say(f"error: {err}")
         return 2

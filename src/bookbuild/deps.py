@@ -2,12 +2,13 @@
 
 A chapter's key covers: its code cells (and kernel), every module of the library it imports --
 directly or through other library modules, found from the static import graph --, the active
-profile, the versions of the packages that compute its numbers, the data and pretrained files of
-the profile, and the execution settings that change numerics (thread counts). Prose, headings,
-captions and cell tags are not part of it.
+profile, and what ``[tool.bookbuild]`` (:mod:`bookbuild.config`) names: the versions of the
+packages that compute its numbers (``key_packages``), the data files of the profile (``data``),
+and the environment variables that change numerics (``key_env``). Prose, headings, captions and
+cell tags are not part of it.
 
 Library imports are found by reading source with :mod:`ast`: ``import lib``, ``from lib.x import
-y``, relative imports, and attribute chains on an imported package (``lk.metrics.pca.project``
+y``, relative imports, and attribute chains on an imported package (``lb.metrics.pca.project``
 depends on ``lib.metrics.pca``). A package name used in a way that cannot be resolved statically
 (passed to a function, ``getattr`` with a computed name) makes the chapter depend on the whole
 library: conservative, never stale.
@@ -18,22 +19,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
+import time
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 import nbformat
 
+from bookbuild.config import Config
+from bookbuild.util import atomic_write, package_versions
 from importgraph import Library, file_digest
 from importgraph import parse as _parse
 
-# Packages whose versions change the numbers a chapter prints.
-NUMERIC_PACKAGES = ("torch", "torchvision", "numpy", "scipy", "scikit-learn", "matplotlib", "pandas")
-# Environment variables that change numerics or what is loaded.
-KEY_ENV = ("LECTUREKIT_PROFILE", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED")
+__all__ = ["ChapterKey", "Library", "chapter_key", "code_sources", "data_digest", "data_files", "read_notebook",
+           "safe_name"]
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -48,60 +47,62 @@ def code_sources(nb: nbformat.NotebookNode) -> list[str]:
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
 
 
-@lru_cache(maxsize=None)
-def package_versions(names: tuple[str, ...] = NUMERIC_PACKAGES) -> dict[str, str]:
-    """Installed versions (``"absent"`` when not installed), plus Python's."""
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
+def data_files(config: Config, profile: str) -> dict[str, Path]:
+    """The data files a profile reads (``[[tool.bookbuild.data]]``), by a machine-independent label.
 
-
-def data_files(profile: str) -> dict[str, Path]:
-    """The data and pretrained files a profile reads, by a machine-independent label.
-
-    None for ``lite`` (its data ships inside scikit-learn, whose version is in the key). For
-    ``full``: MNIST's raw files under the lecturekit cache, torch hub checkpoints, and the Python
-    files of the DINOv2 torch.hub checkout (its code shapes the embeddings too).
+    Each is labelled ``<spec label>/<path under its folder>``, so the same files in another folder
+    (another machine's cache) give the same key.
     """
-    if profile != "full":
-        return {}
-    roots = {
-        "lecturekit-cache": Path(os.environ.get("LECTUREKIT_CACHE") or Path.home() / ".cache" / "lecturekit"),
-        "torch-home": Path(os.environ.get("TORCH_HOME") or Path.home() / ".cache" / "torch"),
-    }
-    patterns = [("lecturekit-cache", "data/MNIST/raw/*"), ("torch-home", "hub/checkpoints/*"),
-                ("torch-home", "hub/facebookresearch_dinov2_main/**/*.py")]
     found = {}
-    for root_name, pattern in patterns:
-        root = roots[root_name]
-        for p in root.glob(pattern):
+    for spec in config.data_for(profile):
+        root = spec.folder()
+        for p in root.glob(spec.pattern):
             if p.is_file():
-                found[f"{root_name}/{p.relative_to(root)}"] = p
+                found[f"{spec.label}/{p.relative_to(root)}"] = p
     return dict(sorted(found.items()))
 
 
-def data_digest(profile: str, memo_file: Path | None = None) -> dict[str, str]:
-    """``{label: sha256}`` of the profile's data files, memoized on (path, size, mtime)."""
+#: A file changed less than this many seconds before it is looked at is hashed, not looked up:
+#: file-system timestamps tick coarsely (a jiffy), so two writes within one tick can leave the
+#: same stamp (git calls such entries "racy").
+RACY_SECONDS = 2.0
+
+
+def _stamp(p: Path, st: os.stat_result) -> str:
+    """What identifies one version of a file without reading it.
+
+    The change time (ctime) cannot be set from user space, so a rewrite to the same size whose
+    modification time is put back (``touch -r``, ``cp -p``, an unpacked archive) still changes it;
+    the inode catches a file replaced by another (a rename over it).
+    """
+    return f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}|{st.st_dev}"
+
+
+def data_digest(config: Config, profile: str, memo_file: Path | None = None,
+                now: float | None = None) -> dict[str, str]:
+    """``{label: sha256}`` of the profile's data files.
+
+    Digests are memoized in ``memo_file`` on :func:`_stamp` (path, size, mtime, ctime, inode), and
+    a file that changed within :data:`RACY_SECONDS` of ``now`` is always hashed afresh.
+    """
     memo: dict[str, str] = {}
     if memo_file and memo_file.exists():
         try:
             memo = json.loads(memo_file.read_text())
         except (ValueError, OSError):
             memo = {}
-    out = {}
-    for label, p in data_files(profile).items():
+    now = time.time() if now is None else now
+    out: dict[str, str] = {}
+    keep: dict[str, str] = {}  # the memo of the files seen now (stamps of older versions are dropped)
+    for label, p in data_files(config, profile).items():
         st = p.stat()
-        k = f"{p}|{st.st_size}|{st.st_mtime_ns}"
-        if k not in memo:
-            memo[k] = file_digest(p)
-        out[label] = memo[k]
-    if memo_file and out:
-        memo_file.parent.mkdir(parents=True, exist_ok=True)
-        memo_file.write_text(json.dumps(memo, indent=0))
+        k = _stamp(p, st)
+        racy = now - max(st.st_mtime, st.st_ctime) < RACY_SECONDS
+        out[label] = file_digest(p) if racy or k not in memo else memo[k]
+        if not racy:
+            keep[k] = out[label]
+    if memo_file and keep and keep != memo:
+        atomic_write(memo_file, json.dumps(keep, indent=0))
     return out
 
 
@@ -127,7 +128,7 @@ class ChapterKey:
 
 
 def chapter_key(nb: nbformat.NotebookNode, where: str, library: Library, profile: str,
-                data: dict[str, str] | None = None) -> ChapterKey:
+                data: dict[str, str] | None = None, config: Config | None = None) -> ChapterKey:
     """Hash everything the outputs of notebook ``nb`` depend on."""
     sources = code_sources(nb)
     for i, src in enumerate(sources):  # locate syntax errors per cell first
@@ -139,8 +140,8 @@ def chapter_key(nb: nbformat.NotebookNode, where: str, library: Library, profile
         "kernel": nb.metadata.get("kernelspec", {}).get("name", ""),
         "modules": {m: file_digest(library.file(m)) for m in sorted(modules)},
         "profile": profile,
-        "env": {k: os.environ.get(k, "") for k in KEY_ENV if k != "LECTUREKIT_PROFILE"},
-        "packages": package_versions(),
+        "env": {k: os.environ.get(k, "") for k in (config.key_env if config else ())},
+        "packages": package_versions(config.key_packages if config else ()),
         "data": data or {},
     }
     key = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()[:20]

@@ -8,6 +8,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from typing import Callable
 import nbformat
 import yaml
 
-from bookbuild.deps import ChapterKey, Library, chapter_key, code_sources, data_digest, package_versions, read_notebook, safe_name
+from bookbuild import config as config_mod
+from bookbuild.config import Config
+from bookbuild.deps import ChapterKey, Library, chapter_key, code_sources, data_digest, read_notebook, safe_name
 from bookbuild.store import CorruptEntry, Store
 
 
@@ -111,16 +114,21 @@ def device_description() -> str:
     return f"CPU: {model} ({os.cpu_count()} cores)"
 
 
-def plan(root: Path, library: Library, profile: str, only: list[str] | None = None,
-         memo: Path | None = None) -> list[Chapter]:
-    """Read every executable chapter and compute its key."""
-    data = data_digest(profile, memo)
+def plan(root: Path, library: Library | None, profile: str, only: list[str] | None = None,
+         memo: Path | None = None, config: Config | None = None) -> list[Chapter]:
+    """Read every executable chapter and compute its key.
+
+    ``config`` defaults to ``root``'s ``[tool.bookbuild]``; ``library`` to the one it names.
+    """
+    config = config or config_mod.load(root)
+    library = library or config.library()
+    data = data_digest(config, profile, memo)
     chapters = []
     for doc, path in discover(root):
         if only and doc not in only and safe_name(doc) not in only and Path(doc).name not in only:
             continue
         nb = read_notebook(path)
-        chapters.append(Chapter(doc, path, nb, chapter_key(nb, str(path), library, profile, data)))
+        chapters.append(Chapter(doc, path, nb, chapter_key(nb, str(path), library, profile, data, config)))
     if only:
         known = {c.docname for c in chapters} | {Path(c.docname).name for c in chapters}
         unknown = [o for o in only if o not in known and o not in {c.name for c in chapters}]
@@ -128,6 +136,41 @@ def plan(root: Path, library: Library, profile: str, only: list[str] | None = No
             raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; chapters: "
                              f"{', '.join(Path(d).name for d, _ in discover(root))}")
     return chapters
+
+
+class WrongLibrary(RuntimeError):
+    """The kernels would import the library from somewhere other than the tree whose files were hashed."""
+
+
+def check_kernel_library(library: Library, cwd: Path) -> Path:
+    """Where a kernel started in ``cwd`` imports ``library.package`` from; it must be under ``library.root``.
+
+    The keys hash the library's files under ``library.root``. A virtual environment shared with
+    another checkout (an editable install made there, as with git worktrees) would make the
+    kernels run that checkout's code under this tree's keys: stored outputs would then describe
+    code they did not come from. This asks the kernel's interpreter (``sys.executable``, with this
+    process's environment) where the package is, and raises :class:`WrongLibrary` if it is
+    elsewhere or missing.
+    """
+    probe = ("import importlib.util, sys\n"
+             f"spec = importlib.util.find_spec({library.package!r})\n"
+             "print(spec.origin if spec and spec.origin else '' if spec is None else "
+             "next(iter(spec.submodule_search_locations or []), ''))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=120)
+    expected = (library.root / library.package).resolve()
+    fix = (f"install this checkout's library into the environment (`{Path(sys.executable).parent / 'pip'} install "
+           f"-e .` in {library.root.resolve().parent}), or put {library.root.resolve()} first on PYTHONPATH")
+    found = done.stdout.strip()
+    if done.returncode != 0 or not found:
+        raise WrongLibrary(f"the kernels cannot import {library.package!r} ({sys.executable}); bookbuild hashed "
+                           f"{expected}. Fix: {fix}. {done.stderr.strip()[-300:]}".strip())
+    origin = Path(found).resolve()
+    if origin != expected and expected not in origin.parents:
+        raise WrongLibrary(
+            f"the kernels would import {library.package!r} from {origin}, but bookbuild hashed the files under "
+            f"{expected}: the outputs would come from other code than their keys describe (an environment shared "
+            f"with another checkout?). Fix: {fix}.")
+    return origin
 
 
 def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
@@ -199,8 +242,12 @@ def _run_pool(pool: ProcessPoolExecutor, todo: list[Chapter], workers: int, time
 
 def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, device: str, profile: str,
             report: Callable[[str], None], previous: dict | None = None, force: bool = False,
-            logs: Path | None = None) -> list[Outcome]:
-    """Reuse stored outputs where the key matches; execute the rest, ``jobs`` at a time."""
+            logs: Path | None = None, library: Library | None = None) -> list[Outcome]:
+    """Reuse stored outputs where the key matches; execute the rest, ``jobs`` at a time.
+
+    With ``library``, the kernels are first checked to import it from the tree whose files were
+    hashed (:func:`check_kernel_library`).
+    """
     outcomes: dict[str, Outcome] = {}
     todo: list[Chapter] = []
     for ch in chapters:
@@ -221,6 +268,8 @@ def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, devi
         o = outcomes[ch.docname]
         if o.status == "cached":
             report(f"  {ch.docname:<28} cached     ({o.seconds:.1f} s when executed {o.meta.get('executed_at', '?')})")
+    if todo and library is not None:
+        check_kernel_library(library, todo[0].path.parent)
     if todo:
         workers = max(1, min(jobs, len(todo)))
         report(f"  executing {len(todo)} chapter(s) with {workers} worker(s): {', '.join(c.docname for c in todo)}")
@@ -238,10 +287,10 @@ def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, devi
                 o.meta = {
                     "executed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "seconds": round(o.seconds, 2), "profile": profile, "device": device,
-                    "packages": package_versions(), "components": ch.key.components,
+                    "packages": ch.key.components.get("packages", {}), "components": ch.key.components,
                     "stderr": stderr_outputs(nb),
                 }
-                store.put(ch.name, ch.key.key, nb, o.meta)
+                o.meta = store.put(ch.name, ch.key.key, nb, o.meta)
                 o.status = "executed"
                 why = "; ".join(o.reasons[:3]) + (" ..." if len(o.reasons) > 3 else "")
                 report(f"  {ch.docname:<28} executed   {o.seconds:.1f} s (elapsed {time.perf_counter() - start:.0f} s; {why})")

@@ -4,7 +4,9 @@ Sphinx re-reads a page when its source file changes; outputs that changed becaus
 module, the data or the environment changed leave the source untouched. The driver writes each
 chapter's execution key to a manifest; this extension marks a page outdated when its key differs
 from the one it was last read with. The ``execution-status`` directive renders the manifest: per
-chapter, its run time, when and where it was executed, and whether this build executed it.
+chapter, its run time, when and where it was executed, and whether this build executed it; and,
+when the build was compared with an earlier one (``build --diff-base``), the glued values and
+figures that changed.
 """
 
 from __future__ import annotations
@@ -101,7 +103,35 @@ class ExecutionStatus(SphinxDirective):
         if versions:
             text = ", ".join(f"{pkg} {' / '.join(sorted(v))}" for pkg, v in sorted(versions.items()))
             out.append(nodes.paragraph(text=f"Package versions of the executions: {text}."))
+        if manifest.get("changes"):
+            out += _changes(manifest["changes"])
         return out
+
+
+def _changes(report: dict) -> list[nodes.Node]:
+    """The glued values and figures that differ from the build the manifest was compared with."""
+    values = [(ch["chapter"], g) for ch in report.get("chapters", []) for g in ch.get("glue", [])]
+    figures = [(ch["chapter"], f) for ch in report.get("chapters", []) for f in ch.get("figures", [])]
+    other = [ch for ch in report.get("chapters", []) if ch.get("status") != "changed"]
+    intro = nodes.paragraph(text="Compared with the previous published build: ")
+    if not (values or figures or other):
+        intro += nodes.Text(f"no glued value or figure changed ({len(report.get('identical', []))} chapters "
+                            "with byte-identical outputs).")
+        return [intro]
+    intro += nodes.Text(f"{len(values)} glued value(s) and {len(figures)} figure(s) changed.")
+    items = nodes.bullet_list(classes=["bookbuild-changes"])
+    for doc, g in values:
+        if g["change"] == "changed":
+            rel = g.get("relative")
+            text = f"{doc}, {g['name']}: {g['old']} \u2192 {g['new']}" + (f" ({rel:+.2%})" if rel is not None else "")
+        else:
+            text = f"{doc}, {g['name']}: {g['change']} ({g['new'] if g['change'] == 'added' else g['old']})"
+        items += nodes.list_item("", nodes.paragraph(text=text))
+    for doc, f in figures:
+        items += nodes.list_item("", nodes.paragraph(text=f"{doc}, figure {f['name']}: {f['change']}"))
+    for ch in other:
+        items += nodes.list_item("", nodes.paragraph(text=f"{ch['chapter']}: {ch['status']}"))
+    return [intro, items]
 
 
 def _store_notebook(app, docname: str, info: dict) -> Path | None:

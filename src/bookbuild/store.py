@@ -1,7 +1,8 @@
 """A content-addressed store of executed notebooks: ``<root>/<chapter>/<key>.ipynb`` + ``.json``.
 
 Each entry is written atomically (temporary file, then rename) and the metadata file, written
-last, carries the SHA-256 of the notebook: an entry without valid metadata, with a checksum that
+last, carries the SHA-256 of the notebook (and the chapter's glued values and figure fingerprints,
+:mod:`bookbuild.results`): an entry without valid metadata, with a checksum that
 does not match, or whose code cells differ from the chapter's is corrupt -- it is removed and the
 chapter re-executes. Entries for every key are kept, so reverting a change finds the earlier
 outputs again. Two stores merge by copying entries (validated) from one into the other, which is
@@ -12,28 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from bookbuild import results
 from bookbuild.deps import code_sources
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+from bookbuild.util import atomic_write
 
 
 @dataclass(frozen=True)
@@ -52,13 +39,15 @@ class Store:
         folder = self.root / chapter
         return folder / f"{key}.ipynb", folder / f"{key}.json"
 
-    def put(self, chapter: str, key: str, nb: nbformat.NotebookNode, meta: dict) -> None:
-        """Store an executed notebook; the metadata (with the notebook's checksum) goes last."""
+    def put(self, chapter: str, key: str, nb: nbformat.NotebookNode, meta: dict) -> dict:
+        """Store an executed notebook; the metadata (checksum, glued values, figures) goes last; returns it."""
         nb_path, meta_path = self._paths(chapter, key)
         data = nbformat.writes(nb).encode("utf8")
-        _atomic_write(nb_path, data)
-        meta = {**meta, "chapter": chapter, "key": key, "sha256": hashlib.sha256(data).hexdigest()}
-        _atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
+        atomic_write(nb_path, data)
+        meta = {**meta, "chapter": chapter, "key": key, "sha256": hashlib.sha256(data).hexdigest(),
+                "results": results.extract(nb)}
+        atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
+        return meta
 
     def get(self, chapter: str, key: str, expected_code: list[str] | None = None) -> Entry | None:
         """The entry if present and intact; a corrupt entry is removed and None returned."""
@@ -70,7 +59,10 @@ class Store:
             self.remove(chapter, key)
             raise CorruptEntry(f"{chapter} [{key}]: {problem}; entry removed, the chapter will re-execute")
         nb = nbformat.reads(nb_path.read_text(encoding="utf8"), as_version=4)
-        return Entry(nb, json.loads(meta_path.read_text()))
+        meta = json.loads(meta_path.read_text())
+        if "results" not in meta:  # an entry stored before results were kept
+            meta["results"] = results.extract(nb)
+        return Entry(nb, meta)
 
     def _check(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> str | None:
         if not meta_path.exists():
@@ -111,8 +103,8 @@ class Store:
                 rejected += 1
                 continue
             dst_nb, dst_meta = self._paths(chapter, key)
-            _atomic_write(dst_nb, src_nb.read_bytes())
-            _atomic_write(dst_meta, src_meta.read_bytes())
+            atomic_write(dst_nb, src_nb.read_bytes())
+            atomic_write(dst_meta, src_meta.read_bytes())
             copied += 1
         return copied, rejected
 

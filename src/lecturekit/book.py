@@ -67,7 +67,7 @@ def plain(value: Any) -> Any:
 
 
 def glue(key: str, value: Any) -> Any:
-    """Glue ``value`` under ``key`` for ``{glue:text}`` in the prose (not displayed); returns it.
+    """Glue ``value`` under ``key`` for the prose's glue roles (not displayed); returns it.
 
     In the book's build myst-nb stores the value in the cell's outputs. Where myst-nb is not
     installed (a reader running the chapter's notebook in Colab) there is no prose to fill, and

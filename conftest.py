@@ -1,0 +1,32 @@
+"""Test setup shared by the unit tests (tests/) and the docstring examples (src/, ``--doctest-modules``).
+
+One conftest at the root: pytest imports every ``conftest.py`` outside a package under the same
+module name, so ``tests/`` and ``src/`` cannot each have one. Every test and every ``>>>``
+example runs with its own empty lecturekit cache and torch hub folder, the default offline
+``lite`` profile, no progress output and the Agg backend; the examples see ``np`` and ``torch``
+as the docstrings assume.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+# Importing bookbuild/__main__.py would run the build tool.
+collect_ignore = ["src/bookbuild/__main__.py"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch, doctest_namespace):
+    """Point caches at a temporary folder and default to the offline lite profile."""
+    doctest_namespace.update(np=np, torch=torch)
+    monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "lk-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    for name in ("LECTUREKIT_PROFILE", "LECTUREKIT_OFFLINE", "LECTUREKIT_PROGRESS"):
+        monkeypatch.delenv(name, raising=False)
+    torch.manual_seed(0)  # the examples draw from the global generator
+    yield tmp_path

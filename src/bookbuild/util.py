@@ -1,0 +1,43 @@
+"""Small helpers every part of bookbuild shares: atomic file writes and installed package versions."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part.
+
+    A temporary file in the same folder is written, flushed to disk and renamed over ``path``.
+    """
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@lru_cache(maxsize=None)
+def package_versions(names: tuple[str, ...]) -> dict[str, str]:
+    """``{"python": <version>, name: <installed version or "absent">}`` for each of ``names``."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions

@@ -1,0 +1,99 @@
+"""A small book made in a temporary folder, for the bookbuild tests (imported by tests/test_bookbuild*.py).
+
+Two chapters: ``a`` imports ``minilib.core``; ``b`` imports ``minilib.extra``, which imports
+``minilib.core``; ``minilib.unused`` is imported by nobody. Its ``[tool.bookbuild]`` table uses
+names of its own (``MINI_PROFILE``, ``MINI_CACHE``), so nothing of the real book leaks in.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bookbuild import config as config_mod
+from bookbuild.execute import execute, plan
+from bookbuild.store import Store
+
+FRONT = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """)
+
+PYPROJECT = textwrap.dedent("""\
+    [tool.bookbuild]
+    package = "minilib"
+    library_root = "src"
+    profile_env = "MINI_PROFILE"
+    profiles = ["lite", "full"]
+    key_env = ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED"]
+    key_packages = ["numpy"]
+    kernel_env = {OMP_NUM_THREADS = "1", MKL_NUM_THREADS = "1", PYTHONHASHSEED = "0"}
+
+    [[tool.bookbuild.data]]
+    profiles = ["full"]
+    label = "mini-cache"
+    root_env = "MINI_CACHE"
+    default = "~/.cache/minilib-never-there"
+    pattern = "data/raw/*"
+    """)
+
+
+def chapter(title: str, prose: str, code: str) -> str:
+    return FRONT + f"# {title}\n\n{prose}\n\n```{{code-cell}} ipython3\n{code}\n```\n"
+
+
+def make_book(root: Path) -> Path:
+    lib = root / "src" / "minilib"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text("")
+    (lib / "core.py").write_text("SCALE = 2\n")
+    (lib / "extra.py").write_text("from minilib import core\n\ndef triple():\n    return 3 * core.SCALE\n")
+    (lib / "unused.py").write_text("X = 1\n")
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n")
+    (root / "index.md").write_text("# Index\n")
+    (root / "a.md").write_text(chapter("A", "Prose of A.", "import minilib.core as core\nprint(core.SCALE * 10)"))
+    (root / "b.md").write_text(chapter("B", "Prose of B.", "from minilib import extra\nprint(extra.triple())"))
+    return root
+
+
+@pytest.fixture
+def book(tmp_path, monkeypatch):
+    root = make_book(tmp_path / "book")
+    monkeypatch.setenv("PYTHONPATH", str(root / "src"))  # the kernels import minilib from here
+    monkeypatch.delenv("MINI_PROFILE", raising=False)
+    for name, value in (("OMP_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1"), ("PYTHONHASHSEED", "0")):
+        monkeypatch.setenv(name, value)
+    return root
+
+
+def run(root: Path, jobs: int = 2, only=None, store: Store | None = None, force: bool = False,
+        previous: dict | None = None, profile: str = "lite"):
+    """Plan and execute; returns {chapter: status} and the outcomes."""
+    store = store or Store(root / "_build" / "exec-store")
+    config = config_mod.load(root)
+    chapters = plan(root, None, profile, only, config=config)
+    outcomes = execute(chapters, store, jobs, 60, "test-device", profile, lambda m: None, force=force,
+                       previous=previous, library=config.library())
+    return {o.chapter.docname: o.status for o in outcomes}, outcomes
+
+
+def components(outcomes) -> dict:
+    """What a build's manifest keeps for re-execution reasons: ``{docname: {"components": ...}}``."""
+    return {o.chapter.docname: {"components": o.chapter.key.components} for o in outcomes}
+
+
+def output_text(outcome, store: Store) -> str:
+    entry = store.get(outcome.chapter.name, outcome.chapter.key.key)
+    return "".join(o.get("text", "") for c in entry.nb.cells if c.cell_type == "code" for o in c.outputs)

@@ -1,0 +1,103 @@
+"""The execution store: its checksum, not JSON parsing, is what rejects a damaged entry; merges validate."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from bookbuild.store import CorruptEntry, Store
+
+
+def executed(value: str = "20") -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print(core.SCALE * 10)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{value}\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A"), cell]
+    return nb
+
+
+def files(store: Store, chapter: str = "a", key: str = "k1"):
+    return store.root / chapter / f"{key}.ipynb", store.root / chapter / f"{key}.json"
+
+
+def test_put_then_get_round_trips_with_a_checksum(tmp_path):
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed(), {"seconds": 1.5})
+    entry = store.get("a", "k1", ["print(core.SCALE * 10)"])
+    assert entry.nb.cells[1].outputs[0].text == "20\n"
+    assert entry.meta["seconds"] == 1.5 and entry.meta["chapter"] == "a" and entry.meta["key"] == "k1"
+    nb_path, _ = files(store)
+    import hashlib
+
+    assert entry.meta["sha256"] == hashlib.sha256(nb_path.read_bytes()).hexdigest()
+    assert store.entries() == [("a", "k1")] and store.has("a", "k1") and not store.has("a", "k2")
+    assert store.get("a", "k2") is None
+
+
+def test_an_edited_notebook_that_is_still_valid_is_rejected_by_its_checksum_and_removed(tmp_path):
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed("20"), {})
+    nb_path, meta_path = files(store)
+    text = nb_path.read_text()
+    nb_path.write_text(text.replace('"20\\n"', '"21\\n"'))  # a flipped digit: valid JSON, valid notebook
+    assert nbformat.reads(nb_path.read_text(), as_version=4).cells[1].outputs[0].text == "21\n"
+    with pytest.raises(CorruptEntry, match="does not match its checksum"):
+        store.get("a", "k1", ["print(core.SCALE * 10)"])
+    assert not nb_path.exists() and not meta_path.exists()  # removed: the chapter re-executes
+    assert store.get("a", "k1") is None
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda nb, meta: nb.write_text(nb.read_text()[:100]), "does not match its checksum"),
+    (lambda nb, meta: meta.unlink(), "no metadata"),
+    (lambda nb, meta: nb.unlink(), "metadata without notebook"),
+    (lambda nb, meta: meta.write_text("{not json"), "unreadable metadata"),
+])
+def test_damaged_entries_are_named_and_removed(tmp_path, damage, message):
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed(), {})
+    damage(*files(store))
+    with pytest.raises(CorruptEntry, match=message):
+        store.get("a", "k1")
+    assert not any(p.exists() for p in files(store))
+
+
+def test_an_entry_with_other_code_cells_is_rejected(tmp_path):
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed(), {})
+    with pytest.raises(CorruptEntry, match="code cells differ"):
+        store.get("a", "k1", ["print(core.SCALE * 100)"])
+    assert not any(p.exists() for p in files(store))
+
+
+def test_merge_copies_intact_entries_and_rejects_damaged_ones(tmp_path):
+    source, target = Store(tmp_path / "shard"), Store(tmp_path / "main")
+    source.put("a", "k1", executed("20"), {})
+    source.put("b", "k2", executed("6"), {})
+    nb_b, _ = files(source, "b", "k2")
+    nb_b.write_text(nb_b.read_text().replace('"6\\n"', '"7\\n"'))  # valid JSON, wrong checksum
+    assert target.merge_from(source) == (1, 1)
+    assert target.entries() == [("a", "k1")]
+    assert not target.has("b", "k2") and not (target.root / "b").exists()
+    assert target.get("a", "k1").nb.cells[1].outputs[0].text == "20\n"
+    assert target.merge_from(source) == (0, 1)  # already there: not copied again
+
+
+def test_merge_keeps_the_targets_entry(tmp_path):
+    source, target = Store(tmp_path / "shard"), Store(tmp_path / "main")
+    source.put("a", "k1", executed("20"), {"who": "shard"})
+    target.put("a", "k1", executed("20"), {"who": "main"})
+    assert target.merge_from(source) == (0, 0)
+    assert json.loads(files(target)[1].read_text())["who"] == "main"
+
+
+def test_a_damaged_entry_does_not_stop_the_merge_of_later_ones(tmp_path):
+    source, target = Store(tmp_path / "shard"), Store(tmp_path / "main")
+    source.put("a", "k1", executed("20"), {})
+    source.put("b", "k2", executed("6"), {})
+    nb_a = files(source)[0]
+    nb_a.write_text(nb_a.read_text().replace('"20\\n"', '"21\\n"'))  # the first entry in order is damaged
+    assert target.merge_from(source) == (1, 1)
+    assert target.entries() == [("b", "k2")]
