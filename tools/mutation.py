@@ -1,7 +1,7 @@
 """Mutation testing of the library's numeric modules with mutmut (``make mutation``; not in ``make test``).
 
 mutmut writes a mutated copy of the sources to ``mutants/`` beside ``pyproject.toml``; to keep the
-tree clean this runs it in a copy of ``src/``, ``tests/`` and ``pyproject.toml`` under
+tree clean this runs it in a copy of ``src/``, ``tests/``, ``conftest.py`` and ``pyproject.toml`` under
 ``_build/mutation/``. What is mutated and which tests run comes from ``[tool.mutmut]`` in
 ``pyproject.toml``. A second run reuses the results of mutants whose code and tests did not change.
 
@@ -45,7 +45,8 @@ def copy_tree() -> None:
                 continue
             if not (ROOT / path.relative_to(WORK)).exists():
                 path.unlink()
-    shutil.copy2(ROOT / "pyproject.toml", WORK / "pyproject.toml")
+    for name in ("pyproject.toml", "conftest.py"):
+        shutil.copy2(ROOT / name, WORK / name)
 
 
 def statuses() -> dict[str, dict[str, str]]:
