@@ -1,7 +1,8 @@
 # Everything starts from a fresh clone with python3 (3.11+), make and the package index.
-#   make book   -- set up .venv, execute every chapter (lite profile) and build _build/html
-#   make test   -- set up .venv, unit tests, workflow lint, strict book build (warnings are errors),
-#                  the pages checked in headless Chromium, nbval
+#   make book     -- set up .venv, execute every chapter (lite profile) and build _build/html
+#   make test     -- set up .venv (and Chromium, as root on Debian), unit tests, workflow lint, strict
+#                    book build (warnings are errors), the pages checked in headless Chromium, nbval
+#   make preview  -- serve the book on http://127.0.0.1:8000, rebuild on save, reload the page
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,8 +16,10 @@ export PYTHONHASHSEED := 0
 # One thread per kernel: numbers then do not depend on how many chapters run side by side.
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
+# Parallel pytest workers (unit tests; nbval runs one notebook per worker, each notebook's cells in order).
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: book test unit lint-workflows build-strict site-check nbval serve clean venv chapter bench data notebook-check results-diff mutation
+.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation full-standin
 
 venv: $(STAMP)
 
@@ -30,11 +33,16 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	$(BIN)/python -m bookbuild build
 
-test: unit lint-workflows build-strict site-check nbval
+# The browser first: a machine that cannot get one fails in a second, not after the build.
+test: browser unit lint-workflows build-strict site-check nbval
+
+# Chromium for site-check: found on PATH, or installed (root with apt-get), or the command to run.
+browser:
+	@tools/ensure_chromium.sh
 
 # The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(NPROC)
 
 # actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
 lint-workflows: $(STAMP)
@@ -45,13 +53,26 @@ lint-workflows: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m lecturekit.download --profile full
 
+# The full profile executed on CPU, offline, against stand-in files generated here (synthetic MNIST,
+# random ResNet18/DINOv2 weights; src/lecturekit/standin.py): every chapter must execute and every
+# glue key its text uses must be defined. Numbers meaningless; kept in _build/standin/, never
+# rendered or published. Size knobs: STANDIN_IMAGES (MNIST images per split), STANDIN_PIXELS
+# (input side of the pretrained encoders, a multiple of 14; 224 is the real one).
+STANDIN := $(CURDIR)/$(BUILD)/standin
+full-standin: $(STAMP)
+	$(BIN)/python -m lecturekit.standin --cache $(STANDIN)/lecturekit-cache --torch-home $(STANDIN)/torch-home \
+		$(if $(STANDIN_IMAGES),--images $(STANDIN_IMAGES)) $(if $(STANDIN_PIXELS),--pixels $(STANDIN_PIXELS))
+	LECTUREKIT_PROFILE=full LECTUREKIT_STANDIN=1 LECTUREKIT_OFFLINE=1 \
+	LECTUREKIT_CACHE=$(STANDIN)/lecturekit-cache TORCH_HOME=$(STANDIN)/torch-home \
+		$(BIN)/python -m bookbuild execute --strict
+
 # -n: nitpicky, -W: warnings are errors, --keep-going: report them all before failing.
 build-strict: $(STAMP)
 	$(BIN)/python -m bookbuild build --strict
 
 # Every page in headless Chromium, after its JavaScript ran: no build leftovers, profile stated,
 # numbered figures, solutions collapsed, status page complete (tools/check_site.py).
-site-check: $(STAMP)
+site-check: $(STAMP) browser
 	$(BIN)/python tools/check_site.py
 
 # A reader's run of one chapter's downloadable notebook: fresh venv, only its install cell, then
@@ -60,10 +81,13 @@ site-check: $(STAMP)
 notebook-check: book
 	$(BIN)/python tools/check_notebook.py --chapter book/$(or $(CH),cake-ebm)
 
-# Re-execute the executed notebooks (taken from the execution cache) and compare outputs.
+# Re-execute the executed notebooks (taken from the execution cache) and compare outputs. One
+# pytest-xdist worker per notebook, up to twice the cores (each kernel uses one thread, so the
+# notebooks share the cores evenly); --dist loadscope keeps each notebook's cells in order in one kernel.
 nbval: $(STAMP)
 	$(BIN)/python -m bookbuild export --out $(BUILD)/nbval
-	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval $(BUILD)/nbval \
+	@n=$$(ls $(BUILD)/nbval/*.ipynb | wc -l); w=$$(( n < 2 * $(NPROC) ? n : 2 * $(NPROC) )); \
+	set -x; $(BIN)/python -m pytest -q -p no:cacheprovider -n $$w --dist loadscope --nbval $(BUILD)/nbval \
 		--nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout 600
 
 # Which glued numbers and figures differ from another build, as Markdown appended to SUMMARY (the
@@ -77,18 +101,18 @@ results-diff: $(STAMP)
 	$(BIN)/python -m bookbuild diff "$(BASE)" $(if $(wildcard $(BASE)/_toc.yml),--execute-base) \
 		--format markdown --threshold 5% --output "$(SUMMARY)"
 
-# Build one chapter alone, strictly, into _build/chapter-<name> (own execution cache):
-#   make chapter CH=priors
+# One chapter, executed through the same store as `make book` (only if its inputs changed) and
+# rendered alone, strictly, into _build/chapter-<name>/_build/html:   make chapter CH=priors
 chapter: $(STAMP)
-	@test -n "$(CH)" && test -f book/$(CH).md || { echo "usage: make chapter CH=<name> (book/<name>.md must exist)"; exit 2; }
-	@mkdir -p $(BUILD)/chapter-$(CH)
-	@printf 'format: jb-book\nroot: book/index\nchapters:\n  - file: book/$(CH)\n  - file: book/glossary\n  - file: book/bibliography\n' > $(BUILD)/chapter-$(CH)/_toc.yml
-	$(BIN)/jupyter-book build . --toc $(BUILD)/chapter-$(CH)/_toc.yml --path-output $(BUILD)/chapter-$(CH) \
-		--builder html --all -n -W --keep-going
-	@echo "Chapter: $(CURDIR)/$(BUILD)/chapter-$(CH)/_build/html/book/$(CH).html"
+	@test -n "$(CH)" || { echo "usage: make chapter CH=<name>, e.g. make chapter CH=priors"; exit 2; }
+	$(BIN)/python -m bookbuild chapter $(CH)
 
-serve: book
-	$(BIN)/python -m http.server --directory $(BUILD)/html 8000
+# Serve the book on http://127.0.0.1:8000 (PREVIEW_PORT=...), rebuild through bookbuild on every
+# save in book/, src/, _config.yml or _toc.yml, and reload the open page (src/bookbuild/preview.py).
+preview: $(STAMP)
+	$(BIN)/python -m bookbuild preview
+
+serve: preview
 
 # Mutation testing of losses, metrics/ and transforms with mutmut (slow; not part of make test):
 # per-module killed/total and the surviving mutants, in _build/mutation/report.txt.

@@ -26,7 +26,7 @@ def isolated_env(tmp_path, monkeypatch, doctest_namespace):
     doctest_namespace.update(np=np, torch=torch)
     monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "lk-cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    for name in ("LECTUREKIT_PROFILE", "LECTUREKIT_OFFLINE", "LECTUREKIT_PROGRESS"):
+    for name in ("LECTUREKIT_PROFILE", "LECTUREKIT_OFFLINE", "LECTUREKIT_PROGRESS", "LECTUREKIT_STANDIN"):
         monkeypatch.delenv(name, raising=False)
     torch.manual_seed(0)  # the examples draw from the global generator
     yield tmp_path

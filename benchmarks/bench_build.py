@@ -3,7 +3,8 @@
 Measures, on this machine, for both builders: a cold build (empty caches, trained weights
 included), a warm build with nothing changed, a build after a prose-only edit and a build after a
 one-module library edit (how many chapters each executed, and whether the published outputs are
-stale); then the unit-test and nbval times. Prints a Markdown table. Run with ``make bench``.
+stale); a prose edit while ``bookbuild preview`` (``make preview``) runs; then the unit-test and
+nbval times, run as ``make unit`` and ``make nbval`` run them (pytest-xdist). Prints a Markdown table. Run with ``make bench``.
 
 The copies live in a temporary folder and use this checkout's virtualenv, with ``PYTHONPATH``
 pointing at the copy's ``src`` so that library edits in the copy are what the kernels import.
@@ -68,6 +69,49 @@ def edit_prose(copy: Path) -> None:
                                        "A sentence added by the benchmark.\n\n## How the priors fit together", 1))
 
 
+def edit_prose_again(copy: Path) -> None:
+    p = copy / PROSE_FILE
+    p.write_text(p.read_text().replace("A sentence added by the benchmark.", "A sentence the benchmark edited while the preview ran.", 1))
+
+
+def preview_prose_edit(copy: Path, jobs: int) -> float:
+    """Seconds from a prose edit to the end of the rebuild, with `make preview` already running and warm."""
+    import queue
+    import threading
+
+    proc = subprocess.Popen([str(BIN / "python"), "-m", "bookbuild", "preview", "--port", "0", "--jobs", str(jobs)],
+                            cwd=copy, env=env_for(copy), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def wait_for(pattern: str, timeout: float = 900) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                if proc.poll() is not None:
+                    break
+                continue
+            seen.append(line)
+            if re.search(pattern, line):
+                return
+        proc.kill()
+        sys.exit(f"preview benchmark: no {pattern!r}:\n{''.join(seen)[-3000:]}")
+
+    try:
+        wait_for(r"\[preview\] serving")
+        time.sleep(2)  # let the watcher start
+        start = time.perf_counter()
+        edit_prose_again(copy)
+        wait_for(r"\[preview\] rebuilt")
+        return time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def edit_module(copy: Path) -> None:
     p = copy / MODULE_FILE
     p.write_text(p.read_text() + "\n# edited by the benchmark\n")
@@ -90,9 +134,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    n_chapters = len(re.findall(r"^\s+- file: book/(?!index|glossary|bibliography|status)", (ROOT / "_toc.yml").read_text(), re.M))
     from bookbuild.deps import Library
-    from bookbuild.execute import plan
+    from bookbuild.execute import discover, plan
+
+    n_chapters = len(discover(ROOT))
 
     module = MODULE_FILE[len("src/"):-len(".py")].replace("/", ".")
     dependents = [c.docname for c in plan(ROOT, Library(ROOT / "src", "lecturekit"), "lite")
@@ -106,10 +151,20 @@ def main() -> int:
                              executed_by_bookbuild, ours)
         rows += scenario_rows("plain jupyter-book", [str(BIN / "jupyter-book"), "build", ".", "--builder", "html"],
                               executed_by_jupyter_book, plain)
+        try:
+            live = preview_prose_edit(ours, args.jobs)
+        except (SystemExit, OSError, subprocess.SubprocessError) as err:  # report the rest anyway
+            print(f"preview benchmark failed: {err}", flush=True)
+            live = float("nan")
+        print(f"  {'bookbuild preview':<24} {'prose-only edit, preview running':<34} {live:7.1f} s", flush=True)
         env = env_for(ours)
-        unit, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "tests"], ours, env)
+        # As `make unit` and `make nbval` run them (pytest-xdist; one notebook per worker).
+        cores = os.cpu_count() or 1
+        unit, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "-n", str(cores), "tests"], ours, env)
         timed([str(BIN / "python"), "-m", "bookbuild", "export", "--out", "_build/nbval"], ours, env)
-        nbval, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "_build/nbval",
+        workers = min(len(list((ours / "_build" / "nbval").glob("*.ipynb"))), 2 * cores)
+        nbval, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
+                          "--dist", "loadscope", "--nbval", "_build/nbval",
                           "--nbval-sanitize-with", "tools/nbval_sanitize.cfg"], ours, env)
     table = {(label, who): (s, n) for label, who, s, n in rows}
     print("\n| build | bookbuild | chapters executed | plain jupyter-book | chapters executed | ratio |")
@@ -118,6 +173,8 @@ def main() -> int:
         (a, na), (b, nb) = table[(label, "bookbuild")], table[(label, "plain jupyter-book")]
         stale = " (stale outputs)" if label.endswith("library edit") and nb == 0 else ""
         print(f"| {label} | {a:.1f} s | {na} | {b:.1f} s | {nb}{stale} | {a / b:.2f} |")
+    plain_prose = table[("after a prose-only edit", "plain jupyter-book")][0]
+    print(f"| after a prose-only edit, `make preview` running | {live:.1f} s | 0 | {plain_prose:.1f} s | 0 | {live / plain_prose:.2f} |")
     print(f"| unit tests | {unit:.1f} s | | | | |")
     print(f"| nbval (all chapters) | {nbval:.1f} s | | | | |")
     return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import shutil
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 
 from lecturekit import download as dl
+from lecturekit import encoders
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, several read chunks' worth
 
@@ -140,8 +139,8 @@ def test_http_error_and_bad_arguments(server, tmp_path):
         dl.fetch(f"{base}/x", tmp_path / "x")
     with pytest.raises(ValueError, match="64 hex digits"):
         dl.fetch(f"{base}/x", tmp_path / "x", sha256="f37072fd")
-    with pytest.raises(ValueError, match="40 hex digits"):
-        dl.fetch_git("file:///nowhere", "main", tmp_path / "repo")
+    with pytest.raises(ValueError, match="32 hex digits"):
+        dl.fetch(f"{base}/x", tmp_path / "x", md5="abc")
 
 
 def test_ensure_replaces_bad_file_and_tries_mirrors(server, tmp_path):
@@ -181,8 +180,8 @@ def _idx_labels(n: int) -> bytes:
     return (2049).to_bytes(4, "big") + n.to_bytes(4, "big") + bytes(i % 10 for i in range(n))
 
 
-def _local_manifest(base: str, files: dict[str, bytes], repo: Path, commit: str):
-    """A manifest with the real layout, pointing at the local server and a local git repo."""
+def _local_manifest(base: str, files: dict[str, bytes]):
+    """A manifest with the real layout, pointing at the local server."""
     items = []
     raw = {"train-images-idx3-ubyte": _idx_images(6), "train-labels-idx1-ubyte": _idx_labels(6),
            "t10k-images-idx3-ubyte": _idx_images(4, 1), "t10k-labels-idx1-ubyte": _idx_labels(4)}
@@ -194,42 +193,15 @@ def _local_manifest(base: str, files: dict[str, bytes], repo: Path, commit: str)
     files["/ckpt/w.pth"] = PAYLOAD
     items.append(dl.Resource(name="weights", root="hub", path="checkpoints/w.pth",
                              urls=(f"{base}/ckpt/w.pth",), sha256=sha(PAYLOAD), size=len(PAYLOAD)))
-    items.append(dl.GitCheckout(name="code", root="hub", path="owner_repo_main", url=repo.as_uri(), commit=commit))
     return items
 
 
-@pytest.fixture()
-def git_repo(tmp_path):
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    repo = tmp_path / "upstream"
-    repo.mkdir()
-    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()  # noqa: E731
-    run("init", "--quiet")
-    (repo / "hubconf.py").write_text("dependencies = []\n")
-    run("add", "hubconf.py")
-    run("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "-m", "one")
-    run("config", "uploadpack.allowAnySHA1InWant", "true")
-    return repo, run("rev-parse", "HEAD")
-
-
-def test_fetch_git_checks_out_the_pinned_commit(git_repo, tmp_path):
-    repo, commit = git_repo
-    dest = tmp_path / "hub" / "owner_repo_main"
-    dl.fetch_git(repo.as_uri(), commit, dest)
-    assert (dest / "hubconf.py").is_file() and dl.checkout_head(dest) == commit
-    with pytest.raises(dl.DownloadError):
-        dl.fetch_git(repo.as_uri(), "0" * 40, tmp_path / "hub" / "other")
-    assert not (tmp_path / "hub" / "other").exists() and leftovers(tmp_path / "hub") == []
-
-
-def test_full_layout_is_what_the_library_reads(server, git_repo, tmp_path, monkeypatch):
+def test_full_layout_is_what_the_library_reads(server, tmp_path, monkeypatch):
     base, files = server
-    repo, commit = git_repo
-    monkeypatch.setattr(dl, "manifest", lambda: _local_manifest(base, files, repo, commit))
+    monkeypatch.setattr(dl, "manifest", lambda: _local_manifest(base, files))
     cache, hub = tmp_path / "cache", tmp_path / "torch" / "hub"
     done = dl.ensure_all(cache, hub)
-    assert [d[2] for d in done][-1] == commit
+    assert [d[2] for d in done][-1] == sha(PAYLOAD)
     raw = cache / "data" / "MNIST" / "raw"
     assert sorted(p.name for p in raw.iterdir() if not p.name.endswith(".gz")) == sorted(dl._MNIST_UNPACKED_SIZES)
     assert (hub / "checkpoints" / "w.pth").read_bytes() == PAYLOAD
@@ -243,19 +215,18 @@ def test_full_layout_is_what_the_library_reads(server, git_repo, tmp_path, monke
     assert dl.ensure_all(cache, hub, offline=True) == done
 
 
-def test_cli(server, git_repo, tmp_path, monkeypatch, capsys):
+def test_cli(server, tmp_path, monkeypatch, capsys):
     base, files = server
-    repo, commit = git_repo
     assert dl.main(["--profile", "lite"]) == 0
     assert "nothing to download" in capsys.readouterr().out
-    monkeypatch.setattr(dl, "manifest", lambda: _local_manifest(base, files, repo, commit))
+    monkeypatch.setattr(dl, "manifest", lambda: _local_manifest(base, files))
     assert dl.main(["--profile", "full", "--dest", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t"),
                     "--verify-only"]) == 1
     assert "missing" in capsys.readouterr().err
     assert dl.main(["--profile", "full", "--dest", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t")]) == 0
     out = capsys.readouterr().out
-    assert sha(PAYLOAD) in out and commit in out
-    assert (tmp_path / "t" / "hub" / "owner_repo_main" / "hubconf.py").is_file()
+    assert sha(PAYLOAD) in out
+    assert (tmp_path / "t" / "hub" / "checkpoints" / "w.pth").read_bytes() == PAYLOAD
     monkeypatch.setenv("LECTUREKIT_OFFLINE", "1")
     assert dl.main(["--profile", "full", "--dest", str(tmp_path / "c")]) == 2
     with pytest.raises(SystemExit):
@@ -275,7 +246,12 @@ def test_real_manifest_matches_torchvision_and_encoders(capsys):
     assert resnet.urls == (ResNet18_Weights.IMAGENET1K_V1.url,)
     # torchvision names the file after the first 8 hex digits of its SHA-256 (torch.hub check_hash).
     assert resnet.path == f"checkpoints/resnet18-{resnet.sha256[:8]}.pth"
-    dino = [i for i in items if "DINOv2" in i.name]
-    assert {i.path for i in dino} == {"checkpoints/dinov2_vits14_pretrain.pth", "facebookresearch_dinov2_main"}
+    (dino,) = [i for i in items if "DINOv2" in i.name]
+    # The path, URL and checksum of Meta's file; lecturekit.encoders reads it from there.
+    assert dino.path == f"checkpoints/{encoders.DINOV2_FILE}" and dino.root == "hub"
+    assert dino.urls == (encoders.DINOV2_URL,)
+    assert dino.sha256 == "b938bf1bc15cd2ec0feacfe3a1bb553fe8ea9ca46a7e1d8d00217f29aef60cd9"
+    assert resnet.sha256 == "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"
+    assert [r.name for r in items if r.root == "hub"] == ["ResNet18 ImageNet-1k weights", "DINOv2 ViT-S/14 weights"]
     assert dl.main(["--profile", "full", "--manifest"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == len(items)

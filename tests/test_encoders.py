@@ -1,4 +1,4 @@
-import textwrap
+import json
 from pathlib import Path
 
 import pytest
@@ -167,40 +167,83 @@ def test_resnet18_missing_offline_names_the_file(full_offline):
         encoders.load("resnet18-imagenet")
 
 
-HUBCONF = textwrap.dedent('''
-    dependencies = ["torch"]
-    import torch.nn as nn
-
-    class PatchEncoder(nn.Module):
-        """Stands in for the ViT: same call signature, CLS-sized output."""
-        def __init__(self):
-            super().__init__()
-            self.patch_embed = nn.Conv2d(3, 384, 14, 14)
-        def forward(self, x):
-            return self.patch_embed(x).mean(dim=(2, 3))
-
-    def dinov2_vits14(pretrained=True):
-        assert not pretrained, "lecturekit must load the weights itself when offline"
-        return PatchEncoder()
-''')
+KEYS = json.loads((Path(__file__).parent / "data" / "dinov2_vits14_keys.json").read_text())["keys"]
 
 
-def test_dinov2_loads_from_a_local_hub_checkout(full_offline):
-    from pathlib import Path
+def _official_layout(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random tensors under the key names and shapes of Meta's dinov2_vits14_pretrain.pth."""
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(shape, generator=g) * 0.02 for k, shape in KEYS.items()}
 
+
+def test_official_dinov2_keys_load_into_timm_exactly():
+    """Every tensor of Meta's checkpoint but the training-only mask token becomes a timm parameter."""
+    state = _official_layout()
+    assert len(state) == 175 and state["pos_embed"].shape == (1, 1 + 37 * 37, 384)
+    model = encoders.dinov2_vits14(state, size=518)  # strict load: no key missing, none left over
+    ours = model.state_dict()
+    assert set(ours) == set(KEYS) - {"mask_token"}
+    for key, value in ours.items():
+        assert torch.equal(value, state[key]), key
+    assert model(torch.zeros(1, 3, 518, 518)).shape == (1, 384)
+
+
+def test_dinov2_position_embeddings_resampled_as_meta_does():
+    """At 224 pixels: 16x16 patches, bicubic from 37x37 with Meta's 0.1 offset, no antialiasing."""
+    import torch.nn.functional as F
+
+    state = _official_layout(1)
+    converted = encoders.dinov2_state_for_timm(state, 224)
+    grid = state["pos_embed"][:, 1:].reshape(1, 37, 37, 384).permute(0, 3, 1, 2)
+    expected = F.interpolate(grid, scale_factor=(16.1 / 37, 16.1 / 37), mode="bicubic", antialias=False)
+    assert converted["pos_embed"].shape == (1, 1 + 16 * 16, 384)
+    assert torch.equal(converted["pos_embed"][:, 0], state["pos_embed"][:, 0])  # CLS position untouched
+    assert torch.equal(converted["pos_embed"][:, 1:], expected.permute(0, 2, 3, 1).reshape(1, 256, 384))
+    assert "mask_token" not in converted and "mask_token" in state  # the input is not modified
+    model = encoders.dinov2_vits14(state, size=224)
+    assert model(torch.zeros(2, 3, 224, 224)).shape == (2, 384)
+
+
+def test_dinov2_rejects_other_checkpoints_and_sizes():
+    with pytest.raises(ValueError, match="multiple of 14"):
+        encoders.dinov2_state_for_timm(_official_layout(), 100)
+    wrong = _official_layout()
+    wrong["blocks.0.attn.qkv.weight"] = torch.zeros(10, 384)
+    with pytest.raises(ValueError, match="not a DINOv2 ViT-S/14 checkpoint"):
+        encoders.dinov2_vits14(wrong)
+    with pytest.raises(ValueError, match="pos_embed"):
+        encoders.dinov2_state_for_timm({"cls_token": torch.zeros(1, 1, 384)})
+
+
+def test_dinov2_loads_from_the_torch_cache(full_offline):
     hub = Path(torch.hub.get_dir())
-    repo = hub / "facebookresearch_dinov2_main"
-    repo.mkdir(parents=True)
-    (repo / "hubconf.py").write_text(HUBCONF)
-    (hub / "checkpoints").mkdir()
-    state = {"patch_embed.weight": torch.full((384, 3, 14, 14), 0.01), "patch_embed.bias": torch.arange(384.0)}
+    (hub / "checkpoints").mkdir(parents=True)
+    state = _official_layout(2)
     torch.save(state, hub / "checkpoints" / "dinov2_vits14_pretrain.pth")
     model = encoders.load("dinov2-vits14")
-    assert torch.equal(model.backbone.patch_embed.bias, state["patch_embed.bias"])
+    assert model.size == 224
+    assert torch.equal(model.backbone.blocks[11].mlp.fc2.weight, state["blocks.11.mlp.fc2.weight"])
     assert encoders.embed(model, torch.rand(2, 1, 28, 28)).shape == (2, 384)
 
 
-def test_dinov2_missing_offline_names_code_and_weights(full_offline):
-    with pytest.raises(FileNotFoundError) as err:
+def test_dinov2_missing_offline_names_the_weights(full_offline):
+    with pytest.raises(FileNotFoundError, match=r"checkpoints/dinov2_vits14_pretrain\.pth"):
         encoders.load("dinov2-vits14")
-    assert "facebookresearch_dinov2_main" in str(err.value) and "dinov2_vits14_pretrain.pth" in str(err.value)
+
+
+def test_standin_weights_only_in_a_standin_run(full_offline, monkeypatch):
+    """Stand-in files load only with LECTUREKIT_STANDIN=1, at the stand-in's input size."""
+    from lecturekit import standin
+
+    torch_home = Path(torch.hub.get_dir()).parent
+    standin.generate(Path(torch_home.parent / "standin-cache"), torch_home, images=10, pixels=28)
+    with pytest.raises(RuntimeError, match="stand-in files"):
+        encoders.load("resnet18-imagenet")
+    monkeypatch.setenv("LECTUREKIT_STANDIN", "1")
+    for name, dim in (("resnet18-imagenet", 512), ("dinov2-vits14", 384)):
+        model = encoders.load(name)
+        assert model.size == 28
+        assert encoders.embed(model, torch.rand(3, 1, 28, 28)).shape == (3, dim)
+    monkeypatch.setenv("TORCH_HOME", str(torch_home.parent / "empty"))
+    with pytest.raises(FileNotFoundError, match="no stand-in"):
+        encoders.load("dinov2-vits14")

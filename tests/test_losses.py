@@ -237,6 +237,29 @@ def test_ema_rejects_bad_momentum_and_mismatched_networks():
         losses.ema_update(torch.nn.Linear(3, 5), torch.nn.Linear(3, 4), 0.5)
 
 
+def test_ema_momentum_schedules_start_at_base_and_rise_towards_final():
+    cosine = losses.ema_momentum_schedule(100)
+    linear = losses.ema_momentum_schedule(100, kind="linear")
+    for m in (cosine, linear):
+        assert m.shape == (100,) and float(m[0]) == pytest.approx(0.996)
+        assert bool((m[1:] >= m[:-1]).all()) and 0.9999 < float(m[-1]) < 1.0
+    # BYOL's cosine: 1 - (1 - base)(cos(pi k / K) + 1) / 2, halfway at k = K / 2; linear is halfway too.
+    assert float(cosine[50]) == pytest.approx(0.998) and float(linear[50]) == pytest.approx(0.998)
+    # ... but the cosine stays near base longer at the start and near final longer at the end.
+    assert float(cosine[10]) < float(linear[10]) and float(cosine[90]) > float(linear[90])
+    assert float(cosine[25]) == pytest.approx(1 - 0.004 * (math.cos(math.pi / 4) + 1) / 2)
+    assert torch.equal(losses.ema_momentum_schedule(3, base=0.9, kind="constant"), torch.full((3,), 0.9, dtype=torch.float64))
+
+
+def test_ema_momentum_schedule_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="total_steps"):
+        losses.ema_momentum_schedule(0)
+    with pytest.raises(ValueError, match="base <= final"):
+        losses.ema_momentum_schedule(10, base=0.999, final=0.99)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        losses.ema_momentum_schedule(10, kind="step")
+
+
 # --- edges of the input checks and the defaults (found by mutation testing, make mutation) -----
 
 def test_smallest_batches_are_accepted_and_errors_name_what_was_wrong():

@@ -185,14 +185,33 @@ def test_run_steps_are_make_targets_that_exist():
 def test_pr_workflow_is_the_local_test_command():
     wf = load(PR)
     assert set(triggers(wf)) == {"pull_request"}
-    (job,) = wf["jobs"].values()
+    assert set(wf["jobs"]) == {"lite", "full-standin"}
+    job = wf["jobs"]["lite"]
     assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"], ["notebook-check"], ["results-diff"]]
     assert job.get("env", {}).get("LECTUREKIT_PROFILE") == "lite"
     # `make test` is unit tests + strict build + nbval.
     rule = re.search(r"^test:(.*)$", (ROOT / "Makefile").read_text(), re.M)
     assert rule and {"unit", "build-strict", "nbval"} <= set(rule.group(1).split())
-    report = [s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact@")]
-    assert report and report[0]["if"] == "failure()"
+    for job in wf["jobs"].values():
+        report = [s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact@")]
+        assert report and report[0]["if"] == "failure()"
+
+
+def test_pr_workflow_runs_the_full_profile_on_standins():
+    """Every pull request executes every chapter in `full` on stand-in files (make full-standin)."""
+    job = load(PR)["jobs"]["full-standin"]
+    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["full-standin"]]
+    assert job["runs-on"] == "ubuntu-24.04"
+    rule = re.search(r"^full-standin:.*\n((?:\t.*\n|.*\\\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    recipe = rule.group(1)
+    # Stand-ins are generated (never downloaded) into their own folder, then every chapter executes
+    # in the full profile, strictly, in stand-in mode, offline; nothing is rendered.
+    assert "-m lecturekit.standin" in recipe and "_build/standin" not in recipe.replace("$(STANDIN)", "")
+    for setting in ("LECTUREKIT_PROFILE=full", "LECTUREKIT_STANDIN=1", "LECTUREKIT_OFFLINE=1",
+                    "LECTUREKIT_CACHE=$(STANDIN)/", "TORCH_HOME=$(STANDIN)/"):
+        assert setting in recipe, setting
+    assert "-m bookbuild execute --strict" in recipe and "bookbuild build" not in recipe
+    assert re.search(r"^STANDIN := \$\(CURDIR\)/\$\(BUILD\)/standin$", (ROOT / "Makefile").read_text(), re.M)
 
 
 def test_full_workflow_builds_on_gpu_and_publishes_only_success():
@@ -219,17 +238,79 @@ def test_full_workflow_builds_on_gpu_and_publishes_only_success():
     assert build["permissions"] == {"contents": "read"}
 
 
+HASH_FILES = re.compile(r"hashFiles\(([^)]*)\)")
+
+
+def hashed_patterns(expression: str) -> list[list[str]]:
+    """The patterns of each ``hashFiles(...)`` call in a key expression, in order."""
+    return [[p.strip().strip("'\"") for p in call.split(",")] for call in HASH_FILES.findall(expression)]
+
+
 def test_full_execution_cache_key_covers_library_data_and_environment():
     build = load(FULL)["jobs"]["build"]
     restore = next(s for s in steps(build) if s.get("id") == "exec-cache")
     key = restore["with"]["key"]
     restore_keys = [k.strip() for k in restore["with"]["restore-keys"].splitlines() if k.strip()]
-    for part in ("pyproject.toml", "src/lecturekit/**", "book/**", "_config.yml", "_toc.yml",
-                 "steps.fingerprint.outputs.env", "steps.fingerprint.outputs.data", "runner.os"):
+    for part in ("steps.fingerprint.outputs.env", "steps.fingerprint.outputs.data", "runner.os", "runner.arch"):
         assert part in key, part
+    prefix_files, chapter_files = hashed_patterns(key)
+    # The fixed prefix: what decides chapter keys and outputs besides the chapters themselves:
+    # dependencies, the library and bookbuild (it computes the chapter keys), the build settings.
+    assert prefix_files == ["pyproject.toml", "src/**/*.py", "_config.yml", "Makefile"]
+    assert chapter_files == ["book/**", "_toc.yml"]
     # A partial match may differ only in the chapters, never in environment, data or library.
     book_hash = key.rindex("${{ hashFiles('book/**'")
     assert restore_keys == [key[:book_hash]]
+
+
+def test_exec_cache_key_ignores_bytecode_and_covers_bookbuild(tmp_path):
+    """The prefix patterns, matched as hashFiles does, take every source file and no __pycache__ file.
+
+    The fingerprint step imports the library before the key is computed, which writes
+    ``__pycache__/*.pyc`` files; they record their source's modification time, which every fresh
+    checkout sets anew, so hashing them would change the key on every runner.
+    """
+    build = load(FULL)["jobs"]["build"]
+    restore = next(s for s in steps(build) if s.get("id") == "exec-cache")
+    prefix_files = hashed_patterns(restore["with"]["key"])[0]
+    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py"))
+    tree = tmp_path / "checkout"
+    for rel in [*sources, "src/lecturekit/__pycache__/encoders.cpython-311.pyc", "src/bookbuild/__pycache__/cli.cpython-311.pyc",
+                "src/lecturekit.egg-info/SOURCES.txt", "pyproject.toml", "Makefile", "_config.yml"]:
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_text("x")
+    matched = set()
+    for pattern in prefix_files:  # hashFiles globs: ** spans folders, * stays within one
+        matched |= {str(p.relative_to(tree)) for p in tree.glob(pattern) if p.is_file()}
+    assert {"src/bookbuild/deps.py", "src/bookbuild/cli.py", "src/lecturekit/encoders.py"} <= matched
+    assert set(sources) <= matched
+    assert not any("__pycache__" in m or m.endswith(".pyc") or "egg-info" in m for m in matched)
+
+
+def test_full_caches_use_workspace_relative_paths():
+    """actions/cache versions an entry by its path strings: absolute workspace paths miss on other runners."""
+    build = load(FULL)["jobs"]["build"]
+    env = build["env"]
+    for name, rel in (("LECTUREKIT_CACHE", "_build/lecturekit-cache"), ("TORCH_HOME", "_build/torch-home")):
+        assert env[name] == "${{ github.workspace }}/" + rel
+    assert env["LECTUREKIT_STANDIN"] == "0"
+    caches = [s for s in steps(build) if s.get("uses", "").startswith(("actions/cache/restore@", "actions/cache/save@"))]
+    assert len(caches) == 4
+    for step in caches:
+        paths = [p.strip() for p in step["with"]["path"].splitlines() if p.strip()]
+        for p in paths:
+            assert not p.lstrip("!").startswith("/") and "${{" not in p, f"{step.get('name')}: {p}"
+    data = [s for s in caches if s.get("id") == "data-cache" or "steps.data-cache." in s["with"]["key"]]
+    assert len(data) == 2
+    for step in data:  # exactly where lecturekit.download puts the manifest's files
+        assert [p.strip() for p in step["with"]["path"].splitlines() if p.strip()] == \
+            ["_build/lecturekit-cache/data/MNIST", "_build/torch-home/hub/checkpoints"]
+    from lecturekit import download
+
+    roots = {"cache": "_build/lecturekit-cache", "hub": "_build/torch-home/hub"}
+    for item in download.manifest():
+        assert any(f"{roots[item.root]}/{item.path}".startswith(p + "/") for p in
+                   ["_build/lecturekit-cache/data/MNIST", "_build/torch-home/hub/checkpoints"]), item.path
     fingerprint = next(s for s in steps(build) if s.get("id") == "fingerprint")["run"]
     assert "pip freeze" in fingerprint and "nvidia-smi" in fingerprint and "--manifest" in fingerprint
     saves = [s for s in steps(build) if s.get("uses", "").startswith("actions/cache/save@")]
@@ -260,7 +341,7 @@ def test_lint_script_rejects_an_unsafe_workflow(tmp_path):
 
 def test_pr_summary_compares_with_the_base_branch_built_from_the_same_store():
     """The report of `bookbuild diff` goes to the job summary; the base is a read-only checkout."""
-    (job,) = load(PR)["jobs"].values()
+    job = load(PR)["jobs"]["lite"]
     names = [s.get("name", s.get("uses", "")) for s in steps(job)]
     base = next(s for s in steps(job) if s.get("with", {}).get("path") == "_build/base-checkout")
     assert base["with"]["ref"] == "${{ github.base_ref }}" and base["with"]["persist-credentials"] is False

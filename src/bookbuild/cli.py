@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from bookbuild import config as config_mod
-from bookbuild import diff, render
+from bookbuild import diff, render, standin
 from bookbuild.config import Config, ConfigError
 from bookbuild.deps import Library, code_sources
 from bookbuild.execute import Chapter, WrongLibrary, device_description, execute, plan, sync_jupyter_cache
@@ -55,10 +55,36 @@ def context(args: argparse.Namespace) -> Context:
     return Context(args, config, paths, config.profile(), config.library(), Store(paths.store))
 
 
+def _standin_checks(paths: Paths, outcomes: list, store: Store, rendering: bool) -> int | None:
+    """A stand-in run is never rendered (exit 2); without rendering, every glue key the text uses must be defined."""
+    var = standin.active(paths.root, os.environ)
+    if var and rendering:
+        _say(f"error: stand-in run ({var} is set): its numbers are meaningless, so it is never rendered into "
+             "_build/html or published. Use `python -m bookbuild execute` for a stand-in run, or unset "
+             f"{var} for a real build.")
+        return 2
+    if rendering:
+        return None
+    missing = []
+    for o in outcomes:
+        entry = store.get(o.chapter.name, o.chapter.key.key, code_sources(o.chapter.nb))
+        for key in standin.glue_problems(o.chapter.nb, entry.nb) if entry is not None else []:
+            missing.append(f"{o.chapter.docname}: the text uses glue key {key!r}, which no cell glues")
+    if missing:
+        _say("\nerror: glue keys used but never defined in this profile:\n" + "\n".join("    " + m for m in missing))
+        return 1
+    if var:
+        _say(f"stand-in run ({var} is set): every chapter executed; its numbers are meaningless and it is "
+             f"never rendered or published. Manifest: {paths.manifest}")
+    return None
+
+
 def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     started = time.perf_counter()
     ctx = context(args)
     paths = ctx.paths
+    if rendering and (refused := _standin_checks(paths, [], ctx.store, rendering)) is not None:
+        return refused
     device = device_description()
     _say(f"bookbuild (from {Path(__file__).resolve().parent}): profile {ctx.profile}, {device}")
     chapters = ctx.plan()
@@ -76,7 +102,11 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
         changes = {"changes": report}
         _say(diff.terminal(report).rstrip())
     if not rendering:
-        render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes})
+        if (failed := _standin_checks(paths, outcomes, ctx.store, rendering)) is not None:
+            return failed
+        var = standin.active(paths.root, os.environ)
+        render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes,
+                                      **({"standin": var} if var else {})})
         _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; "
              f"store: {paths.store}")
         return 0
@@ -253,6 +283,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--strict", action="store_true", help="fail if the source holds corrupt entries")
     pl = sub.add_parser("plan", help="show which chapters would execute, and why")
     _common(pl, execute_opts=False)
+    from bookbuild import chapter, preview  # contributor commands: make chapter, make preview
+
+    chapter.add_parser(sub)
+    preview.add_parser(sub)
     return p
 
 
@@ -269,8 +303,11 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.root = args.root.resolve()
+    from bookbuild import chapter, preview
+
+    commands = {**COMMANDS, "chapter": chapter.cmd_chapter, "preview": preview.cmd_preview}
     try:
-        return COMMANDS[args.command](args)
+        return commands[args.command](args)
     except (ConfigError, WrongLibrary, diff.NoBuild) as err:
         _say(f"error: {err}")
         return 2

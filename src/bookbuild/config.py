@@ -11,6 +11,7 @@ environment variables, its profiles, its data files, the kernel settings -- come
     key_env = ["OMP_NUM_THREADS"]     # environment variables whose values are part of every key
     key_packages = ["numpy"]          # installed packages whose versions are part of every key
     kernel_env = {OMP_NUM_THREADS = "1"}  # defaults set for the kernels (the caller's value wins)
+    standin_env = "MYLIB_STANDIN"     # a stand-in run: kept in _build/standin, never rendered (optional)
 
     [[tool.bookbuild.data]]           # files whose content is part of every key in some profiles
     profiles = ["large"]
@@ -112,7 +113,8 @@ def _check_keys(table: dict, allowed: set[str], where: str) -> None:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
-TOP_KEYS = {"package", "library_root", "profile_env", "profiles", "key_env", "key_packages", "kernel_env", "data"}
+TOP_KEYS = {"package", "library_root", "profile_env", "profiles", "key_env", "key_packages", "kernel_env", "data",
+            "standin_env"}  # standin_env: read by bookbuild.standin
 DATA_KEYS = {"label", "pattern", "root_env", "default", "profiles"}
 
 

@@ -35,11 +35,20 @@ __all__ = ["ChapterKey", "Library", "chapter_key", "code_sources", "data_digest"
            "safe_name"]
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read a MyST Markdown notebook exactly as myst-nb does (so cache hashes agree)."""
-    from myst_nb.core.read import read_myst_markdown_notebook
+def read_notebook(path: Path, memo=None) -> nbformat.NotebookNode:
+    """Read a MyST Markdown notebook exactly as myst-nb does (so cache hashes agree).
 
-    return read_myst_markdown_notebook(path.read_text(encoding="utf8"), path=path)
+    ``memo``: a :class:`bookbuild.planmemo.ChapterMemo`, which returns the notebook read last time
+    if the text is the same.
+    """
+    text = path.read_text(encoding="utf8")
+
+    def read():
+        from myst_nb.core.read import read_myst_markdown_notebook
+
+        return read_myst_markdown_notebook(text, path=path)
+
+    return memo.notebook(text, read) if memo is not None else read()
 
 
 def code_sources(nb: nbformat.NotebookNode) -> list[str]:
@@ -128,13 +137,22 @@ class ChapterKey:
 
 
 def chapter_key(nb: nbformat.NotebookNode, where: str, library: Library, profile: str,
-                data: dict[str, str] | None = None, config: Config | None = None) -> ChapterKey:
-    """Hash everything the outputs of notebook ``nb`` depend on."""
+                data: dict[str, str] | None = None, config: Config | None = None, memo=None,
+                library_digest: str = "") -> ChapterKey:
+    """Hash everything the outputs of notebook ``nb`` depend on.
+
+    ``memo`` (with ``library_digest``, see :mod:`bookbuild.planmemo`): reuse the modules found last
+    time if the code cells and every library file are the same.
+    """
     sources = code_sources(nb)
-    for i, src in enumerate(sources):  # locate syntax errors per cell first
-        _parse(src, f"{where}, code cell {i + 1}")
-    # One namespace for the whole notebook: an alias imported in one cell is used in others.
-    modules = library.closure(library.direct_imports("\n\n".join(sources), where))
+
+    def find_modules() -> set[str]:
+        for i, src in enumerate(sources):  # locate syntax errors per cell first
+            _parse(src, f"{where}, code cell {i + 1}")
+        # One namespace for the whole notebook: an alias imported in one cell is used in others.
+        return library.closure(library.direct_imports("\n\n".join(sources), where))
+
+    modules = memo.modules(library_digest, sources, find_modules) if memo is not None else find_modules()
     components = {
         "code": hashlib.sha256(json.dumps(sources).encode()).hexdigest(),
         "kernel": nb.metadata.get("kernelspec", {}).get("name", ""),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
+from bookbuild import standin
 from bookbuild.execute import Outcome
 from bookbuild.util import atomic_write, package_versions
 
@@ -36,7 +36,8 @@ class Paths:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.build = root / "_build"
+        # A stand-in run keeps its store, manifest and logs apart from the real ones (bookbuild.standin).
+        self.build = root / "_build" / "standin" if standin.active(root, os.environ) else root / "_build"
         self.store = self.build / "exec-store"
         self.jupyter_cache = self.build / ".jupyter_cache"
         self.manifest = self.build / "exec-manifest.json"
@@ -158,8 +159,11 @@ def sphinx(paths: Paths, strict: bool, all_pages: bool, say: Callable[[str], Non
     if strict or all_pages:
         cmd += ["--all"]
     start = time.perf_counter()
-    with open(log, "w") as f:
-        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=paths.root).returncode
+    # In this process, not a child: no second interpreter, no second import of what bookbuild
+    # already imported (and the preview's rebuilds start with the renderer imported).
+    from bookbuild.inprocess import jupyter_book_build
+
+    rc = jupyter_book_build(cmd[1:], log, cwd=paths.root)
     text = ANSI.sub("", log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     executed = [line for line in text.splitlines() if "Executing notebook" in line]

@@ -81,6 +81,11 @@ class ExecutionStatus(SphinxDirective):
             para = nodes.paragraph(text="This build was made without the bookbuild driver (`make book`), "
                                         "so it has no execution records.")
             return [para]
+        out: list[nodes.Node] = []
+        if manifest.get("standin"):
+            out.append(nodes.warning("", nodes.paragraph(text=(
+                f"Stand-in run ({manifest['standin']} was set): these outputs come from generated stand-in "
+                "files, and every number on these pages is meaningless. This site must not be published."))))
         rows = []
         for doc, info in manifest["chapters"].items():
             link = addnodes.pending_xref("", nodes.inline(text=doc), refdomain="std", reftype="doc",
@@ -88,7 +93,7 @@ class ExecutionStatus(SphinxDirective):
             rows.append([link, "executed" if info["status"] == "executed" else "reused from cache",
                          f"{info.get('seconds', 0):.1f} s", info.get("executed_at", "?"),
                          info.get("profile", "?"), info.get("device", "?")])
-        out: list[nodes.Node] = [
+        out += [
             nodes.paragraph(text=f"Rendered in the {manifest.get('profile', '?')} profile on "
                                  f"{manifest.get('device', '?')}; "
                                  f"{sum(i['status'] == 'executed' for i in manifest['chapters'].values())} of "

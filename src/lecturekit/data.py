@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from lecturekit import profile as _profile
+from lecturekit import standin
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,13 @@ def mnist(root: str | Path | None = None, train: bool = False, download: bool | 
         download: may torchvision download missing files? Default: only in the ``full`` profile
             (:func:`lecturekit.profile.downloads_allowed`).
 
+    In a stand-in run (``LECTUREKIT_STANDIN=1``, see :mod:`lecturekit.standin`) the files are
+    the stand-in's, and its name says so.
+
     Raises:
         FileNotFoundError: the files are missing and this run may not download; the message
             names the folder and the command that fetches them.
+        RuntimeError: the folder holds stand-in files but this is not a stand-in run.
 
     >>> mnist("/nonexistent", download=False)  # doctest: +SKIP
     Traceback (most recent call last):
@@ -107,6 +112,7 @@ def mnist(root: str | Path | None = None, train: bool = False, download: bool | 
     if download is None:
         download = _profile.downloads_allowed()
     raw = root / "MNIST" / "raw"
+    marker = standin.check(raw, "MNIST files")
     # torchvision checks all four files whichever split is asked for.
     needed = [raw / f"{s}-{kind}-idx{d}-ubyte" for s in ("train", "t10k") for kind, d in (("images", 3), ("labels", 1))]
     missing = [p for p in needed if not p.exists()]
@@ -119,7 +125,10 @@ def mnist(root: str | Path | None = None, train: bool = False, download: bool | 
         )
     ds = MNIST(str(root), train=train, download=bool(download))
     x = (ds.data.to(torch.float32) / 255.0).unsqueeze(1).contiguous()
-    return ImageSet(x, ds.targets.to(torch.long), f"MNIST {'train' if train else 'test'} (28x28)")
+    name = f"MNIST {'train' if train else 'test'} (28x28)"
+    if marker is not None:
+        name = f"STAND-IN for {name}: {len(x)} bundled digits, numbers meaningless"
+    return ImageSet(x, ds.targets.to(torch.long), name)
 
 
 def for_profile(profile: str | None = None) -> ImageSet:

@@ -17,10 +17,9 @@ The manifest (:func:`manifest`) is the cache layout that :mod:`lecturekit.data` 
   ``ResNet18_Weights.IMAGENET1K_V1``; its name carries the first 8 hex digits of its SHA-256,
   which torch.hub checks; the full SHA-256 is pinned here). ``<hub>`` is ``torch.hub.get_dir()``,
   i.e. ``$TORCH_HOME/hub``.
-- DINOv2 ViT-S/14: the weights ``<hub>/checkpoints/dinov2_vits14_pretrain.pth`` and the model
-  code, a checkout of facebookresearch/dinov2 at a pinned commit in
-  ``<hub>/facebookresearch_dinov2_main`` (torch.hub needs the repository code too; this is where
-  :func:`lecturekit.encoders.load` looks for it, loading it with ``source="local"``).
+- DINOv2 ViT-S/14: Meta's weights ``<hub>/checkpoints/dinov2_vits14_pretrain.pth`` (the same file,
+  and checksum, that torch.hub's ``dinov2_vits14`` loads). The architecture comes from timm, a
+  pinned dependency, so no repository code is downloaded.
 
 Command line (prints what it fetched and each file's SHA-256)::
 
@@ -39,7 +38,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -58,17 +56,13 @@ CHUNK = 1 << 20
 #   public projects.
 # - DINOv2 ViT-S/14: SHA-256 and size as pinned by several independent public projects; upstream
 #   publishes no checksum. If a full run ever reports a mismatch, the error prints the digest it
-#   computed: check the file's provenance before re-pinning.
-# - DINOv2 code: a commit of facebookresearch/dinov2 that public projects pin; git verifies the
-#   content by its hash.
+#   computed: check the file's provenance before re-pinning. The file is Meta's state dict; it is
+#   loaded into timm's implementation of the architecture (lecturekit.encoders.dinov2_vits14).
 RESNET18_SHA256 = "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"
 RESNET18_SIZE = 46_830_571
 DINOV2_VITS14_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth"
 DINOV2_VITS14_SHA256 = "b938bf1bc15cd2ec0feacfe3a1bb553fe8ea9ca46a7e1d8d00217f29aef60cd9"
 DINOV2_VITS14_SIZE = 88_283_115
-DINOV2_REPO_URL = "https://github.com/facebookresearch/dinov2.git"
-DINOV2_COMMIT = "7764ea0f912e53c92e82eb78a2a1631e92725fc8"
-DINOV2_HUB_DIR = "facebookresearch_dinov2_main"
 
 # Decompressed MNIST idx sizes: a 16-byte header + 28x28 bytes per image, 8 + 1 per label.
 _MNIST_UNPACKED_SIZES = {
@@ -113,17 +107,6 @@ class Resource:
     md5: str | None = None
     size: int | None = None
     unpacked_size: int | None = None
-
-
-@dataclass(frozen=True)
-class GitCheckout:
-    """Repository code at a pinned commit (torch.hub's local source)."""
-
-    name: str
-    root: str
-    path: str
-    url: str
-    commit: str
 
 
 def _check_digest_arg(value: str | None, length: int, kind: str) -> str | None:
@@ -272,19 +255,19 @@ def _gunzip(src: Path, dest: Path, size: int | None) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def manifest() -> list[Resource | GitCheckout]:
+def manifest() -> list[Resource]:
     """Everything the ``full`` profile downloads, in the order :func:`ensure_all` fetches it.
 
     MNIST's URLs and MD5s come from the installed torchvision (``MNIST.mirrors`` and
     ``MNIST.resources``), the ResNet18 URL from ``ResNet18_Weights.IMAGENET1K_V1``.
 
     >>> [r.path for r in manifest()][-1]
-    'facebookresearch_dinov2_main'
+    'checkpoints/dinov2_vits14_pretrain.pth'
     """
     from torchvision.datasets import MNIST
     from torchvision.models import ResNet18_Weights
 
-    items: list[Resource | GitCheckout] = []
+    items: list[Resource] = []
     for filename, md5 in MNIST.resources:
         stem = filename[:-3] if filename.endswith(".gz") else filename
         items.append(Resource(
@@ -299,9 +282,6 @@ def manifest() -> list[Resource | GitCheckout]:
     items.append(Resource(
         name="DINOv2 ViT-S/14 weights", root="hub", path="checkpoints/dinov2_vits14_pretrain.pth",
         urls=(DINOV2_VITS14_URL,), sha256=DINOV2_VITS14_SHA256, size=DINOV2_VITS14_SIZE))
-    items.append(GitCheckout(
-        name="DINOv2 code (torch.hub local source)", root="hub", path=DINOV2_HUB_DIR,
-        url=DINOV2_REPO_URL, commit=DINOV2_COMMIT))
     return items
 
 
@@ -363,71 +343,9 @@ def ensure(resource: Resource, root: str | Path, offline: bool = False, timeout:
     return digest
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise DownloadError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def checkout_head(path: str | Path) -> str | None:
-    """The commit checked out at ``path`` if it is a clean git checkout, else None."""
-    path = Path(path)
-    if not (path / ".git").exists():
-        return None
-    try:
-        if _git("status", "--porcelain", "--untracked-files=no", cwd=path):
-            return None
-        return _git("rev-parse", "HEAD", cwd=path)
-    except DownloadError:
-        return None
-
-
-def fetch_git(url: str, commit: str, dest: str | Path) -> Path:
-    """Check out ``commit`` of the repository at ``url`` into ``dest``, atomically.
-
-    Fetches only that commit (``git fetch --depth 1``) into a temporary folder beside ``dest``,
-    checks that HEAD is ``commit`` (git verifies objects by their hash), then swaps it into place.
-
-    Raises:
-        ValueError: ``commit`` is not 40 hex digits.
-        DownloadError: git failed, or HEAD is not ``commit``; ``dest`` is left as it was.
-    """
-    commit = _check_digest_arg(commit, 40, "commit")
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"))
-    try:
-        _git("init", "--quiet", str(tmp))
-        _git("fetch", "--quiet", "--depth", "1", url, commit, cwd=tmp)
-        _git("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", "FETCH_HEAD", cwd=tmp)
-        head = _git("rev-parse", "HEAD", cwd=tmp)
-        if head != commit:
-            raise DownloadError(f"{url}: checked out {head}, expected {commit}")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
-def ensure_checkout(item: GitCheckout, root: str | Path, offline: bool = False) -> str:
-    """Make ``item`` checked out at its pinned commit under ``root``; return the commit."""
-    dest = Path(root) / item.path
-    if checkout_head(dest) == item.commit:
-        return item.commit
-    if offline:
-        raise DownloadError(f"{item.name}: no clean checkout of {item.commit} at {dest}")
-    fetch_git(item.url, item.commit, dest)
-    return item.commit
-
-
 def ensure_all(cache: str | Path | None = None, hub: str | Path | None = None,
                offline: bool = False) -> list[tuple[str, Path, str]]:
-    """Fetch and verify the whole :func:`manifest`; return ``(name, path, sha256 or commit)``.
+    """Fetch and verify the whole :func:`manifest`; return ``(name, path, sha256)``.
 
     Args:
         cache: the lecturekit cache (default :func:`lecturekit.profile.cache_dir`).
@@ -438,10 +356,7 @@ def ensure_all(cache: str | Path | None = None, hub: str | Path | None = None,
     done = []
     for item in manifest():
         root = roots[item.root]
-        if isinstance(item, GitCheckout):
-            done.append((item.name, root / item.path, ensure_checkout(item, root, offline)))
-        else:
-            done.append((item.name, root / item.path, ensure(item, root, offline)))
+        done.append((item.name, root / item.path, ensure(item, root, offline)))
     return done
 
 

@@ -13,11 +13,13 @@ Every encoder maps images ``(n, 1, 28, 28)`` in [0, 1] to embeddings ``(n, d)``.
 ``full`` profile (adds, may download):
 
 - ``resnet18-imagenet`` -- torchvision's ResNet18 (ImageNet-1k, supervised), penultimate layer, 512-d.
-- ``dinov2-vits14`` -- DINOv2 ViT-S/14 from torch.hub (self-supervised), CLS token, 384-d.
+- ``dinov2-vits14`` -- DINOv2 ViT-S/14 (self-supervised), CLS token after the final norm, 384-d:
+  Meta's checkpoint loaded into timm's implementation of the architecture (no torch.hub code).
 
 Pretrained files are looked up in torch's hub folder (``$TORCH_HOME/hub``, see
 ``torch.hub.get_dir()``); when they are missing and the run may not download, loading fails with
-the path it expected.
+the path it expected. In a stand-in run (:mod:`lecturekit.standin`) the same files hold random
+weights and the inputs are resized to the stand-in's smaller side instead of 224.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lecturekit import profile as _profile
-from lecturekit import training
+from lecturekit import standin, training
 
 
 class SmallCNN(nn.Module):
@@ -103,11 +105,17 @@ def _missing(what: str, paths: list[Path]) -> FileNotFoundError:
     )
 
 
+def _input_size() -> int:
+    """224, or the stand-in run's side length (checks real vs stand-in files first)."""
+    return standin.input_size(_hub_file("checkpoints"))
+
+
 def _resnet18() -> nn.Module:
     from torchvision.models import ResNet18_Weights, resnet18
 
     weights = ResNet18_Weights.IMAGENET1K_V1
     path = _hub_file("checkpoints", weights.url.rsplit("/", 1)[-1])
+    size = _input_size()
     if path.exists():
         state = torch.load(path, map_location="cpu", weights_only=True)
     elif _profile.downloads_allowed():
@@ -117,23 +125,85 @@ def _resnet18() -> nn.Module:
     model = resnet18()
     model.load_state_dict(state)
     model.fc = nn.Identity()
-    return ImageNetInput(model)
+    return ImageNetInput(model, size)
 
 
-DINOV2_REPO = "facebookresearch/dinov2"
+DINOV2_URL = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth"
+DINOV2_FILE = "dinov2_vits14_pretrain.pth"
+PATCH = 14
+
+
+def dinov2_state_for_timm(state: dict[str, torch.Tensor], size: int = 224) -> dict[str, torch.Tensor]:
+    """Meta's DINOv2 ViT-S/14 state dict as the state dict of timm's model for ``size`` pixels.
+
+    The keys are the same apart from ``mask_token`` (used only in training; dropped). The
+    position embeddings (37x37 patches, for 518 pixels) are resampled to ``size / 14`` patches per
+    side exactly as Meta's ``interpolate_pos_encoding`` does at every forward pass (bicubic, no
+    antialiasing, scale factor ``(size / 14 + 0.1) / 37``), once, so timm's model computes the
+    same function as Meta's at this input size.
+
+    Raises:
+        ValueError: ``size`` is not a multiple of 14, or ``state`` has no square patch grid.
+    """
+    if size % PATCH:
+        raise ValueError(f"DINOv2 ViT-S/14 needs a side length that is a multiple of {PATCH}; got {size}")
+    out = {k: v for k, v in state.items() if k != "mask_token"}
+    pos = out.get("pos_embed")
+    if pos is None or pos.ndim != 3:
+        raise ValueError("not a DINOv2 ViT checkpoint: no (1, 1 + patches, dim) 'pos_embed' tensor")
+    m = round((pos.shape[1] - 1) ** 0.5)
+    if m * m != pos.shape[1] - 1:
+        raise ValueError(f"pos_embed holds {pos.shape[1] - 1} patch positions, not a square grid")
+    g = size // PATCH
+    if g != m:
+        grid = pos[:, 1:].float().reshape(1, m, m, -1).permute(0, 3, 1, 2)
+        grid = F.interpolate(grid, scale_factor=((g + 0.1) / m, (g + 0.1) / m), mode="bicubic", antialias=False)
+        out["pos_embed"] = torch.cat([pos[:, :1], grid.permute(0, 2, 3, 1).reshape(1, g * g, -1).to(pos.dtype)], 1)
+    return out
+
+
+def import_timm():
+    """``import timm`` without the warning its import prints in a Jupyter kernel.
+
+    timm imports huggingface_hub, which imports ``tqdm.auto``; in a kernel without ipywidgets
+    that warns "IProgress not found" on stderr, which fails the book's strict build. Nothing here
+    shows a progress bar (no pretrained download goes through timm).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import timm
+    return timm
+
+
+def dinov2_vits14(state: dict[str, torch.Tensor], size: int = 224) -> nn.Module:
+    """timm's ViT-S/14 (``vit_small_patch14_dinov2``) for ``size`` pixels, holding Meta's weights ``state``.
+
+    Its output is the final-norm CLS token (384-d), what Meta's hub model returns.
+
+    Raises:
+        ValueError: ``state`` does not have the keys and shapes of a DINOv2 ViT-S/14 checkpoint.
+    """
+    timm = import_timm()
+    model = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=size, num_classes=0)
+    try:
+        model.load_state_dict(dinov2_state_for_timm(state, size), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"not a DINOv2 ViT-S/14 checkpoint (keys or shapes differ): {exc}") from None
+    return model
 
 
 def _dinov2_vits14() -> nn.Module:
-    repo = _hub_file("facebookresearch_dinov2_main")
-    ckpt = _hub_file("checkpoints", "dinov2_vits14_pretrain.pth")
-    if repo.is_dir() and ckpt.exists():
-        model = torch.hub.load(str(repo), "dinov2_vits14", source="local", pretrained=False)
-        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
+    ckpt = _hub_file("checkpoints", DINOV2_FILE)
+    size = _input_size()
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
     elif _profile.downloads_allowed():
-        model = torch.hub.load(DINOV2_REPO, "dinov2_vits14", trust_repo=True)
+        state = torch.hub.load_state_dict_from_url(DINOV2_URL, progress=False, map_location="cpu")
     else:
-        raise _missing("DINOv2 ViT-S/14 (code and weights)", [repo, ckpt])
-    return ImageNetInput(model)
+        raise _missing("DINOv2 ViT-S/14 weights", [ckpt])
+    return ImageNetInput(dinov2_vits14(state, size), size)
 
 
 @dataclass(frozen=True)
@@ -156,7 +226,7 @@ _REGISTRY: dict[str, EncoderSpec] = {
         EncoderSpec("digits-ssl", "lite", "small CNN trained without labels (SimCLR), 128-d",
                     lambda: training.cached(_seeded_cnn(), SSL, "digits-ssl")),
         EncoderSpec("resnet18-imagenet", "full", "torchvision ResNet18, ImageNet-1k supervised, 512-d", _resnet18),
-        EncoderSpec("dinov2-vits14", "full", "DINOv2 ViT-S/14, self-supervised (torch.hub), 384-d", _dinov2_vits14),
+        EncoderSpec("dinov2-vits14", "full", "DINOv2 ViT-S/14, self-supervised (LVD-142M), 384-d", _dinov2_vits14),
     ]
 }
 

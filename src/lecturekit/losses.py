@@ -8,7 +8,8 @@ training loop does it, visibly. The three families of collapse prevention each h
 - regularized: :func:`vicreg` and its terms :func:`vicreg_invariance`, :func:`vicreg_variance`,
   :func:`vicreg_covariance`;
 - architectural: :func:`regression_loss` (BYOL / JEPA), used with a predictor, a stop-gradient
-  and a target network kept by :func:`ema_update`.
+  and a target network kept by :func:`ema_update` (momentum per step from
+  :func:`ema_momentum_schedule`).
 """
 
 from __future__ import annotations
@@ -259,3 +260,40 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> nn.Modu
             if name in o_buffers:
                 b_t.copy_(o_buffers[name])
     return target
+
+
+def ema_momentum_schedule(total_steps: int, base: float = 0.996, final: float = 1.0,
+                          kind: str = "cosine") -> torch.Tensor:
+    """The momentum of the target network at each of ``total_steps`` updates, from ``base`` to ``final``.
+
+    ``kind="cosine"`` is BYOL's schedule (Grill et al., 2020, Sec. 3.2 and the reference code's
+    ``target_ema``): ``m_k = final - (final - base) (cos(pi k / K) + 1) / 2`` for step ``k`` of
+    ``K = total_steps``. ``kind="linear"`` is I-JEPA's (Assran et al., 2023, reference code
+    ``ema: [0.996, 1.0]``): ``m_k = base + (final - base) k / K``. Both start at ``base`` (0.996
+    in both papers) and approach ``final`` (1) at the end of training. ``kind="constant"`` keeps
+    ``base`` throughout.
+
+    Args:
+        total_steps: number of EMA updates (optimizer steps) in the whole run, ``K >= 1``.
+        base: momentum of the first update, in [0, 1].
+        final: momentum reached at step ``K``, in [base, 1].
+        kind: ``"cosine"``, ``"linear"`` or ``"constant"``.
+
+    Returns:
+        ``(total_steps,)`` float64 momenta for steps ``k = 0 .. K - 1``, non-decreasing.
+
+    >>> ema_momentum_schedule(4, kind="cosine").tolist()[0], ema_momentum_schedule(4, kind="linear").tolist()[2]
+    (0.996, 0.998)
+    """
+    if int(total_steps) != total_steps or total_steps < 1:
+        raise ValueError(f"total_steps must be a positive integer; got {total_steps!r}")
+    if not 0.0 <= base <= final <= 1.0:
+        raise ValueError(f"need 0 <= base <= final <= 1; got base={base}, final={final}")
+    k = torch.arange(int(total_steps), dtype=torch.float64)
+    if kind == "cosine":
+        return final - (final - base) * (torch.cos(torch.pi * k / total_steps) + 1.0) / 2.0
+    if kind == "linear":
+        return base + (final - base) * k / total_steps
+    if kind == "constant":
+        return torch.full_like(k, base)
+    raise ValueError(f"unknown schedule kind {kind!r}; use 'cosine', 'linear' or 'constant'")

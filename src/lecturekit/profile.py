@@ -39,12 +39,15 @@ def active(profile: str | None = None) -> str:
 def downloads_allowed(profile: str | None = None) -> bool:
     """Whether this run may download data or weights.
 
-    Only the ``full`` profile downloads, and ``LECTUREKIT_OFFLINE=1`` forbids it even there.
+    Only the ``full`` profile downloads; ``LECTUREKIT_OFFLINE=1`` forbids it even there, and so
+    does a stand-in run (``LECTUREKIT_STANDIN=1``, see :mod:`lecturekit.standin`).
 
     >>> downloads_allowed("lite")
     False
     """
     if active(profile) != "full":
+        return False
+    if os.environ.get("LECTUREKIT_STANDIN", "0").strip().lower() in ("1", "true", "yes"):
         return False
     return os.environ.get("LECTUREKIT_OFFLINE", "0").strip().lower() not in ("1", "true", "yes")
 

@@ -1,0 +1,112 @@
+"""bookbuild's stand-in mode (kept apart, never rendered) and its glue check, on a small book."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bookbuild import standin
+
+FRONT = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+    """)
+
+GLUE_CELL = "from myst_nb import glue\nglue('present', 3.0, display=False)"
+
+
+@pytest.fixture
+def book(tmp_path):
+    root = tmp_path / "book"
+    (root / "src" / "minilib").mkdir(parents=True)
+    (root / "src" / "minilib" / "__init__.py").write_text("")
+    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n")
+    (root / "index.md").write_text("# Index\n")
+    (root / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "minilib"\nstandin_env = "MINI_STANDIN"\n')
+    write_chapter(root, "Value {glue:text}`present:.1f`.")
+    return root
+
+
+def write_chapter(root: Path, prose: str) -> None:
+    (root / "a.md").write_text(FRONT + f"# A\n\n{prose}\n\n```{{code-cell}} ipython3\n{GLUE_CELL}\n```\n")
+
+
+def bookbuild(root: Path, *args: str, standin_on: bool) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "LECTUREKIT_PROFILE": "lite"}
+    env.pop("MINI_STANDIN", None)
+    if standin_on:
+        env["MINI_STANDIN"] = "1"
+    cmd = [sys.executable, "-m", "bookbuild", "--root", str(root), "--package", "minilib", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def test_variable_is_read_from_pyproject(tmp_path):
+    assert standin.variable(tmp_path) is None  # no pyproject.toml
+    (tmp_path / "pyproject.toml").write_text('[tool.other]\nx = 1\n')
+    assert standin.variable(tmp_path) is None
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\nstandin_env = "MY_STANDIN"\n')
+    assert standin.variable(tmp_path) == "MY_STANDIN"
+    assert standin.active(tmp_path, {"MY_STANDIN": "1"}) == "MY_STANDIN"
+    assert standin.active(tmp_path, {"MY_STANDIN": "0"}) is None and standin.active(tmp_path, {}) is None
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\nstandin_env = "not a name"\n')
+    with pytest.raises(ValueError, match="environment variable name"):
+        standin.variable(tmp_path)
+
+
+def test_the_project_names_its_standin_switch():
+    root = Path(__file__).resolve().parent.parent
+    assert standin.variable(root) == "LECTUREKIT_STANDIN"
+
+
+def test_standin_run_executes_apart_and_is_never_rendered(book):
+    done = bookbuild(book, "build", "--jobs", "1", standin_on=True)
+    assert done.returncode == 2 and "never rendered" in done.stdout
+    assert not (book / "_build" / "html").exists() and not (book / "_build" / "standin" / "exec-store").exists()
+    done = bookbuild(book, "execute", "--jobs", "1", standin_on=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "meaningless" in done.stdout
+    assert list((book / "_build" / "standin" / "exec-store").iterdir())
+    assert not (book / "_build" / "exec-store").exists()  # the real store is untouched
+    manifest = json.loads((book / "_build" / "standin" / "exec-manifest.json").read_text())
+    assert manifest["standin"] == "MINI_STANDIN" and list(manifest["chapters"]) == ["a"]
+    # A real run does not see the stand-in's outputs: it executes on its own.
+    done = bookbuild(book, "execute", "--jobs", "1", standin_on=False)
+    assert done.returncode == 0 and "a" in done.stdout and "executed" in done.stdout
+    assert list((book / "_build" / "exec-store").iterdir())
+
+
+def test_execute_fails_on_a_glue_key_no_cell_defines(book):
+    write_chapter(book, "Value {glue:text}`present:.1f`, and {glue:}`missing` and {glue:text}`other::x`.")
+    done = bookbuild(book, "execute", "--jobs", "1", standin_on=True)
+    assert done.returncode == 1
+    assert "glue key 'missing'" in done.stdout and "'present'" not in done.stdout
+
+
+def test_glue_references_and_definitions():
+    source = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("A {glue:text}`a:.2f`, {glue}`b`, {glue:md}`c:myst`, {glue:any}`d`, "
+                                      "{glue:text}`page::e`.\n\n```{glue:figure} f\n:name: fig\n```\n"),
+        nbformat.v4.new_code_cell("glue('a', 1)")])
+    assert standin.referenced_keys(source) == {"a", "b", "c", "d", "f"}
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[
+        nbformat.v4.new_output("display_data", data={"text/plain": "1"},
+                               metadata={"scrapbook": {"name": name, "mime_prefix": ""}})
+        for name in ("a", "b", "c")])])
+    assert standin.glued_keys(executed) == {"a", "b", "c"}
+    assert standin.glue_problems(source, executed) == ["d", "f"]
