@@ -226,3 +226,10 @@ def test_knn_votes_with_five_neighbours_by_default():
     y_train = np.array([0, 0, 1, 1, 1, 0])
     assert probes.knn_accuracy(z_train, y_train, [[0.0]], [1], metric="euclidean") == 1.0
     assert probes.knn_accuracy(z_train, y_train, [[0.0]], [1], k=6, metric="euclidean") == 0.0
+
+
+def test_explained_variance_ratio_of_small_and_constant_data():
+    z = np.random.default_rng(6).normal(size=(30, 3)) * 1e-3                 # total variance far below 1
+    assert pca.explained_variance_ratio(z).sum() == pytest.approx(1.0)
+    ratio = pca.explained_variance_ratio(np.ones((5, 3)))
+    assert ratio.shape == (3,) and ratio.dtype == np.float64 and np.all(ratio == 0.0)

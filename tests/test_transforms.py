@@ -168,3 +168,24 @@ def test_augment_noise_is_gaussian_with_the_given_std():
     inner = residual[..., 1:-1, 1:-1]
     assert float(inner.mean()) == pytest.approx(0.0, abs=0.002)
     assert float(inner.std()) == pytest.approx(0.05, rel=0.03)
+
+
+def test_augment_defaults_and_its_noise_draws():
+    x = data.digits().x[:4].to(torch.float64)
+    default = transforms.augment(x, torch.Generator().manual_seed(11))
+    explicit = transforms.augment(x, torch.Generator().manual_seed(11), max_angle=20.0, scale=(0.8, 1.1),
+                                  max_shift=3.0, noise=0.1)
+    assert torch.equal(default, explicit)
+    # The noise is the generator's next float64 normal draws, added after the geometry, then clipped.
+    g = torch.Generator().manual_seed(12)
+    clean = transforms.augment(x, torch.Generator().manual_seed(12), noise=0.0)
+    torch.rand(4, 4, generator=g, dtype=torch.float64)                   # the geometry draws
+    expected = (clean + 0.1 * torch.randn(clean.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    assert default.dtype == torch.float64
+    assert torch.equal(transforms.augment(x, torch.Generator().manual_seed(12)), expected)
+
+
+def test_translate_mismatch_error_names_the_shifts():
+    x = torch.zeros(3, 1, 4, 4)
+    with pytest.raises(ValueError, match=r"^got 3 images and 2 shifts: pass one image, one shift, or as many of each$"):
+        transforms.translate(x, torch.zeros(2, 2))

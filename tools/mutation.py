@@ -1,7 +1,7 @@
 """Mutation testing of the library's numeric modules with mutmut (``make mutation``; not in ``make test``).
 
 mutmut writes a mutated copy of the sources to ``mutants/`` beside ``pyproject.toml``; to keep the
-tree clean this runs it in a copy of ``src/``, ``tests/`` and ``pyproject.toml`` under
+tree clean this runs it in a copy of ``src/``, ``tests/``, ``conftest.py`` and ``pyproject.toml`` under
 ``_build/mutation/``. What is mutated and which tests run comes from ``[tool.mutmut]`` in
 ``pyproject.toml``. A second run reuses the results of mutants whose code and tests did not change.
 
@@ -45,7 +45,8 @@ def copy_tree() -> None:
                 continue
             if not (ROOT / path.relative_to(WORK)).exists():
                 path.unlink()
-    shutil.copy2(ROOT / "pyproject.toml", WORK / "pyproject.toml")
+    for name in ("pyproject.toml", "conftest.py"):
+        shutil.copy2(ROOT / name, WORK / name)
 
 
 def statuses() -> dict[str, dict[str, str]]:
@@ -91,7 +92,7 @@ def main() -> int:
     if not by_module:
         print(f"no mutmut results under {WORK}/mutants; run without --report-only first", file=sys.stderr)
         return 2
-    lines = ["| module | killed | total | score | survived | not checked / no tests |", "|---|---|---|---|---|---|"]
+    lines = ["| module | killed | checked | score | survived | other / not checked |", "|---|---|---|---|---|---|"]
     failing = []
     survivors: dict[str, str] = {}
     for module, names in sorted(by_module.items()):
@@ -101,9 +102,10 @@ def main() -> int:
             lines.append(f"| `{module}` | not run | {total} | | | |")
             continue
         killed = counts["killed"]
-        score = 100.0 * killed / total if total else 100.0
-        lines.append(f"| `{module}` | {killed} | {total} | {score:.1f} % | {counts['survived']} | "
-                     f"{total - killed - counts['survived']} |")
+        checked = total - counts["not checked"]
+        score = 100.0 * killed / checked                     # of the mutants this run checked
+        lines.append(f"| `{module}` | {killed} | {checked} of {total} | {score:.1f} % | {counts['survived']} | "
+                     f"{checked - killed - counts['survived']} / {counts['not checked']} |")
         if score < args.min_score:
             failing.append(module)
         survivors.update({name: status for name, status in names.items() if status not in ("killed", "not checked")})
