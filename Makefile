@@ -17,9 +17,10 @@ export PYTHONHASHSEED := 0
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 # Parallel pytest workers (unit tests; nbval runs one notebook per worker, each notebook's cells in order).
+LINT_PATHS := src tests tools benchmarks conftest.py
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation full-standin
+.PHONY: lint book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation full-standin
 
 venv: $(STAMP)
 
@@ -34,7 +35,7 @@ book: $(STAMP)
 	$(BIN)/python -m bookbuild build
 
 # The browser first: a machine that cannot get one fails in a second, not after the build.
-test: browser unit lint-workflows build-strict site-check nbval
+test: browser lint unit lint-workflows build-strict site-check nbval
 
 # Chromium for site-check: found on PATH, or installed (root with apt-get), or the command to run.
 browser:
@@ -43,6 +44,12 @@ browser:
 # The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(NPROC)
+
+# ruff: lint (pycodestyle, pyflakes, isort, bugbear, pyupgrade, pydocstyle's Google convention for
+# the library) and the format check, on the Python outside the chapters; settings in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # actionlint + zizmor (offline, auditor persona) on .github/; any finding not explained inline fails.
 lint-workflows: $(STAMP)

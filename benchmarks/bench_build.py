@@ -4,7 +4,8 @@ Measures, on this machine, for both builders: a cold build (empty caches, traine
 included), a warm build with nothing changed, a build after a prose-only edit and a build after a
 one-module library edit (how many chapters each executed, and whether the published outputs are
 stale); a prose edit while ``bookbuild preview`` (``make preview``) runs; then the unit-test and
-nbval times, run as ``make unit`` and ``make nbval`` run them (pytest-xdist). Prints a Markdown table. Run with ``make bench``.
+nbval times, run as ``make unit`` and ``make nbval`` run them (pytest-xdist). Prints a Markdown
+table. Run with ``make bench``.
 
 The copies live in a temporary folder and use this checkout's virtualenv, with ``PYTHONPATH``
 pointing at the copy's ``src`` so that library edits in the copy are what the kernels import.
@@ -29,8 +30,9 @@ MODULE_FILE = "src/lecturekit/metrics/distances.py"  # used by some chapters, no
 
 
 def copy_repo(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for f in files:
         src = ROOT / f
         if src.is_file():
@@ -41,8 +43,14 @@ def copy_repo(dest: Path) -> Path:
 
 def env_for(copy: Path) -> dict:
     env = dict(os.environ)
-    env.update(PYTHONPATH=str(copy / "src"), LECTUREKIT_PROFILE="lite", LECTUREKIT_CACHE=str(copy / "_build" / "lecturekit-cache"),
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    env.update(
+        PYTHONPATH=str(copy / "src"),
+        LECTUREKIT_PROFILE="lite",
+        LECTUREKIT_CACHE=str(copy / "_build" / "lecturekit-cache"),
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONHASHSEED="0",
+    )
     return env
 
 
@@ -65,13 +73,20 @@ def executed_by_jupyter_book(output: str) -> int:
 
 def edit_prose(copy: Path) -> None:
     p = copy / PROSE_FILE
-    p.write_text(p.read_text().replace("## How the priors fit together",
-                                       "A sentence added by the benchmark.\n\n## How the priors fit together", 1))
+    p.write_text(
+        p.read_text().replace(
+            "## How the priors fit together", "A sentence added by the benchmark.\n\n## How the priors fit together", 1
+        )
+    )
 
 
 def edit_prose_again(copy: Path) -> None:
     p = copy / PROSE_FILE
-    p.write_text(p.read_text().replace("A sentence added by the benchmark.", "A sentence the benchmark edited while the preview ran.", 1))
+    p.write_text(
+        p.read_text().replace(
+            "A sentence added by the benchmark.", "A sentence the benchmark edited while the preview ran.", 1
+        )
+    )
 
 
 def preview_prose_edit(copy: Path, jobs: int) -> float:
@@ -79,8 +94,14 @@ def preview_prose_edit(copy: Path, jobs: int) -> float:
     import queue
     import threading
 
-    proc = subprocess.Popen([str(BIN / "python"), "-m", "bookbuild", "preview", "--port", "0", "--jobs", str(jobs)],
-                            cwd=copy, env=env_for(copy), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "python"), "-m", "bookbuild", "preview", "--port", "0", "--jobs", str(jobs)],
+        cwd=copy,
+        env=env_for(copy),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     seen: list[str] = []
@@ -120,8 +141,12 @@ def edit_module(copy: Path) -> None:
 def scenario_rows(name: str, build: list[str], count, copy: Path) -> list[tuple]:
     env = env_for(copy)
     rows = []
-    for label, edit in [("cold (empty caches)", None), ("warm, nothing changed", None),
-                        ("after a prose-only edit", edit_prose), ("after a one-module library edit", edit_module)]:
+    for label, edit in [
+        ("cold (empty caches)", None),
+        ("warm, nothing changed", None),
+        ("after a prose-only edit", edit_prose),
+        ("after a one-module library edit", edit_module),
+    ]:
         if edit:
             edit(copy)
         seconds, out = timed(build, copy, env)
@@ -139,18 +164,32 @@ def main() -> int:
 
     n_chapters = len(discover(ROOT))
 
-    module = MODULE_FILE[len("src/"):-len(".py")].replace("/", ".")
-    dependents = [c.docname for c in plan(ROOT, Library(ROOT / "src", "lecturekit"), "lite")
-                  if module in c.key.components["modules"]]
-    print(f"benchmark on {os.cpu_count()} cores; {n_chapters} chapters; {module} is imported (directly or "
-          f"through other modules) by {len(dependents)}: {', '.join(dependents)}", flush=True)
+    module = MODULE_FILE[len("src/") : -len(".py")].replace("/", ".")
+    dependents = [
+        c.docname
+        for c in plan(ROOT, Library(ROOT / "src", "lecturekit"), "lite")
+        if module in c.key.components["modules"]
+    ]
+    print(
+        f"benchmark on {os.cpu_count()} cores; {n_chapters} chapters; {module} is imported (directly or "
+        f"through other modules) by {len(dependents)}: {', '.join(dependents)}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         ours = copy_repo(Path(tmp) / "bookbuild")
         plain = copy_repo(Path(tmp) / "plain")
-        rows = scenario_rows("bookbuild", [str(BIN / "python"), "-m", "bookbuild", "build", "--jobs", str(args.jobs)],
-                             executed_by_bookbuild, ours)
-        rows += scenario_rows("plain jupyter-book", [str(BIN / "jupyter-book"), "build", ".", "--builder", "html"],
-                              executed_by_jupyter_book, plain)
+        rows = scenario_rows(
+            "bookbuild",
+            [str(BIN / "python"), "-m", "bookbuild", "build", "--jobs", str(args.jobs)],
+            executed_by_bookbuild,
+            ours,
+        )
+        rows += scenario_rows(
+            "plain jupyter-book",
+            [str(BIN / "jupyter-book"), "build", ".", "--builder", "html"],
+            executed_by_jupyter_book,
+            plain,
+        )
         try:
             live = preview_prose_edit(ours, args.jobs)
         except (SystemExit, OSError, subprocess.SubprocessError) as err:  # report the rest anyway
@@ -163,9 +202,26 @@ def main() -> int:
         unit, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "-n", str(cores), "tests"], ours, env)
         timed([str(BIN / "python"), "-m", "bookbuild", "export", "--out", "_build/nbval"], ours, env)
         workers = min(len(list((ours / "_build" / "nbval").glob("*.ipynb"))), 2 * cores)
-        nbval, _ = timed([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
-                          "--dist", "loadscope", "--nbval", "_build/nbval",
-                          "--nbval-sanitize-with", "tools/nbval_sanitize.cfg"], ours, env)
+        nbval, _ = timed(
+            [
+                str(BIN / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-n",
+                str(workers),
+                "--dist",
+                "loadscope",
+                "--nbval",
+                "_build/nbval",
+                "--nbval-sanitize-with",
+                "tools/nbval_sanitize.cfg",
+            ],
+            ours,
+            env,
+        )
     table = {(label, who): (s, n) for label, who, s, n in rows}
     print("\n| build | bookbuild | chapters executed | plain jupyter-book | chapters executed | ratio |")
     print("|---|---|---|---|---|---|")
@@ -174,7 +230,10 @@ def main() -> int:
         stale = " (stale outputs)" if label.endswith("library edit") and nb == 0 else ""
         print(f"| {label} | {a:.1f} s | {na} | {b:.1f} s | {nb}{stale} | {a / b:.2f} |")
     plain_prose = table[("after a prose-only edit", "plain jupyter-book")][0]
-    print(f"| after a prose-only edit, `make preview` running | {live:.1f} s | 0 | {plain_prose:.1f} s | 0 | {live / plain_prose:.2f} |")
+    print(
+        f"| after a prose-only edit, `make preview` running | {live:.1f} s | 0 "
+        f"| {plain_prose:.1f} s | 0 | {live / plain_prose:.2f} |"
+    )
     print(f"| unit tests | {unit:.1f} s | | | | |")
     print(f"| nbval (all chapters) | {nbval:.1f} s | | | | |")
     return 0

@@ -78,14 +78,31 @@ def book(tmp_path, monkeypatch):
     return root
 
 
-def run(root: Path, jobs: int = 2, only=None, store: Store | None = None, force: bool = False,
-        previous: dict | None = None, profile: str = "lite"):
+def run(
+    root: Path,
+    jobs: int = 2,
+    only=None,
+    store: Store | None = None,
+    force: bool = False,
+    previous: dict | None = None,
+    profile: str = "lite",
+):
     """Plan and execute; returns {chapter: status} and the outcomes."""
     store = store or Store(root / "_build" / "exec-store")
     config = config_mod.load(root)
     chapters = plan(root, None, profile, only, config=config)
-    outcomes = execute(chapters, store, jobs, 60, "test-device", profile, lambda m: None, force=force,
-                       previous=previous, library=config.library())
+    outcomes = execute(
+        chapters,
+        store,
+        jobs,
+        60,
+        "test-device",
+        profile,
+        lambda m: None,
+        force=force,
+        previous=previous,
+        library=config.library(),
+    )
     return {o.chapter.docname: o.status for o in outcomes}, outcomes
 
 

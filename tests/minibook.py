@@ -40,9 +40,12 @@ def make_book(root: Path) -> Path:
 
     (root / "pyproject.toml").write_text(PYPROJECT)
     (root / "_config.yml").write_text(
-        "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n")
+        "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\n"
+        "sphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n"
+    )
     (root / "_toc.yml").write_text(
-        "format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n  - file: notes\n")
+        "format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n  - file: notes\n"
+    )
     (root / "index.md").write_text("# Index\n\nSee the {doc}`notes`.\n")
     (root / "notes.md").write_text("# Notes\n\nReference material.\n")
     (root / "a.md").write_text(chapter("A", "Prose of A.", "import minilib.core as core\nprint(core.SCALE * 10)"))

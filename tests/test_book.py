@@ -75,8 +75,8 @@ def test_chapters_share_the_setup_and_define_no_common_helpers():
     defined = {}
     for path in chapters:
         text = path.read_text()
-        first = text[text.index("```{code-cell}"):]
-        first = first[:first.index("\n```", 1)]
+        first = text[text.index("```{code-cell}") :]
+        first = first[: first.index("\n```", 1)]
         assert "lk.book.setup(" in first, f"{path.name}: the first code cell must call lk.book.setup()"
         assert "remove-cell" not in first, f"{path.name}: the first code cell (the imports) must be visible"
         for name in re.findall(r"^def (\w+)", text, flags=re.M):

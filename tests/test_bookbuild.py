@@ -18,6 +18,7 @@ from bookbuild.deps import Library
 from bookbuild.execute import plan, sync_jupyter_cache
 from bookbuild.store import Store
 
+
 def test_first_build_executes_second_reuses(book):
     assert run(book)[0] == {"a": "executed", "b": "executed"}
     status, outcomes = run(book)
@@ -93,7 +94,9 @@ def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp
         real = deps.package_versions
         assert set(real(("numpy",))) == {"python", "numpy"}  # what key_packages names, plus Python
         # another numpy installed: only what the key asks about can show it
-        m.setattr(deps, "package_versions", lambda names: {**real(names), **({"numpy": "0.0.1"} if "numpy" in names else {})})
+        m.setattr(
+            deps, "package_versions", lambda names: {**real(names), **({"numpy": "0.0.1"} if "numpy" in names else {})}
+        )
         assert changed(base, key()) == {"packages"}
     assert key() == base
     # full-profile data files: their content is hashed, and lite does not read them
@@ -175,7 +178,12 @@ def test_import_graph_reading(tmp_path):
     (lib_dir / "sub" / "d.py").write_text("from ..c import *\n")
     lib = Library(tmp_path, "pkg")
     assert lib.closure(lib.direct_imports("import pkg as p\np.helper()", "t")) == {"pkg", "pkg.a", "pkg.b"}
-    assert lib.closure(lib.direct_imports("import pkg as p\np.sub.d.f()", "t")) == {"pkg", "pkg.sub", "pkg.sub.d", "pkg.c"}
+    assert lib.closure(lib.direct_imports("import pkg as p\np.sub.d.f()", "t")) == {
+        "pkg",
+        "pkg.sub",
+        "pkg.sub.d",
+        "pkg.c",
+    }
     assert lib.direct_imports("import numpy as np\nnp.zeros(1)", "t") == set()
     # A module's lazy re-exports resolve to the defining module, not to everything.
     assert lib.closure(lib.direct_imports("import pkg.c as c\nc.Thing()", "t")) == {"pkg", "pkg.c", "pkg.b"}
@@ -199,7 +207,8 @@ def test_priors_chapter_depends_on_what_it_uses():
 def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book):
     """Sphinx re-reads a page whose outputs changed even though its source did not."""
     (book / "_config.yml").write_text(
-        "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n")
+        "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n"
+    )
     # The bookbuild of the tree under test (not whichever is installed), and the book's library.
     tree_src = Path(bookbuild.__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree_src), str(book / "src")])}

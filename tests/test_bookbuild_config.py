@@ -20,16 +20,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bookbuild_names_nothing_of_the_library_it_builds():
     """The tool is generic: the library's package, variables, folders, data and profiles live in pyproject.toml."""
-    forbidden = re.compile(r"lecturekit|LECTUREKIT|MNIST|dinov2|torch_home|TORCH_HOME|\"lite\"|'lite'|\"full\"|'full'",
-                           re.IGNORECASE)
+    forbidden = re.compile(
+        r"lecturekit|LECTUREKIT|MNIST|dinov2|torch_home|TORCH_HOME|\"lite\"|'lite'|\"full\"|'full'", re.IGNORECASE
+    )
     src = Path(bookbuild.__file__).parent
-    hits = [f"{f.name}:{i}: {line.strip()}" for f in sorted(src.glob("*.py"))
-            for i, line in enumerate(f.read_text().splitlines(), 1) if forbidden.search(line)]
+    hits = [
+        f"{f.name}:{i}: {line.strip()}"
+        for f in sorted(src.glob("*.py"))
+        for i, line in enumerate(f.read_text().splitlines(), 1)
+        if forbidden.search(line)
+    ]
     assert hits == []
     table = config_mod.load(ROOT)
     assert table.package == "lecturekit" and table.profile_env == "LECTUREKIT_PROFILE"
-    assert table.profiles == ("lite", "full") and {d.label for d in table.data_for("full")} == {"lecturekit-cache",
-                                                                                               "torch-home"}
+    assert table.profiles == ("lite", "full") and {d.label for d in table.data_for("full")} == {
+        "lecturekit-cache",
+        "torch-home",
+    }
     assert table.data_for("lite") == ()
 
 
@@ -44,20 +51,34 @@ def test_the_real_books_table_reads_profiles_from_its_variable(monkeypatch):
         table.profile()
 
 
-@pytest.mark.parametrize("table, message", [
-    ("", r"no \[tool.bookbuild\] table"),
-    ("[tool.bookbuild]\nlibrary_root = 'src'\n", "package is required"),
-    ("[tool.bookbuild]\npackage = 'x'\nprofile = 'lite'\n", r"unknown key\(s\) profile; allowed: data, "),
-    ("[tool.bookbuild]\npackage = 'x'\nkey_env = 'OMP_NUM_THREADS'\n", "key_env must be a list of non-empty strings"),
-    ("[tool.bookbuild]\npackage = 'x'\nkernel_env = {A = 1}\n", "kernel_env must be a table of strings"),
-    ("[tool.bookbuild]\npackage = 'x'\n[[tool.bookbuild.data]]\nlabel = 'd'\npattern = '*'\n",
-     r"data\[0\]: give root_env .* or default"),
-    ("[tool.bookbuild]\npackage = 'x'\n[[tool.bookbuild.data]]\nlabel = 'd'\npattern = '*'\ndefault = '/d'\n"
-     "profiles = ['gpu']\n", r"profiles \['gpu'\] are not among profiles = \['default'\]"),
-    ("[tool.bookbuild]\npackage = 'x'\n[[tool.bookbuild.data]]\nlabel = 'd'\npattern = '*'\ndefault = '/d'\n"
-     "folder = 'x'\n", r"data\[0\]: unknown key\(s\) folder"),
-    ("[tool.bookbuild\npackage = 'x'\n", "is not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ("", r"no \[tool.bookbuild\] table"),
+        ("[tool.bookbuild]\nlibrary_root = 'src'\n", "package is required"),
+        ("[tool.bookbuild]\npackage = 'x'\nprofile = 'lite'\n", r"unknown key\(s\) profile; allowed: data, "),
+        (
+            "[tool.bookbuild]\npackage = 'x'\nkey_env = 'OMP_NUM_THREADS'\n",
+            "key_env must be a list of non-empty strings",
+        ),
+        ("[tool.bookbuild]\npackage = 'x'\nkernel_env = {A = 1}\n", "kernel_env must be a table of strings"),
+        (
+            "[tool.bookbuild]\npackage = 'x'\n[[tool.bookbuild.data]]\nlabel = 'd'\npattern = '*'\n",
+            r"data\[0\]: give root_env .* or default",
+        ),
+        (
+            "[tool.bookbuild]\npackage = 'x'\n[[tool.bookbuild.data]]\nlabel = 'd'\npattern = '*'\ndefault = '/d'\n"
+            "profiles = ['gpu']\n",
+            r"profiles \['gpu'\] are not among profiles = \['default'\]",
+        ),
+        (
+            "[tool.bookbuild]\npackage = 'x'\n[[tool.bookbuild.data]]\nlabel = 'd'\npattern = '*'\ndefault = '/d'\n"
+            "folder = 'x'\n",
+            r"data\[0\]: unknown key\(s\) folder",
+        ),
+        ("[tool.bookbuild\npackage = 'x'\n", "is not valid TOML"),
+    ],
+)
 def test_a_bad_table_is_a_clear_error(tmp_path, table, message):
     (tmp_path / "pyproject.toml").write_text(table)
     with pytest.raises(ConfigError, match=message):

@@ -73,24 +73,36 @@ def test_a_freshly_written_file_is_always_hashed(data, monkeypatch):
     assert data_digest(config, "full", memo, now=LATER)[LABEL] == "stale digest"  # (the memo is consulted)
 
 
-BASE = {"code": "c1", "kernel": "python3", "profile": "lite", "env": {"OMP_NUM_THREADS": "1"},
-        "packages": {"numpy": "2.0"}, "data": {}, "modules": {"lib": "h0", "lib.core": "h1", "lib.old": "h2"}}
+BASE = {
+    "code": "c1",
+    "kernel": "python3",
+    "profile": "lite",
+    "env": {"OMP_NUM_THREADS": "1"},
+    "packages": {"numpy": "2.0"},
+    "data": {},
+    "modules": {"lib": "h0", "lib.core": "h1", "lib.old": "h2"},
+}
 
 
-@pytest.mark.parametrize("change, reasons", [
-    ({}, []),
-    ({"code": "c2"}, ["code changed"]),
-    ({"kernel": "python2"}, ["kernel changed"]),
-    ({"profile": "full"}, ["profile changed"]),
-    ({"env": {"OMP_NUM_THREADS": "2"}}, ["env changed"]),
-    ({"packages": {"numpy": "2.1"}}, ["packages changed"]),
-    ({"data": {"d/x": "h"}}, ["data changed"]),
-    ({"modules": {"lib": "h0", "lib.core": "h9", "lib.old": "h2"}}, ["lib.core changed"]),
-    ({"modules": {"lib": "h0", "lib.core": "h1", "lib.old": "h2", "lib.new": "h3"}}, ["now imports lib.new"]),
-    ({"modules": {"lib": "h0", "lib.core": "h1"}}, ["no longer imports lib.old"]),
-    ({"code": "c2", "profile": "full", "modules": {"lib": "h0", "lib.core": "h9"}},
-     ["code changed", "profile changed", "lib.core changed", "no longer imports lib.old"]),
-])
+@pytest.mark.parametrize(
+    "change, reasons",
+    [
+        ({}, []),
+        ({"code": "c2"}, ["code changed"]),
+        ({"kernel": "python2"}, ["kernel changed"]),
+        ({"profile": "full"}, ["profile changed"]),
+        ({"env": {"OMP_NUM_THREADS": "2"}}, ["env changed"]),
+        ({"packages": {"numpy": "2.1"}}, ["packages changed"]),
+        ({"data": {"d/x": "h"}}, ["data changed"]),
+        ({"modules": {"lib": "h0", "lib.core": "h9", "lib.old": "h2"}}, ["lib.core changed"]),
+        ({"modules": {"lib": "h0", "lib.core": "h1", "lib.old": "h2", "lib.new": "h3"}}, ["now imports lib.new"]),
+        ({"modules": {"lib": "h0", "lib.core": "h1"}}, ["no longer imports lib.old"]),
+        (
+            {"code": "c2", "profile": "full", "modules": {"lib": "h0", "lib.core": "h9"}},
+            ["code changed", "profile changed", "lib.core changed", "no longer imports lib.old"],
+        ),
+    ],
+)
 def test_chapter_key_diff_names_each_reason(change, reasons):
     new = ChapterKey("k", {**BASE, **change})
     assert new.diff(BASE) == reasons

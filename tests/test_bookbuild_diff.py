@@ -11,7 +11,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import nbformat
@@ -83,12 +82,21 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_results_are_extracted_from_glue_outputs_and_images():
     nb = nbformat.v4.new_notebook()
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + struct.pack(">II", 7, 5) + b"rest").decode()
-    glued = nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "0.25"},
-                                   metadata={"scrapbook": {"name": "ratio", "mime_prefix": "application/papermill.record/"}})
-    shown = nbformat.v4.new_output("display_data", data={"text/plain": "np.float64(2.5)"},
-                                   metadata={"scrapbook": {"name": "wrapped", "mime_prefix": ""}})
-    text = nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": "'lite'"},
-                                  metadata={"scrapbook": {"name": "profile", "mime_prefix": "application/papermill.record/"}})
+    glued = nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "0.25"},
+        metadata={"scrapbook": {"name": "ratio", "mime_prefix": "application/papermill.record/"}},
+    )
+    shown = nbformat.v4.new_output(
+        "display_data",
+        data={"text/plain": "np.float64(2.5)"},
+        metadata={"scrapbook": {"name": "wrapped", "mime_prefix": ""}},
+    )
+    text = nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": "'lite'"},
+        metadata={"scrapbook": {"name": "profile", "mime_prefix": "application/papermill.record/"}},
+    )
     figure = nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})
     c1, c2, c3 = (nbformat.v4.new_code_cell(s) for s in ("glue()", "plot()", "plot2()"))
     c1.outputs = [glued, shown, text]
@@ -97,14 +105,23 @@ def test_results_are_extracted_from_glue_outputs_and_images():
     c3.outputs = [figure, figure]
     nb.cells = [c1, c2, c3]
     r = results.extract(nb)
-    assert r["glue"] == {"profile": {"mime": "text/plain", "text": "'lite'", "value": None},
-                         "ratio": {"mime": "text/plain", "text": "0.25", "value": 0.25},
-                         "wrapped": {"mime": "text/plain", "text": "np.float64(2.5)", "value": 2.5}}
+    assert r["glue"] == {
+        "profile": {"mime": "text/plain", "text": "'lite'", "value": None},
+        "ratio": {"mime": "text/plain", "text": "0.25", "value": 0.25},
+        "wrapped": {"mime": "text/plain", "text": "np.float64(2.5)", "value": 2.5},
+    }
     assert list(r["figures"]) == ["fig-spectrum", "cell 3 [1]", "cell 3 [2]"]
     assert r["figures"]["fig-spectrum"]["width"] == 7 and r["figures"]["fig-spectrum"]["height"] == 5
     assert r["figures"]["fig-spectrum"]["sha256"] == __import__("hashlib").sha256(base64.b64decode(png)).hexdigest()
-    assert [results.number(t) for t in ("3", "-1e-3", "True", "'x'", "[1]", "tensor(0.5000)", "nan")] == \
-        [3.0, -0.001, None, None, None, 0.5, None]
+    assert [results.number(t) for t in ("3", "-1e-3", "True", "'x'", "[1]", "tensor(0.5000)", "nan")] == [
+        3.0,
+        -0.001,
+        None,
+        None,
+        None,
+        0.5,
+        None,
+    ]
 
 
 def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number(results_book):
@@ -119,14 +136,19 @@ def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_numbe
     assert report["identical"] == ["b"]
     (a,) = report["chapters"]
     assert a["chapter"] == "a" and a["figures"] == []
-    assert a["glue"] == [{"name": "scaled", "old": "20", "new": "30", "change": "changed", "relative": 0.5,
-                          "flagged": True}]
+    assert a["glue"] == [
+        {"name": "scaled", "old": "20", "new": "30", "change": "changed", "relative": 0.5, "flagged": True}
+    ]
     text = diff.terminal(report)
     assert "~ scaled: 20 -> 30 (+50.00%)  !" in text and "fixed" not in text and "byte-identical: b" in text
     md = diff.markdown(report)
     assert "| a | `scaled` | `20` | `30` | **+50.00%** |" in md and "fixed" not in md
-    assert "**" not in diff.markdown(diff.compare(side("base", before), side("head", after), threshold=0.6)
-                                     ).split("| chapter |")[1]  # +50 % is within a 60 % tolerance
+    assert (
+        "**"
+        not in diff.markdown(diff.compare(side("base", before), side("head", after), threshold=0.6)).split(
+            "| chapter |"
+        )[1]
+    )  # +50 % is within a 60 % tolerance
 
 
 def test_a_prose_edit_gives_an_empty_report(results_book):
@@ -168,8 +190,13 @@ def test_the_pull_request_command_builds_the_base_from_the_shared_store(results_
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     # The command pr.yml's `make results-diff BASE=... ` runs, taken from the Makefile, run on the mini book.
-    recipe = subprocess.run(["make", "-s", "-n", "results-diff", f"BASE={base}", f"GITHUB_STEP_SUMMARY={summary}"],
-                            cwd=REPO, capture_output=True, text=True, check=True).stdout
+    recipe = subprocess.run(
+        ["make", "-s", "-n", "results-diff", f"BASE={base}", f"GITHUB_STEP_SUMMARY={summary}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     (line,) = [x for x in recipe.replace("\\\n", " ").splitlines() if "-m bookbuild" in x]
     command = shlex.split(line)
     assert command[1:4] == ["-m", "bookbuild", "diff"] and "--execute-base" in command
@@ -214,11 +241,21 @@ def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_pat
 def test_the_status_page_lists_the_changed_numbers():
     from bookbuild.sphinx_ext import _changes
 
-    report = {"chapters": [{"chapter": "book/priors", "status": "changed", "figures": [
-        {"name": "fig-pca", "change": "changed"}], "glue": [
-        {"name": "ratio", "change": "changed", "old": "1.01", "new": "1.2", "relative": 0.188118811881},
-        {"name": "n_seeds", "change": "added", "old": None, "new": "5"}]},
-        {"chapter": "book/new", "status": "added", "glue": [], "figures": []}], "identical": ["book/a"]}
+    report = {
+        "chapters": [
+            {
+                "chapter": "book/priors",
+                "status": "changed",
+                "figures": [{"name": "fig-pca", "change": "changed"}],
+                "glue": [
+                    {"name": "ratio", "change": "changed", "old": "1.01", "new": "1.2", "relative": 0.188118811881},
+                    {"name": "n_seeds", "change": "added", "old": None, "new": "5"},
+                ],
+            },
+            {"chapter": "book/new", "status": "added", "glue": [], "figures": []},
+        ],
+        "identical": ["book/a"],
+    }
     text = " | ".join(node.astext() for node in _changes(report))
     assert "2 glued value(s) and 1 figure(s) changed" in text
     assert "book/priors, ratio: 1.01 \u2192 1.2 (+18.81%)" in text and "book/priors, n_seeds: added (5)" in text

@@ -58,7 +58,7 @@ def bookbuild(root: Path, *args: str, standin_on: bool) -> subprocess.CompletedP
 
 def test_variable_is_read_from_pyproject(tmp_path):
     assert standin.variable(tmp_path) is None  # no pyproject.toml
-    (tmp_path / "pyproject.toml").write_text('[tool.other]\nx = 1\n')
+    (tmp_path / "pyproject.toml").write_text("[tool.other]\nx = 1\n")
     assert standin.variable(tmp_path) is None
     (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\nstandin_env = "MY_STANDIN"\n')
     assert standin.variable(tmp_path) == "MY_STANDIN"
@@ -99,14 +99,30 @@ def test_execute_fails_on_a_glue_key_no_cell_defines(book):
 
 
 def test_glue_references_and_definitions():
-    source = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("A {glue:text}`a:.2f`, {glue}`b`, {glue:md}`c:myst`, {glue:any}`d`, "
-                                      "{glue:text}`page::e`.\n\n```{glue:figure} f\n:name: fig\n```\n"),
-        nbformat.v4.new_code_cell("glue('a', 1)")])
+    source = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "A {glue:text}`a:.2f`, {glue}`b`, {glue:md}`c:myst`, {glue:any}`d`, "
+                "{glue:text}`page::e`.\n\n```{glue:figure} f\n:name: fig\n```\n"
+            ),
+            nbformat.v4.new_code_cell("glue('a', 1)"),
+        ]
+    )
     assert standin.referenced_keys(source) == {"a", "b", "c", "d", "f"}
-    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[
-        nbformat.v4.new_output("display_data", data={"text/plain": "1"},
-                               metadata={"scrapbook": {"name": name, "mime_prefix": ""}})
-        for name in ("a", "b", "c")])])
+    executed = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"text/plain": "1"},
+                        metadata={"scrapbook": {"name": name, "mime_prefix": ""}},
+                    )
+                    for name in ("a", "b", "c")
+                ],
+            )
+        ]
+    )
     assert standin.glued_keys(executed) == {"a", "b", "c"}
     assert standin.glue_problems(source, executed) == ["d", "f"]

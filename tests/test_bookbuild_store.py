@@ -49,12 +49,15 @@ def test_an_edited_notebook_that_is_still_valid_is_rejected_by_its_checksum_and_
     assert store.get("a", "k1") is None
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda nb, meta: nb.write_text(nb.read_text()[:100]), "does not match its checksum"),
-    (lambda nb, meta: meta.unlink(), "no metadata"),
-    (lambda nb, meta: nb.unlink(), "metadata without notebook"),
-    (lambda nb, meta: meta.write_text("{not json"), "unreadable metadata"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda nb, meta: nb.write_text(nb.read_text()[:100]), "does not match its checksum"),
+        (lambda nb, meta: meta.unlink(), "no metadata"),
+        (lambda nb, meta: nb.unlink(), "metadata without notebook"),
+        (lambda nb, meta: meta.write_text("{not json"), "unreadable metadata"),
+    ],
+)
 def test_damaged_entries_are_named_and_removed(tmp_path, damage, message):
     store = Store(tmp_path / "s")
     store.put("a", "k1", executed(), {})

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from minibook import bookbuild_cmd, env_for, make_book, printed
 
-pytestmark = pytest.mark.skipif(not (Path(sys.executable).parent / "jupyter-book").exists(),
-                                reason="jupyter-book not installed")
+pytestmark = pytest.mark.skipif(
+    not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
+)
 
 
 def chapter(root: Path, name: str) -> tuple[int, str]:
@@ -39,14 +40,20 @@ def test_library_edit_shows_up_in_a_single_chapter_build(tmp_path):
     assert printed(page.read_text()) == "21"
 
     # The whole-book build reuses what the chapter build executed.
-    done = subprocess.run(bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root))
+    done = subprocess.run(
+        bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"\bb\s+cached\s", done.stdout) and printed((root / "_build" / "html" / "b.html").read_text()) == "21"
+    assert (
+        re.search(r"\bb\s+cached\s", done.stdout) and printed((root / "_build" / "html" / "b.html").read_text()) == "21"
+    )
 
 
 def test_failing_chapter_renders_nothing_and_unknown_names_are_errors(tmp_path):
     root = make_book(tmp_path / "book")
-    (root / "a.md").write_text((root / "a.md").read_text().replace("print(core.SCALE * 10)", "raise ValueError('bad cell')"))
+    (root / "a.md").write_text(
+        (root / "a.md").read_text().replace("print(core.SCALE * 10)", "raise ValueError('bad cell')")
+    )
     rc, out = chapter(root, "a")
     assert rc == 1 and "bad cell" in out and "nothing was rendered" in out
     assert not (root / "_build" / "chapter-a" / "_build" / "html").exists()

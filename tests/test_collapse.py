@@ -33,7 +33,7 @@ def test_isotropic_gaussian_has_full_effective_rank_and_std_one_over_sqrt_d():
 def test_rank_k_embedding_has_effective_rank_close_to_k(k):
     rng = np.random.default_rng(k)
     basis = np.linalg.qr(rng.normal(size=(32, k)))[0].T  # (k, 32) orthonormal rows
-    z = rng.normal(size=(20000, k)) @ basis              # (n, 32), rank k, isotropic inside
+    z = rng.normal(size=(20000, k)) @ basis  # (n, 32), rank k, isotropic inside
     assert collapse.effective_rank(z) == pytest.approx(k, abs=0.15)
     spectrum = collapse.covariance_spectrum(z)
     assert np.all(spectrum[k:] < 1e-10) and np.all(spectrum[:k] > 0.9)
@@ -112,22 +112,25 @@ def test_bad_input_is_rejected():
 
 def test_centred_effective_rank_ignores_a_shared_offset():
     rng = np.random.default_rng(0)
-    spread = rng.normal(size=(5000, 8)) * 0.01                # varies over 8 directions
-    offset = np.full((1, 8), 1.0)                              # one large shared mean
+    spread = rng.normal(size=(5000, 8)) * 0.01  # varies over 8 directions
+    offset = np.full((1, 8), 1.0)  # one large shared mean
     z = spread + offset
-    assert collapse.effective_rank(z) < 1.5                    # RankMe sees one dominant direction
-    assert collapse.effective_rank(z, center=True) > 7.5       # the variation uses all eight
+    assert collapse.effective_rank(z) < 1.5  # RankMe sees one dominant direction
+    assert collapse.effective_rank(z, center=True) > 7.5  # the variation uses all eight
     assert collapse.effective_rank(np.tile(offset, (10, 1)), center=True) == 0.0
 
 
 def test_alignment_and_uniformity_parameters_and_errors():
-    a, b = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])          # distance sqrt(2) on the circle
+    a, b = np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])  # distance sqrt(2) on the circle
     assert collapse.alignment(a, b, alpha=1.0) == pytest.approx(np.sqrt(2))
     assert collapse.alignment(a, b, alpha=0.5) == pytest.approx(2**0.25)
     for alpha in (0.0, -1.0):
         with pytest.raises(ValueError, match=rf"^alpha must be positive; got {alpha}$"):
             collapse.alignment(a, b, alpha=alpha)
-    for name, call in (("z_a", lambda bad: collapse.alignment(bad, a)), ("z_b", lambda bad: collapse.alignment(a, bad))):
+    for name, call in (
+        ("z_a", lambda bad: collapse.alignment(bad, a)),
+        ("z_b", lambda bad: collapse.alignment(a, bad)),
+    ):
         with pytest.raises(ValueError, match=rf"^{name} must be a 2-D array"):
             call(np.zeros(2))
     antipodal = np.array([[1.0, 0.0], [-1.0, 0.0]])
@@ -138,7 +141,7 @@ def test_alignment_and_uniformity_parameters_and_errors():
             collapse.uniformity(antipodal, t=t)
     with pytest.raises(ValueError, match="at least 2 rows"):
         collapse.uniformity(np.ones((1, 2)))
-    assert collapse.uniformity(np.ones((2, 2))) == 0.0               # two rows suffice
+    assert collapse.uniformity(np.ones((2, 2))) == 0.0  # two rows suffice
 
 
 def test_uniformity_of_a_collapsed_embedding_is_exactly_zero():
@@ -149,28 +152,29 @@ def test_uniformity_of_a_collapsed_embedding_is_exactly_zero():
 
 def test_covariance_spectrum_clips_round_off_below_zero():
     rng = np.random.default_rng(0)
-    z = rng.normal(size=(50, 3)) @ rng.normal(size=(3, 8))                 # rank 3 in 8 dimensions
+    z = rng.normal(size=(50, 3)) @ rng.normal(size=(3, 8))  # rank 3 in 8 dimensions
     c = z - z.mean(axis=0)
-    assert np.linalg.eigvalsh(c.T @ c / 50).min() < 0                     # round-off goes negative here
+    assert np.linalg.eigvalsh(c.T @ c / 50).min() < 0  # round-off goes negative here
     assert np.all(collapse.covariance_spectrum(z) >= 0.0)
 
 
 def test_effective_rank_is_scale_free_and_ignores_centring_round_off():
     rng = np.random.default_rng(1)
     z = rng.normal(size=(10, 4))
-    for scale in (1e-13, 1e13):                                            # no absolute threshold
+    for scale in (1e-13, 1e13):  # no absolute threshold
         assert collapse.effective_rank(scale * z) == pytest.approx(collapse.effective_rank(z), rel=1e-9)
     # 1,000 copies of one row: centring leaves round-off of about 1e-9 singular value, no direction.
     constant = np.tile(rng.normal(size=(1, 8)) * 1e3, (1000, 1))
     assert np.linalg.svd(constant - constant.mean(axis=0), compute_uv=False).max() > 1e-10
     assert collapse.effective_rank(constant, center=True) == 0.0
-    assert collapse.effective_rank(np.zeros((3, 0))) == 0.0                # no dimensions at all
+    assert collapse.effective_rank(np.zeros((3, 0))) == 0.0  # no dimensions at all
 
 
 def test_centring_removes_each_dimensions_own_mean():
     rng = np.random.default_rng(2)
     spread = rng.normal(size=(5000, 4)) * 0.01
-    offsets = np.array([[1.0, -3.0, 5.0, 0.5]])                             # a different mean per dimension
+    offsets = np.array([[1.0, -3.0, 5.0, 0.5]])  # a different mean per dimension
     assert collapse.effective_rank(spread + offsets, center=True) == pytest.approx(
-        collapse.effective_rank(spread - spread.mean(axis=0), center=False), rel=1e-6)
+        collapse.effective_rank(spread - spread.mean(axis=0), center=False), rel=1e-6
+    )
     assert collapse.effective_rank(spread + offsets, center=True) > 3.9

@@ -8,7 +8,7 @@ from lecturekit.sprites import Sprites
 
 DS = Sprites()
 SIZES = np.array(DS.factor_sizes)
-MEAN, STD = (SIZES - 1) / 2, np.sqrt((SIZES**2 - 1) / 12)     # of a uniform code 0 .. size - 1
+MEAN, STD = (SIZES - 1) / 2, np.sqrt((SIZES**2 - 1) / 12)  # of a uniform code 0 .. size - 1
 ROTATION = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))[0]
 
 
@@ -22,7 +22,7 @@ def rotated(f):
 
 def noise_fn(seed=0):
     rng = np.random.default_rng(seed)
-    return lambda f: rng.normal(size=(len(f), 5))               # fresh noise: independent of the factors
+    return lambda f: rng.normal(size=(len(f), 5))  # fresh noise: independent of the factors
 
 
 def duplicated(f):
@@ -46,6 +46,7 @@ def _rot4(f, q=HADAMARD):
 
 # --- analytic cases --------------------------------------------------------------------------
 
+
 def test_identity_scores_one_on_everything(samples):
     train, test = samples
     s = dm.dci(train, train, test, test)
@@ -58,15 +59,17 @@ def test_identity_scores_one_on_everything(samples):
 def test_rotation_keeps_information_but_not_disentanglement(samples):
     train, test = samples
     ident, rot = dm.dci(train, train, test, test), dm.dci(_rot4(train), train, _rot4(test), test)
-    assert rot.informativeness > 0.8                                       # the trees still read the factors
+    assert rot.informativeness > 0.8  # the trees still read the factors
     probe = [probes.linear_probe_accuracy(_rot4(train), train[:, k], _rot4(test), test[:, k]) for k in range(4)]
-    assert min(probe) > 0.95                                               # so does a linear probe
+    assert min(probe) > 0.95  # so does a linear probe
     assert rot.disentanglement < ident.disentanglement - 0.3
     assert dm.mig(_rot4(train), train) < 0.1 < 0.9 < dm.mig(train, train)
     random_q = np.linalg.qr(np.random.default_rng(2).normal(size=(4, 4)))[0]
     assert dm.mig(_rot4(train, random_q), train) < dm.mig(train, train) - 0.2
-    assert (dm.factor_vae_score(rotated, DS, 300, 200).eval_accuracy
-            < dm.factor_vae_score(identity, DS, 300, 200).eval_accuracy)
+    assert (
+        dm.factor_vae_score(rotated, DS, 300, 200).eval_accuracy
+        < dm.factor_vae_score(identity, DS, 300, 200).eval_accuracy
+    )
 
 
 def test_noise_scores_near_zero_or_chance(samples):
@@ -75,9 +78,9 @@ def test_noise_scores_near_zero_or_chance(samples):
     z_train, z_test = rng.normal(size=(600, 4)), rng.normal(size=(300, 4))
     s = dm.dci(z_train, train, z_test, test)
     assert s.disentanglement < 0.15 and s.completeness < 0.15
-    assert s.informativeness < 0.4                                          # chance is 0.25
+    assert s.informativeness < 0.4  # chance is 0.25
     assert dm.mig(z_train, train) < 0.05
-    assert dm.beta_vae_score(noise_fn(), DS, 300, 300).eval_accuracy < 0.35   # chance is 0.2
+    assert dm.beta_vae_score(noise_fn(), DS, 300, 300).eval_accuracy < 0.35  # chance is 0.2
     assert dm.factor_vae_score(noise_fn(), DS, 300, 300).eval_accuracy < 0.35
 
 
@@ -85,8 +88,8 @@ def test_duplicated_latents_lower_completeness_and_mig(samples):
     train, test = samples
     dup = np.hstack([train, train])
     s = dm.dci(dup, train, np.hstack([test, test]), test)
-    assert s.completeness < 0.85 and s.disentanglement > 0.95            # each latent still serves one factor
-    assert dm.mig(dup, train) < 0.05                                       # two latents tie for every factor
+    assert s.completeness < 0.85 and s.disentanglement > 0.95  # each latent still serves one factor
+    assert dm.mig(dup, train) < 0.05  # two latents tie for every factor
     assert dm.factor_vae_score(duplicated, DS, 300, 200).n_active == 10
 
 
@@ -95,12 +98,13 @@ def test_closed_form_importance_matrices():
     assert dm.dci_completeness(np.eye(4)) == pytest.approx(1.0)
     assert dm.dci_disentanglement(np.ones((4, 3))) == pytest.approx(0.0, abs=1e-9)
     assert dm.dci_completeness(np.ones((4, 3))) == pytest.approx(0.0, abs=1e-9)
-    assert dm.dci_completeness(np.vstack([np.eye(2), np.eye(2)])) == pytest.approx(0.5)   # log 2 / log 4
+    assert dm.dci_completeness(np.vstack([np.eye(2), np.eye(2)])) == pytest.approx(0.5)  # log 2 / log 4
     assert dm.dci_disentanglement(np.zeros((3, 2))) == pytest.approx(0.0, abs=1e-9)
     assert dm.factor_entropy(np.repeat(np.arange(4), 5)[:, None]) == pytest.approx([np.log(4)])
 
 
 # --- parity with independent reference formulas -------------------------------------------------
+
 
 def _reference_mi(z, f, n_bins=20):
     """Plug-in MI from joint counts, with equal-width bins computed by hand."""
@@ -160,13 +164,14 @@ def test_batch_score_cores_match_loops():
     z, fixed = rng.normal(size=(50, 8, 4)), rng.integers(3, size=50)
     var, active = rng.random(4) + 0.5, np.array([True, False, True, True])
     votes = np.zeros((3, 4), dtype=int)
-    for i in range(50):                                                     # disentanglement_lib's loop
+    for i in range(50):  # disentanglement_lib's loop
         local = np.var(z[i], axis=0, ddof=1)
         votes[fixed[i], np.flatnonzero(active)[np.argmin(local[active] / var[active])]] += 1
     assert np.array_equal(dm.factor_vae_votes(z, fixed, var, 3, active), votes)
 
 
 # --- determinism, tensors and errors ------------------------------------------------------------
+
 
 def test_scores_are_deterministic_and_accept_tensors(samples):
     train, _ = samples

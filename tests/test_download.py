@@ -35,7 +35,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/drop/"):
             # Promise the whole body, send half of it, then drop the connection.
-            body = self.files[self.path[len("/drop"):]]
+            body = self.files[self.path[len("/drop") :]]
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -45,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.path.startswith("/nolength/"):
             # No Content-Length, half the body, then close: looks complete to the client.
-            body = self.files[self.path[len("/nolength"):]]
+            body = self.files[self.path[len("/nolength") :]]
             self.send_response(200)
             self.end_headers()
             self.wfile.write(body[: len(body) // 2])
@@ -93,8 +93,11 @@ def test_fetch_verifies_and_places_file(server, tmp_path):
 def test_wrong_checksum_is_rejected_and_removed(server, tmp_path, kind):
     base, files = server
     files["/tampered.bin"] = PAYLOAD[:-1] + b"X"
-    pins = {"sha256": {"sha256": sha(PAYLOAD)}, "md5": {"md5": md5(PAYLOAD)},
-            "size": {"sha256": sha(PAYLOAD[:-1] + b"X"), "size": len(PAYLOAD) + 1}}[kind]
+    pins = {
+        "sha256": {"sha256": sha(PAYLOAD)},
+        "md5": {"md5": md5(PAYLOAD)},
+        "size": {"sha256": sha(PAYLOAD[:-1] + b"X"), "size": len(PAYLOAD) + 1},
+    }[kind]
     dest = tmp_path / "tampered.bin"
     with pytest.raises(dl.ChecksumError, match=f"{kind} expected") as err:
         dl.fetch(f"{base}/tampered.bin", dest, **pins)
@@ -147,9 +150,13 @@ def test_ensure_replaces_bad_file_and_tries_mirrors(server, tmp_path):
     base, files = server
     files["/m2/data.bin"] = PAYLOAD
     files["/m1/data.bin"] = b"not the data"
-    res = dl.Resource(name="data", root="cache", path="d/data.bin",
-                      urls=(f"{base}/m0/data.bin", f"{base}/m1/data.bin", f"{base}/m2/data.bin"),
-                      sha256=sha(PAYLOAD))
+    res = dl.Resource(
+        name="data",
+        root="cache",
+        path="d/data.bin",
+        urls=(f"{base}/m0/data.bin", f"{base}/m1/data.bin", f"{base}/m2/data.bin"),
+        sha256=sha(PAYLOAD),
+    )
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "data.bin").write_bytes(b"corrupt")  # a bad file already in place
     assert dl.ensure(res, tmp_path) == sha(PAYLOAD)
@@ -161,8 +168,7 @@ def test_ensure_replaces_bad_file_and_tries_mirrors(server, tmp_path):
 
 
 def test_ensure_offline_never_downloads(tmp_path):
-    res = dl.Resource(name="data", root="cache", path="data.bin", urls=("http://127.0.0.1:9/x",),
-                      sha256=sha(PAYLOAD))
+    res = dl.Resource(name="data", root="cache", path="data.bin", urls=("http://127.0.0.1:9/x",), sha256=sha(PAYLOAD))
     with pytest.raises(dl.DownloadError, match="missing"):
         dl.ensure(res, tmp_path, offline=True)
     (tmp_path / "data.bin").write_bytes(b"bad")
@@ -183,16 +189,36 @@ def _idx_labels(n: int) -> bytes:
 def _local_manifest(base: str, files: dict[str, bytes]):
     """A manifest with the real layout, pointing at the local server."""
     items = []
-    raw = {"train-images-idx3-ubyte": _idx_images(6), "train-labels-idx1-ubyte": _idx_labels(6),
-           "t10k-images-idx3-ubyte": _idx_images(4, 1), "t10k-labels-idx1-ubyte": _idx_labels(4)}
+    raw = {
+        "train-images-idx3-ubyte": _idx_images(6),
+        "train-labels-idx1-ubyte": _idx_labels(6),
+        "t10k-images-idx3-ubyte": _idx_images(4, 1),
+        "t10k-labels-idx1-ubyte": _idx_labels(4),
+    }
     for stem, data in raw.items():
         gz = gzip.compress(data, mtime=0)
         files[f"/mnist/{stem}.gz"] = gz
-        items.append(dl.Resource(name=stem, root="cache", path=f"data/MNIST/raw/{stem}.gz",
-                                 urls=(f"{base}/mnist/{stem}.gz",), md5=md5(gz), unpacked_size=len(data)))
+        items.append(
+            dl.Resource(
+                name=stem,
+                root="cache",
+                path=f"data/MNIST/raw/{stem}.gz",
+                urls=(f"{base}/mnist/{stem}.gz",),
+                md5=md5(gz),
+                unpacked_size=len(data),
+            )
+        )
     files["/ckpt/w.pth"] = PAYLOAD
-    items.append(dl.Resource(name="weights", root="hub", path="checkpoints/w.pth",
-                             urls=(f"{base}/ckpt/w.pth",), sha256=sha(PAYLOAD), size=len(PAYLOAD)))
+    items.append(
+        dl.Resource(
+            name="weights",
+            root="hub",
+            path="checkpoints/w.pth",
+            urls=(f"{base}/ckpt/w.pth",),
+            sha256=sha(PAYLOAD),
+            size=len(PAYLOAD),
+        )
+    )
     return items
 
 
@@ -220,8 +246,12 @@ def test_cli(server, tmp_path, monkeypatch, capsys):
     assert dl.main(["--profile", "lite"]) == 0
     assert "nothing to download" in capsys.readouterr().out
     monkeypatch.setattr(dl, "manifest", lambda: _local_manifest(base, files))
-    assert dl.main(["--profile", "full", "--dest", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t"),
-                    "--verify-only"]) == 1
+    assert (
+        dl.main(
+            ["--profile", "full", "--dest", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t"), "--verify-only"]
+        )
+        == 1
+    )
     assert "missing" in capsys.readouterr().err
     assert dl.main(["--profile", "full", "--dest", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t")]) == 0
     out = capsys.readouterr().out

@@ -67,11 +67,11 @@ def test_denoising_score_matching_recovers_the_gaussian_score_scale():
     sigma = 0.5
     for _ in range(300):
         y = torch.randn(1024, 2, generator=g)
-        loss = ebm.denoising_score_matching(lambda v: a * (v ** 2).sum(1) / 2, y, sigma, g)
+        loss = ebm.denoising_score_matching(lambda v: a * (v**2).sum(1) / 2, y, sigma, g)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert abs(float(a.detach()) - 1 / (1 + sigma ** 2)) < 0.03
+    assert abs(float(a.detach()) - 1 / (1 + sigma**2)) < 0.03
 
 
 def test_pushing_data_down_moves_one_prototype_to_the_data_mean():
@@ -96,7 +96,7 @@ def test_prototype_energy_tends_to_the_kmeans_energy():
 
 def test_auroc_is_one_for_a_perfect_energy_and_half_for_a_flat_one():
     data, others = torch.zeros(5, 2), torch.ones(7, 2)
-    assert ebm.separation_auroc(lambda y: (y ** 2).sum(1), data, others) == 1.0
+    assert ebm.separation_auroc(lambda y: (y**2).sum(1), data, others) == 1.0
     assert ebm.separation_auroc(lambda y: torch.zeros(len(y)), data, others) == 0.5
 
 
@@ -106,7 +106,7 @@ def test_energy_grid_rows_are_the_second_coordinate():
 
 
 def test_descend_finds_two_minima_of_a_double_well_from_two_starts():
-    double_well = lambda y: ((y ** 2 - 1) ** 2).sum(1)
+    double_well = lambda y: ((y**2 - 1) ** 2).sum(1)
     path = ebm.descend(double_well, torch.tensor([[-0.3], [0.4]]), lr=0.05, n_steps=200)
     assert path.shape == (201, 2, 1)
     assert torch.allclose(path[-1, :, 0], torch.tensor([-1.0, 1.0]), atol=1e-3)
@@ -145,7 +145,7 @@ def test_landscape_and_cake_plots_draw_and_check_their_inputs():
 
     from lecturekit import plotting
 
-    axis, values = ebm.energy_grid(lambda y: (y ** 2).sum(1), resolution=20)
+    axis, values = ebm.energy_grid(lambda y: (y**2).sum(1), resolution=20)
     ax = plotting.landscape(axis, values, ebm.moons(50))
     assert len(ax.collections) >= 2
     with pytest.raises(ValueError, match="match axis"):

@@ -25,7 +25,9 @@ def test_names_per_profile():
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown encoder 'vit-huge'.*pixels, random-cnn, digits-supervised, digits-ssl"):
+    with pytest.raises(
+        ValueError, match=r"unknown encoder 'vit-huge'.*pixels, random-cnn, digits-supervised, digits-ssl"
+    ):
         encoders.load("vit-huge")
     with pytest.raises(ValueError, match="needs the full profile"):
         encoders.load("resnet18-imagenet")
@@ -52,7 +54,7 @@ def test_random_cnn_is_deterministic_and_does_not_touch_global_rng():
     before = torch.random.get_rng_state()
     a, b = encoders.load("random-cnn"), encoders.load("random-cnn")
     assert torch.equal(torch.random.get_rng_state(), before)
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=False):
         assert torch.equal(pa, pb)
 
 
@@ -99,8 +101,13 @@ def test_cache_key_follows_every_module_the_training_runs(tmp_path, monkeypatch)
     base = training.cache_key(TINY_SSL, fit)
     reached = {m.split(":", 1)[1] for m in importgraph.reach(fit, training._library())}
     # The trainer, what it imports, and the architecture -- derived, not listed.
-    assert {"lecturekit.training", "lecturekit.encoders", "lecturekit.losses", "lecturekit.transforms",
-            "lecturekit.data"} <= reached
+    assert {
+        "lecturekit.training",
+        "lecturekit.encoders",
+        "lecturekit.losses",
+        "lecturekit.transforms",
+        "lecturekit.data",
+    } <= reached
     for module in sorted(reached):
         f = training._library().file(module)
         original = f.read_text()
@@ -118,8 +125,9 @@ def test_cache_key_follows_every_module_the_training_runs(tmp_path, monkeypatch)
 def test_cache_key_follows_notebook_code(tmp_path):
     """A training function defined outside any module (a notebook cell) is keyed on its source and callees."""
     namespace = {"__name__": "__main__", "training": training}  # as in a notebook kernel
-    exec(compile("def helper(x):\n    return x + 1\n\ndef run():\n    return helper(1)\n", "<cell-1>", "exec"),
-         namespace)
+    exec(
+        compile("def helper(x):\n    return x + 1\n\ndef run():\n    return helper(1)\n", "<cell-1>", "exec"), namespace
+    )
     k1 = training.cache_key("cfg", namespace["run"])
     exec(compile("def helper(x):\n    return x + 2\n", "<cell-2>", "exec"), namespace)
     assert training.cache_key("cfg", namespace["run"]) != k1
@@ -193,8 +201,9 @@ def test_a_few_supervised_epochs_make_neighbours_agree_more():
     train_set, test_set = data.split(data.digits())
 
     def knn(cnn):
-        return probes.knn_accuracy(encoders.embed(cnn, train_set.x), train_set.y,
-                                   encoders.embed(cnn, test_set.x), test_set.y, k=5)
+        return probes.knn_accuracy(
+            encoders.embed(cnn, train_set.x), train_set.y, encoders.embed(cnn, test_set.x), test_set.y, k=5
+        )
 
     before = knn(encoders.load("random-cnn"))
     config = training.TrainConfig("supervised", epochs=3, batch_size=64, lr=3e-3, seed=0)
@@ -204,6 +213,7 @@ def test_a_few_supervised_epochs_make_neighbours_agree_more():
 
 
 # --- full profile: the real loading code, on weight files made here -------------------------
+
 
 @pytest.fixture
 def full_offline(monkeypatch):
@@ -219,6 +229,7 @@ def test_resnet18_loads_from_the_torch_cache(full_offline):
         state = resnet18().state_dict()
     ckpt = torch.hub.get_dir() + "/checkpoints/resnet18-f37072fd.pth"
     import os
+
     os.makedirs(os.path.dirname(ckpt))
     torch.save(state, ckpt)
     model = encoders.load("resnet18-imagenet")

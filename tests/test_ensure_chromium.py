@@ -37,7 +37,9 @@ def run(bin_dir: Path, uid: int, apt: str | None) -> tuple[subprocess.CompletedP
     return done, calls
 
 
-INSTALLS = 'if [ "$1" = install ]; then printf "#!/bin/bash\\n" > "${0%/*}/chromium"; /bin/chmod +x "${0%/*}/chromium"; fi'
+INSTALLS = (
+    'if [ "$1" = install ]; then printf "#!/bin/bash\\n" > "${0%/*}/chromium"; /bin/chmod +x "${0%/*}/chromium"; fi'
+)
 
 
 def test_present_browser_is_left_alone(fake_bin):
@@ -66,7 +68,11 @@ def test_no_apt_get_says_what_is_needed(fake_bin):
 
 
 def test_failed_install_fails(fake_bin):
-    done, _ = run(fake_bin, uid=0, apt='[ "$1" = install ] && { echo "E: Unable to locate package chromium" >&2; exit 100; }; true')
+    done, _ = run(
+        fake_bin,
+        uid=0,
+        apt='[ "$1" = install ] && { echo "E: Unable to locate package chromium" >&2; exit 100; }; true',
+    )
     assert done.returncode == 100 and "Unable to locate package" in done.stderr
 
 

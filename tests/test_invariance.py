@@ -75,7 +75,7 @@ def test_a_random_orthogonal_map_is_recovered_with_r2_one():
     rng = np.random.default_rng(0)
     q = np.linalg.qr(rng.normal(size=(16, 16)))[0]
     z = rng.normal(size=(300, 16)) * np.linspace(0.5, 3.0, 16)
-    z_t = z @ q.T + 2.0                                   # g(Tx) = Q g(x) + b
+    z_t = z @ q.T + 2.0  # g(Tx) = Q g(x) + b
     weights, bias = invariance.fit_linear_map(z[:200], z_t[:200], ridge=0.0)
     assert np.allclose(weights.T, q, atol=1e-10) and np.allclose(bias, 2.0)
     assert invariance.linear_equivariance_r2(z[:200], z_t[:200], z[200:], z_t[200:], ridge=1e-6) > 0.9999

@@ -109,8 +109,11 @@ def test_vicreg_matches_the_reference_code_and_is_symmetric():
     assert torch.allclose(losses.vicreg(z_a, z_b), vicreg_reference(z_a, z_b), atol=1e-5)
     assert torch.allclose(losses.vicreg(z_a, z_b), losses.vicreg(z_b, z_a), atol=1e-6)
     weighted = losses.vicreg(z_a, z_b, 1.0, 2.0, 3.0)
-    parts = (losses.vicreg_invariance(z_a, z_b) + 2 * losses.vicreg_variance(z_a, z_b)
-             + 3 * losses.vicreg_covariance(z_a, z_b))
+    parts = (
+        losses.vicreg_invariance(z_a, z_b)
+        + 2 * losses.vicreg_variance(z_a, z_b)
+        + 3 * losses.vicreg_covariance(z_a, z_b)
+    )
     assert torch.allclose(weighted, parts)
 
 
@@ -147,9 +150,9 @@ def test_vicreg_rejects_bad_input():
 
 def test_regression_loss_known_values():
     p = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
-    assert float(losses.regression_loss(p, 5 * p)) == pytest.approx(0.0, abs=1e-7)     # scale-free
+    assert float(losses.regression_loss(p, 5 * p)) == pytest.approx(0.0, abs=1e-7)  # scale-free
     assert float(losses.regression_loss(p, -p)) == pytest.approx(4.0)
-    assert float(losses.regression_loss(p, p.flip(1))) == pytest.approx(2.0)            # orthogonal
+    assert float(losses.regression_loss(p, p.flip(1))) == pytest.approx(2.0)  # orthogonal
     assert float(losses.regression_loss(p, p + 1, normalize=False)) == pytest.approx(1.0)
     assert float(losses.regression_loss(p, torch.zeros(2, 2), normalize=False)) == pytest.approx(5 / 4)
 
@@ -218,7 +221,7 @@ def test_ema_momentum_1_keeps_the_target_and_0_copies_the_online_network():
     for name, value in target.state_dict().items():
         assert torch.equal(value, online.state_dict()[name])
     for name, value in online.state_dict().items():
-        assert torch.equal(value, online_before[name])   # the online network is never touched
+        assert torch.equal(value, online_before[name])  # the online network is never touched
 
 
 def test_ema_is_the_weighted_average():
@@ -248,7 +251,9 @@ def test_ema_momentum_schedules_start_at_base_and_rise_towards_final():
     # ... but the cosine stays near base longer at the start and near final longer at the end.
     assert float(cosine[10]) < float(linear[10]) and float(cosine[90]) > float(linear[90])
     assert float(cosine[25]) == pytest.approx(1 - 0.004 * (math.cos(math.pi / 4) + 1) / 2)
-    assert torch.equal(losses.ema_momentum_schedule(3, base=0.9, kind="constant"), torch.full((3,), 0.9, dtype=torch.float64))
+    assert torch.equal(
+        losses.ema_momentum_schedule(3, base=0.9, kind="constant"), torch.full((3,), 0.9, dtype=torch.float64)
+    )
 
 
 def test_ema_momentum_schedule_rejects_bad_arguments():
@@ -262,12 +267,13 @@ def test_ema_momentum_schedule_rejects_bad_arguments():
 
 # --- edges of the input checks and the defaults (found by mutation testing, make mutation) -----
 
+
 def test_smallest_batches_are_accepted_and_errors_name_what_was_wrong():
     z = torch.randn(2, 3, generator=torch.Generator().manual_seed(0))
-    assert torch.isfinite(losses.info_nce(z, z.flip(0)))                  # n = 2 is enough for InfoNCE
+    assert torch.isfinite(losses.info_nce(z, z.flip(0)))  # n = 2 is enough for InfoNCE
     assert torch.isfinite(losses.vicreg_covariance(z, z)) and torch.isfinite(losses.vicreg_variance(z, z))
     one = torch.ones(1, 3)
-    assert float(losses.vicreg_invariance(one, one)) == 0.0               # one row is enough here
+    assert float(losses.vicreg_invariance(one, one)) == 0.0  # one row is enough here
     assert float(losses.regression_loss(one, one)) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match=r"at least 2 pairs in the batch; got n=1$"):
         losses.info_nce(one, one)
@@ -285,7 +291,7 @@ def test_defaults_are_the_documented_ones():
     assert torch.equal(losses.info_nce(z_a, z_b), losses.info_nce(z_a, z_b, temperature=0.1))
     assert torch.equal(losses.vicreg(z_a, z_b), losses.vicreg(z_a, z_b, 25.0, 25.0, 1.0, 1e-4))
     collapsed = torch.ones(4, 3)
-    assert float(losses.vicreg(collapsed, collapsed, eps=0.01)) == pytest.approx(25 * 0.9)   # eps reaches the term
+    assert float(losses.vicreg(collapsed, collapsed, eps=0.01)) == pytest.approx(25 * 0.9)  # eps reaches the term
 
 
 @pytest.mark.parametrize("name", ["invariance_weight", "variance_weight", "covariance_weight"])
@@ -300,12 +306,14 @@ def test_vicreg_weights_zero_or_fractional_are_fine_negative_is_named(name):
 def test_ema_mismatch_message_lists_the_differing_parameters():
     with pytest.raises(ValueError) as err:
         losses.ema_update(torch.nn.Linear(3, 5), torch.nn.Linear(3, 4), 0.5)
-    assert str(err.value) == ("target and online must have the same architecture (parameter names and shapes); "
-                              "these differ (target vs online): bias: (5,) vs (4,), weight: (5, 3) vs (4, 3)")
+    assert str(err.value) == (
+        "target and online must have the same architecture (parameter names and shapes); "
+        "these differ (target vs online): bias: (5,) vs (4,), weight: (5, 3) vs (4, 3)"
+    )
     with pytest.raises(ValueError, match=r"0\.weight: \(2, 2\) vs None, .*weight: None vs \(2, 2\)$"):
         losses.ema_update(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.nn.Linear(2, 2), 0.5)
     wide = torch.nn.Sequential(*[torch.nn.Linear(2, 3) for _ in range(3)])
     narrow = torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(3)])
     with pytest.raises(ValueError) as err:
         losses.ema_update(wide, narrow, 0.5)
-    assert str(err.value).count(" vs ") == 1 + 4                          # the first four of six
+    assert str(err.value).count(" vs ") == 1 + 4  # the first four of six

@@ -66,14 +66,15 @@ def test_metric_input_errors_say_what_was_expected():
 
 # --- the k argument of the PCA helpers ----------------------------------------------------------
 
+
 def test_explained_variance_ratio_keeps_the_first_k():
     z = np.random.default_rng(1).normal(size=(60, 6)) @ np.diag([6.0, 5, 4, 3, 2, 1])
     full = pca.explained_variance_ratio(z)
-    assert np.all(np.diff(full) < 0)                       # distinct ratios, so a wrong slice shows
+    assert np.all(np.diff(full) < 0)  # distinct ratios, so a wrong slice shows
     for k in (1, 2, 4, 6):
         assert np.array_equal(pca.explained_variance_ratio(z, k), full[:k])
     assert full.sum() == pytest.approx(1.0)
-    assert pca.explained_variance_ratio(z[:4]).shape == (4,)    # min(n, d) ratios when n < d
+    assert pca.explained_variance_ratio(z[:4]).shape == (4,)  # min(n, d) ratios when n < d
 
 
 def test_project_onto_the_first_k_axes_matches_sklearn():
@@ -82,11 +83,12 @@ def test_project_onto_the_first_k_axes_matches_sklearn():
         coords = pca.project(z, k)
         assert coords.shape == (40, k)
         assert np.allclose(np.abs(coords), np.abs(PCA(k).fit_transform(z)), atol=1e-8)
-    assert np.allclose(pca.project(z, 2).mean(axis=0), 0.0)    # coordinates of the centred data
+    assert np.allclose(pca.project(z, 2).mean(axis=0), 0.0)  # coordinates of the centred data
     assert pca.project(z).shape == (40, 2)
 
 
 # --- probes -------------------------------------------------------------------------------------
+
 
 def test_knn_scores_the_held_out_split_not_the_training_one():
     # Every held-out point sits next to a training point of the other class: held-out accuracy 0,
@@ -111,7 +113,7 @@ def test_knn_ties_go_to_the_nearest_neighbours_class():
     y_train = np.array([7, 3, 9, 3, 7])
     assert probes.knn_accuracy(z_train, y_train, [[0.0]], [7], k=5, metric="euclidean") == 1.0
     # A tie between classes that excludes the nearest neighbour's: the tied class met first wins.
-    y_train = np.array([5, 3, 9, 9, 3])           # 5 has one vote; 3 and 9 two each, 3 nearer
+    y_train = np.array([5, 3, 9, 9, 3])  # 5 has one vote; 3 and 9 two each, 3 nearer
     assert probes.knn_accuracy(z_train, y_train, [[0.0]], [3], k=5, metric="euclidean") == 1.0
     # Equal distances count in training order.
     assert probes.knn_accuracy([[1.0], [-1.0]], [4, 2], [[0.0]], [4], k=2, metric="euclidean") == 1.0
@@ -138,7 +140,7 @@ def test_knn_matches_the_documented_rule_and_sklearn_when_there_is_no_tie():
     z_test = rng.normal(size=(150, 3))
     for k in (1, 2, 4, 6):
         pred = _knn_reference(z_train, y_train, z_test, k)
-        for c in range(4):      # score against every constant labelling: recovers each prediction
+        for c in range(4):  # score against every constant labelling: recovers each prediction
             acc = probes.knn_accuracy(z_train, y_train, z_test, np.full(150, c), k=k, metric="euclidean")
             assert acc == pytest.approx(np.mean(pred == c))
         assert probes.knn_accuracy(z_train, y_train, z_test, pred, k=k, metric="euclidean") == 1.0
@@ -152,7 +154,7 @@ def test_knn_metric_is_used():
     z_test, y_test = np.array([[0.1, 1.0]]), np.array([1])
     assert probes.knn_accuracy(z_train, y_train, z_test, y_test, k=1, metric="cosine") == 1.0
     assert probes.knn_accuracy(z_train, y_train, z_test, y_test, k=1, metric="euclidean") == 0.0
-    assert probes.knn_accuracy(z_train, y_train, z_test, y_test, k=1) == 1.0    # cosine by default
+    assert probes.knn_accuracy(z_train, y_train, z_test, y_test, k=1) == 1.0  # cosine by default
     with pytest.raises(ValueError, match="metric must be"):
         probes.knn_accuracy(z_train, y_train, z_test, y_test, k=1, metric="manhattan")
 
@@ -189,12 +191,15 @@ def test_linear_probe_uses_the_training_statistics_and_the_regularization():
 
 # --- edges found by mutation testing (make mutation) ----------------------------------------------
 
+
 def test_distance_errors_name_the_argument_at_fault():
     ok = np.zeros((3, 2))
-    for call, name in ((lambda bad: distances.cosine_similarity(bad, ok), "a"),
-                       (lambda bad: distances.cosine_similarity(ok, bad), "b"),
-                       (lambda bad: distances.pairwise_distances(bad, ok), "queries"),
-                       (lambda bad: distances.pairwise_distances(ok, bad), "points")):
+    for call, name in (
+        (lambda bad: distances.cosine_similarity(bad, ok), "a"),
+        (lambda bad: distances.cosine_similarity(ok, bad), "b"),
+        (lambda bad: distances.pairwise_distances(bad, ok), "queries"),
+        (lambda bad: distances.pairwise_distances(ok, bad), "points"),
+    ):
         with pytest.raises(ValueError, match=rf"^{name} must be a 2-D array"):
             call(np.zeros(3))
     with pytest.raises(ValueError, match=r"^queries and points must have the same dim; got 2 and 3$"):
@@ -229,7 +234,7 @@ def test_knn_votes_with_five_neighbours_by_default():
 
 
 def test_explained_variance_ratio_of_small_and_constant_data():
-    z = np.random.default_rng(6).normal(size=(30, 3)) * 1e-3                 # total variance far below 1
+    z = np.random.default_rng(6).normal(size=(30, 3)) * 1e-3  # total variance far below 1
     assert pca.explained_variance_ratio(z).sum() == pytest.approx(1.0)
     ratio = pca.explained_variance_ratio(np.ones((5, 3)))
     assert ratio.shape == (3,) and ratio.dtype == np.float64 and np.all(ratio == 0.0)

@@ -32,15 +32,26 @@ def test_install_cell_installs_only_when_the_package_is_missing():
 def test_reader_notebook_keeps_outputs_and_puts_the_install_cell_first(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_REPOSITORY", "course/book")
     monkeypatch.setenv("BOOK_COMMIT", "abc123")
-    index = notebooks.write_all(tmp_path / "site", tmp_path, {"book/ch": _executed(tmp_path)}, "lecturekit",
-                                "lecturekit @ {source}", "notebooks")
+    index = notebooks.write_all(
+        tmp_path / "site",
+        tmp_path,
+        {"book/ch": _executed(tmp_path)},
+        "lecturekit",
+        "lecturekit @ {source}",
+        "notebooks",
+    )
     out = json.loads((tmp_path / "site" / "_notebooks" / "book" / "ch.ipynb").read_text())
     first = "".join(out["cells"][0]["source"])
     assert "lecturekit @ git+https://github.com/course/book@abc123" in first
     assert "find_spec('lecturekit')" in first
     assert "".join(out["cells"][2]["outputs"][0]["data"]["text/plain"]) == "2"
-    assert index == {"repository": "course/book", "commit": "abc123", "branch": "notebooks",
-                     "install": "lecturekit @ git+https://github.com/course/book@abc123", "chapters": ["book/ch"]}
+    assert index == {
+        "repository": "course/book",
+        "commit": "abc123",
+        "branch": "notebooks",
+        "install": "lecturekit @ git+https://github.com/course/book@abc123",
+        "chapters": ["book/ch"],
+    }
 
 
 def test_without_a_repository_the_notebook_installs_from_the_checkout(tmp_path, monkeypatch):
@@ -50,5 +61,7 @@ def test_without_a_repository_the_notebook_installs_from_the_checkout(tmp_path, 
 
 
 def test_colab_url():
-    assert (notebooks.colab_url("course/book", "notebooks", "book/priors")
-            == "https://colab.research.google.com/github/course/book/blob/notebooks/book/priors.ipynb")
+    assert (
+        notebooks.colab_url("course/book", "notebooks", "book/priors")
+        == "https://colab.research.google.com/github/course/book/blob/notebooks/book/priors.ipynb"
+    )

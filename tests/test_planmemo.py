@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from minibook import make_book
+
 from bookbuild.deps import Library, read_notebook
 from bookbuild.execute import plan
 from bookbuild.planmemo import ChapterMemo
-from minibook import make_book
 
 
 def without_ids(nb):
@@ -14,7 +15,10 @@ def without_ids(nb):
 
 
 def keys(root, memo):
-    return {c.docname: (c.key.key, without_ids(c.nb)) for c in plan(root, Library(root / "src", "minilib"), "lite", memo=memo)}
+    return {
+        c.docname: (c.key.key, without_ids(c.nb))
+        for c in plan(root, Library(root / "src", "minilib"), "lite", memo=memo)
+    }
 
 
 def test_memo_gives_the_same_plan_and_follows_every_change(tmp_path):

@@ -33,8 +33,9 @@ def test_images_grid_shows_each_image_with_its_label_and_hides_spare_axes():
 
 def test_curves_draw_one_line_per_entry_on_the_requested_scales():
     _, ax = plt.subplots()
-    out = plotting.curves([1, 2, 3], {"a": [0.1, 0.2, 0.4], "b": [1, 2, 3]}, "x", "y", logx=True, logy=True,
-                          ax=ax, ls="--")
+    out = plotting.curves(
+        [1, 2, 3], {"a": [0.1, 0.2, 0.4], "b": [1, 2, 3]}, "x", "y", logx=True, logy=True, ax=ax, ls="--"
+    )
     assert out is ax and len(ax.lines) == 2
     assert np.array_equal(ax.lines[0].get_ydata(), [0.1, 0.2, 0.4]) and ax.lines[1].get_label() == "b"
     assert ax.lines[0].get_linestyle() == "--" and ax.lines[0].get_marker() == "o"
@@ -50,8 +51,8 @@ def test_loop_colours_points_and_closes_the_loop_in_colour_order():
     ax = plotting.loop(coords, t, colorbar_label="angle")
     scatter = ax.collections[0]
     assert np.array_equal(scatter.get_offsets(), coords) and np.array_equal(scatter.get_array(), t)
-    assert np.array_equal(ax.lines[0].get_xdata(), [1.0, 2.0, 3.0, 1.0])    # sorted by colour, closed
-    assert len(ax.figure.axes) == 2                                          # the colour bar
+    assert np.array_equal(ax.lines[0].get_xdata(), [1.0, 2.0, 3.0, 1.0])  # sorted by colour, closed
+    assert len(ax.figure.axes) == 2  # the colour bar
     assert ax.get_xlabel() == "PC1" and ax.get_ylabel() == "PC2"
     assert not plotting.loop(coords, t, connect=False, xlabel="u").lines
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
@@ -70,7 +71,7 @@ def test_partition_gives_each_region_its_own_colour():
     codes = np.array([[7, 7, 3], [3, 9, 9]])
     ax = plotting.partition(codes, (0, 3, 0, 2))
     shown = ax.images[0]
-    assert np.array_equal(shown.get_array(), [[1, 1, 0], [0, 2, 2]])       # ranks of the codes
+    assert np.array_equal(shown.get_array(), [[1, 1, 0], [0, 2, 2]])  # ranks of the codes
     assert shown.get_extent() == [0, 3, 0, 2] and shown.origin == "lower"
     with pytest.raises(ValueError, match="2-D grid"):
         plotting.partition(np.zeros(4), (0, 1, 0, 1))
@@ -80,7 +81,7 @@ def test_cake_layers_grow_with_log_bits_and_the_cherry_sits_on_top():
     ax = plotting.cake({"self-supervised": 1e6, "supervised": 1e2, "reinforcement": 1.0})
     rects = [p for p in ax.patches if isinstance(p, plt.Rectangle)]
     circles = [p for p in ax.patches if isinstance(p, plt.Circle)]
-    assert [r.get_height() for r in rects] == pytest.approx([7.0, 3.0])      # 1 + log10(bits)
+    assert [r.get_height() for r in rects] == pytest.approx([7.0, 3.0])  # 1 + log10(bits)
     assert rects[1].get_y() == pytest.approx(7.0) and rects[1].get_width() < rects[0].get_width()
     assert len(circles) == 1 and circles[0].get_radius() == pytest.approx(0.5)
     assert circles[0].center[1] == pytest.approx(10.5)
@@ -93,7 +94,7 @@ def test_cake_layers_grow_with_log_bits_and_the_cherry_sits_on_top():
 def test_log_hbars_draw_the_first_entry_on_top_with_its_value():
     ax = plotting.log_hbars({"a": 10.0, "b": 1000.0}, "bits", colors=["red", "blue"], fmt="{:.0f}")
     bars = ax.patches
-    assert [b.get_width() for b in bars] == [1000.0, 10.0]                  # drawn bottom-up: b, then a
+    assert [b.get_width() for b in bars] == [1000.0, 10.0]  # drawn bottom-up: b, then a
     assert bars[1].get_y() > bars[0].get_y()
     assert bars[1].get_facecolor() == to_rgba("red")
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "bits"
@@ -110,7 +111,7 @@ def test_landscape_draws_ranked_contours_and_the_data():
     contour = ax.collections[0]
     assert len(contour.levels) == 5 and contour.levels[0] == values.min() and contour.levels[-1] == values.max()
     assert np.array_equal(ax.collections[-1].get_offsets(), points.numpy())
-    flat = plotting.landscape(axis, np.zeros((9, 9)))                     # a flat landscape still draws
+    flat = plotting.landscape(axis, np.zeros((9, 9)))  # a flat landscape still draws
     assert flat.collections
     with pytest.raises(ValueError, match=r"\(9, 9\)"):
         plotting.landscape(axis, np.zeros((9, 8)))
@@ -123,7 +124,7 @@ def test_factor_heatmap_writes_every_value_in_its_cell():
     texts = {(t.get_position(), t.get_text()) for t in ax.texts}
     assert ((1, 0), "1.0") in texts and ((0, 1), "2.0") in texts and len(texts) == 6
     white = [t.get_text() for t in ax.texts if t.get_color() == "white"]
-    assert white == ["2.0"]                                                 # only values above 0.6 * max
+    assert white == ["2.0"]  # only values above 0.6 * max
     assert [t.get_text() for t in ax.get_yticklabels()] == ["f1", "f2"]
     assert plotting.factor_heatmap(np.zeros((1, 1)), ["a"], ["b"]).images[0].get_clim() == (0.0, 1.0)
     with pytest.raises(ValueError, match=r"\(2, 2\)"):
@@ -159,10 +160,10 @@ def test_heatmaps_one_titled_panel_per_map_with_a_shared_scale():
     axes = plotting.heatmaps(maps, vmin=-1, vmax=1, cell_grid=True)
     assert [ax.get_title() for ax in axes] == ["image", "diff"]
     assert axes[0].images[0].get_clim() == (-1, 1)
-    assert np.array_equal(axes[1].get_xticks(minor=True), np.arange(-0.5, 6, 1.0))   # the cell borders
+    assert np.array_equal(axes[1].get_xticks(minor=True), np.arange(-0.5, 6, 1.0))  # the cell borders
     plain = plotting.heatmaps({"a": np.eye(3)})
     assert len(plain[0].get_xticks(minor=True)) == 0
-    assert plain[0].images[0].get_clim() == (0.0, 1.0)                         # its own scale
+    assert plain[0].images[0].get_clim() == (0.0, 1.0)  # its own scale
     given = plotting.panels(3)
     assert plotting.heatmaps({"a": np.zeros((2, 2))}, axes=given)[0] is given[0]
     with pytest.raises(ValueError, match="2-D"):
@@ -175,7 +176,7 @@ def test_metric_curves_one_panel_per_metric_and_one_colour_per_run():
     runs = {"r1": {"loss": [3, 2, 1], "rank": [1, 2, 3]}, "r2": {"loss": [1, 1, 1]}}
     axes = plotting.metric_curves([0, 1, 2], runs, {"loss": "loss", "rank": "rank"}, logy=["loss"])
     assert len(axes) == 2 and axes[0].get_yscale() == "log" and axes[1].get_yscale() == "linear"
-    assert len(axes[0].lines) == 2 and len(axes[1].lines) == 1                # r2 has no rank
+    assert len(axes[0].lines) == 2 and len(axes[1].lines) == 1  # r2 has no rank
     assert axes[0].lines[0].get_color() == axes[1].lines[0].get_color() == "C0"
     assert axes[0].lines[1].get_color() == "C1"
     legend = axes[0].figure.legends[0]
@@ -186,4 +187,4 @@ def test_spectra_draw_shares_above_the_floor_and_skip_empty_spectra():
     ax = plotting.spectra({"a": np.array([3.0, 1.0, 0.0]), "zero": np.zeros(3), "b": np.array([1.0, 1.0])})
     assert len(ax.lines) == 2 and ax.get_yscale() == "log"
     assert np.allclose(ax.lines[0].get_ydata(), [0.75, 0.25]) and np.array_equal(ax.lines[0].get_xdata(), [1, 2])
-    assert ax.lines[1].get_color() == "C2"                                    # colours follow the entries
+    assert ax.lines[1].get_color() == "C2"  # colours follow the entries

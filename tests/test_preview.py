@@ -22,15 +22,22 @@ from pathlib import Path
 import pytest
 from minibook import bookbuild_cmd, env_for, make_book, printed
 
-pytestmark = pytest.mark.skipif(not (Path(sys.executable).parent / "jupyter-book").exists(),
-                                reason="jupyter-book not installed")
+pytestmark = pytest.mark.skipif(
+    not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
+)
 websockets = pytest.importorskip("websockets")
 
 
 class Server:
     def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen(bookbuild_cmd(root, "preview", "--port", "0", "--jobs", "1"), env=env_for(root),
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            bookbuild_cmd(root, "preview", "--port", "0", "--jobs", "1"),
+            env=env_for(root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -137,7 +144,9 @@ def test_preview_rebuilds_and_reloads_on_save(server):
 
     # A failing cell: the error is printed, the last good page stays served.
     start = len(server.log)
-    (root / "b.md").write_text((root / "b.md").read_text().replace("print(extra.triple())", "raise RuntimeError('broken on purpose')"))
+    (root / "b.md").write_text(
+        (root / "b.md").read_text().replace("print(extra.triple())", "raise RuntimeError('broken on purpose')")
+    )
     server.wait_for(r"\[preview\] the build failed", 300)
     out = server.since(start)
     assert "broken on purpose" in out and "b failed to execute" in out

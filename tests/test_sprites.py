@@ -63,7 +63,7 @@ def test_scale_grows_the_area_and_rotation_turns_the_shape(everything):
     area = x.sum(dim=(1, 2, 3))
     for shape in range(3):
         by_scale = [area[(factors[:, 0] == shape) & (factors[:, 1] == s)].mean() for s in range(4)]
-        assert all(a < b for a, b in zip(by_scale, by_scale[1:]))
+        assert all(a < b for a, b in zip(by_scale, by_scale[1:], strict=False))
         rot = [x[DS.index_of(np.array([[shape, 3, r, 2, 2]]))[0]] for r in range(5)]
         assert all(not torch.equal(rot[0], other) for other in rot[1:])
     assert list(DS.values(factors[:1])["shape"]) == [SHAPES[0]]
@@ -96,13 +96,16 @@ def test_fixed_batches_hold_one_factor_constant():
         assert len(np.unique(f[i, :, (j + 1) % 5])) > 1
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((3, 4), dtype=int), "shape"),
-    (np.zeros(5, dtype=int), "shape"),
-    (np.array([[0, 0, 0, 0, 6]]), "0 .. size - 1"),
-    (np.array([[-1, 0, 0, 0, 0]]), "0 .. size - 1"),
-    (np.array([[0.5, 0, 0, 0, 0]]), "integer"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((3, 4), dtype=int), "shape"),
+        (np.zeros(5, dtype=int), "shape"),
+        (np.array([[0, 0, 0, 0, 6]]), "0 .. size - 1"),
+        (np.array([[-1, 0, 0, 0, 0]]), "0 .. size - 1"),
+        (np.array([[0.5, 0, 0, 0, 0]]), "integer"),
+    ],
+)
 def test_bad_factor_codes_are_rejected(bad, match):
     with pytest.raises(ValueError, match=match):
         DS.render(bad)

@@ -34,7 +34,7 @@ def test_resnet18_standin_is_torchvisions_layout():
 def test_idx_format_header():
     blob = standin.idx_bytes(np.arange(6, dtype=np.uint8).reshape(1, 2, 3))
     assert blob[:4] == bytes([0, 0, 8, 3])
-    assert [int.from_bytes(blob[4 + 4 * i:8 + 4 * i], "big") for i in range(3)] == [1, 2, 3]
+    assert [int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(3)] == [1, 2, 3]
     assert blob[16:] == bytes(range(6))
 
 
@@ -98,8 +98,12 @@ def test_check_both_ways(tmp_path, monkeypatch):
 
 
 def test_cli(tmp_path, capsys):
-    assert standin.main(["--cache", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t"),
-                         "--images", "10", "--pixels", "14"]) == 0
+    assert (
+        standin.main(
+            ["--cache", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t"), "--images", "10", "--pixels", "14"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "meaningless" in out and "dinov2_vits14_pretrain.pth" in out
     assert standin.main(["--cache", str(tmp_path / "c"), "--torch-home", str(tmp_path / "t"), "--pixels", "15"]) == 2

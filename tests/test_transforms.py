@@ -74,23 +74,25 @@ H, W = 12, 20
 
 
 def coordinate_image(h=H, w=W, scale=1.0):
-    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
-                                indexing="ij")
-    return torch.stack([cols, rows])[None] * scale                       # (1, 2, h, w)
+    rows, cols = torch.meshgrid(
+        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
+    )
+    return torch.stack([cols, rows])[None] * scale  # (1, 2, h, w)
 
 
 def assert_samples_from(out, source_x, source_y, h=H, w=W, scale=1.0, min_inside=40):
     """``out`` (2, h, w) of a coordinate image holds ``source`` wherever the source lies in the frame."""
     inside = (source_x >= 0) & (source_x <= w - 1) & (source_y >= 0) & (source_y <= h - 1)
-    assert inside.sum() >= min_inside                                     # enough pixels to check
+    assert inside.sum() >= min_inside  # enough pixels to check
     assert torch.allclose(out[0][inside], scale * source_x[inside], atol=1e-9)
     assert torch.allclose(out[1][inside], scale * source_y[inside], atol=1e-9)
 
 
 def pixel_grid(h=H, w=W):
-    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
-                                indexing="ij")
-    return cols - (w - 1) / 2, rows - (h - 1) / 2                        # offsets from the centre
+    rows, cols = torch.meshgrid(
+        torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
+    )
+    return cols - (w - 1) / 2, rows - (h - 1) / 2  # offsets from the centre
 
 
 @pytest.mark.parametrize("angle", [30.0, -75.0, 90.0, 200.0])
@@ -106,9 +108,9 @@ def test_rotate_turns_non_square_images_counter_clockwise_about_the_centre(angle
 
 def test_rotation_by_a_right_angle_moves_a_pixel_to_the_expected_place():
     x = torch.zeros(1, 1, 5, 9)
-    x[0, 0, 2, 6] = 1.0                                    # two columns right of the centre (2, 4)
+    x[0, 0, 2, 6] = 1.0  # two columns right of the centre (2, 4)
     out = transforms.rotate(x, 90.0)[0, 0]
-    assert out[0, 4] == pytest.approx(1.0, abs=1e-6)       # now two rows above it
+    assert out[0, 4] == pytest.approx(1.0, abs=1e-6)  # now two rows above it
     assert out.sum() == pytest.approx(1.0, abs=1e-6)
 
 
@@ -126,17 +128,19 @@ def _draws(seed, n):
 
 def test_augment_rotation_is_rotate_by_the_drawn_angle_in_degrees():
     x = data.digits().x[:6]
-    out = transforms.augment(x, torch.Generator().manual_seed(7), max_angle=40.0, scale=(1.0, 1.0),
-                             max_shift=0.0, noise=0.0)
+    out = transforms.augment(
+        x, torch.Generator().manual_seed(7), max_angle=40.0, scale=(1.0, 1.0), max_shift=0.0, noise=0.0
+    )
     angles = (2 * _draws(7, 6)[:, 0] - 1) * 40.0
-    assert angles.abs().max() > 10                                        # real rotations
+    assert angles.abs().max() > 10  # real rotations
     assert torch.allclose(out, transforms.rotate(x, angles), atol=1e-6)
 
 
 def test_augment_shift_is_translate_by_the_drawn_pixels():
     x = data.digits().x[:6]
-    out = transforms.augment(x, torch.Generator().manual_seed(8), max_angle=0.0, scale=(1.0, 1.0),
-                             max_shift=3.0, noise=0.0)
+    out = transforms.augment(
+        x, torch.Generator().manual_seed(8), max_angle=0.0, scale=(1.0, 1.0), max_shift=3.0, noise=0.0
+    )
     u = _draws(8, 6)
     shifts = torch.stack([(2 * u[:, 2] - 1) * 3.0, (2 * u[:, 3] - 1) * 3.0], dim=1)
     assert torch.allclose(out, transforms.translate(x, shifts), atol=1e-6)
@@ -146,8 +150,9 @@ def test_augment_composes_shift_rotation_and_zoom_on_non_square_images():
     # Ramps in [0, 1] (augment clips to that range); four views of one coordinate image.
     scale = 1.0 / 32
     x = coordinate_image(scale=scale).expand(4, -1, -1, -1)
-    out = transforms.augment(x, torch.Generator().manual_seed(9), max_angle=30.0, scale=(1.2, 1.6),
-                             max_shift=2.0, noise=0.0)
+    out = transforms.augment(
+        x, torch.Generator().manual_seed(9), max_angle=30.0, scale=(1.2, 1.6), max_shift=2.0, noise=0.0
+    )
     u = _draws(9, 4)
     t = torch.deg2rad((2 * u[:, 0] - 1) * 30.0)
     zoom = 1.2 + 0.4 * u[:, 1]
@@ -162,9 +167,10 @@ def test_augment_composes_shift_rotation_and_zoom_on_non_square_images():
 
 def test_augment_noise_is_gaussian_with_the_given_std():
     x = torch.full((64, 1, 16, 16), 0.5)
-    out = transforms.augment(x, torch.Generator().manual_seed(10), max_angle=0.0, scale=(1.0, 1.0),
-                             max_shift=0.0, noise=0.05)
-    residual = out - 0.5                                   # far from the clipping bounds at 0 and 1
+    out = transforms.augment(
+        x, torch.Generator().manual_seed(10), max_angle=0.0, scale=(1.0, 1.0), max_shift=0.0, noise=0.05
+    )
+    residual = out - 0.5  # far from the clipping bounds at 0 and 1
     inner = residual[..., 1:-1, 1:-1]
     assert float(inner.mean()) == pytest.approx(0.0, abs=0.002)
     assert float(inner.std()) == pytest.approx(0.05, rel=0.03)
@@ -173,13 +179,14 @@ def test_augment_noise_is_gaussian_with_the_given_std():
 def test_augment_defaults_and_its_noise_draws():
     x = data.digits().x[:4].to(torch.float64)
     default = transforms.augment(x, torch.Generator().manual_seed(11))
-    explicit = transforms.augment(x, torch.Generator().manual_seed(11), max_angle=20.0, scale=(0.8, 1.1),
-                                  max_shift=3.0, noise=0.1)
+    explicit = transforms.augment(
+        x, torch.Generator().manual_seed(11), max_angle=20.0, scale=(0.8, 1.1), max_shift=3.0, noise=0.1
+    )
     assert torch.equal(default, explicit)
     # The noise is the generator's next float64 normal draws, added after the geometry, then clipped.
     g = torch.Generator().manual_seed(12)
     clean = transforms.augment(x, torch.Generator().manual_seed(12), noise=0.0)
-    torch.rand(4, 4, generator=g, dtype=torch.float64)                   # the geometry draws
+    torch.rand(4, 4, generator=g, dtype=torch.float64)  # the geometry draws
     expected = (clean + 0.1 * torch.randn(clean.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
     assert default.dtype == torch.float64
     assert torch.equal(transforms.augment(x, torch.Generator().manual_seed(12)), expected)

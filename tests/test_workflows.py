@@ -93,8 +93,13 @@ def test_every_action_is_pinned_by_sha_with_version_comment():
             assert PINNED.match(ref), f"not pinned to a full commit SHA: {where}"
             assert VERSION_COMMENT.match(m["rest"]), f"no '# vX.Y.Z' version comment: {where}"
             seen.add(ref.split("@")[0])
-    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact",
-            "actions/upload-pages-artifact", "actions/deploy-pages"} <= seen
+    assert {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/upload-artifact",
+        "actions/upload-pages-artifact",
+        "actions/deploy-pages",
+    } <= seen
 
 
 def test_same_action_same_sha_everywhere():
@@ -123,8 +128,9 @@ def test_every_job_has_timeout_and_least_privilege_permissions():
                 if level == "write":
                     assert scope in WRITE_ALLOWED.get(name, ()), f"{where}: {scope}: write is not needed"
                     if scope in ("pages", "id-token"):
-                        assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), \
+                        assert any("deploy-pages" in s.get("uses", "") for s in steps(job)), (
                             f"{where}: write permission in a job that does not deploy"
+                        )
 
 
 def test_notebooks_job_only_pushes_the_generated_branch():
@@ -160,8 +166,9 @@ def test_pull_requests_never_reach_a_self_hosted_runner():
         for name, job in wf["jobs"].items():
             runs_on = job["runs-on"]
             labels = runs_on if isinstance(runs_on, list) else [runs_on]
-            assert not any("self-hosted" in str(label) or "GPU_RUNNER" in str(label) for label in labels), \
+            assert not any("self-hosted" in str(label) or "GPU_RUNNER" in str(label) for label in labels), (
                 f"{path.name}:{name} runs pull requests on {runs_on}"
+            )
             assert str(labels[0]).startswith("ubuntu-"), f"{path.name}:{name}: {runs_on}"
 
 
@@ -174,8 +181,9 @@ def test_run_steps_are_make_targets_that_exist():
                     continue
                 targets = make_targets(step["run"])
                 if targets is None:
-                    assert step.get("name") in SETUP_COMMANDS[path.name], \
+                    assert step.get("name") in SETUP_COMMANDS[path.name], (
                         f"{path.name}:{name}: run step is not `make <target>` nor a documented setup: {step}"
+                    )
                     continue
                 for target in targets:
                     done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
@@ -187,7 +195,12 @@ def test_pr_workflow_is_the_local_test_command():
     assert set(triggers(wf)) == {"pull_request"}
     assert set(wf["jobs"]) == {"lite", "full-standin"}
     job = wf["jobs"]["lite"]
-    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [["venv"], ["test"], ["notebook-check"], ["results-diff"]]
+    assert [make_targets(s["run"]) for s in steps(job) if "run" in s] == [
+        ["venv"],
+        ["test"],
+        ["notebook-check"],
+        ["results-diff"],
+    ]
     assert job.get("env", {}).get("LECTUREKIT_PROFILE") == "lite"
     # `make test` is unit tests + strict build + nbval.
     rule = re.search(r"^test:(.*)$", (ROOT / "Makefile").read_text(), re.M)
@@ -207,8 +220,13 @@ def test_pr_workflow_runs_the_full_profile_on_standins():
     # Stand-ins are generated (never downloaded) into their own folder, then every chapter executes
     # in the full profile, strictly, in stand-in mode, offline; nothing is rendered.
     assert "-m lecturekit.standin" in recipe and "_build/standin" not in recipe.replace("$(STANDIN)", "")
-    for setting in ("LECTUREKIT_PROFILE=full", "LECTUREKIT_STANDIN=1", "LECTUREKIT_OFFLINE=1",
-                    "LECTUREKIT_CACHE=$(STANDIN)/", "TORCH_HOME=$(STANDIN)/"):
+    for setting in (
+        "LECTUREKIT_PROFILE=full",
+        "LECTUREKIT_STANDIN=1",
+        "LECTUREKIT_OFFLINE=1",
+        "LECTUREKIT_CACHE=$(STANDIN)/",
+        "TORCH_HOME=$(STANDIN)/",
+    ):
         assert setting in recipe, setting
     assert "-m bookbuild execute --strict" in recipe and "bookbuild build" not in recipe
     assert re.search(r"^STANDIN := \$\(CURDIR\)/\$\(BUILD\)/standin$", (ROOT / "Makefile").read_text(), re.M)
@@ -275,8 +293,15 @@ def test_exec_cache_key_ignores_bytecode_and_covers_bookbuild(tmp_path):
     prefix_files = hashed_patterns(restore["with"]["key"])[0]
     sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py"))
     tree = tmp_path / "checkout"
-    for rel in [*sources, "src/lecturekit/__pycache__/encoders.cpython-311.pyc", "src/bookbuild/__pycache__/cli.cpython-311.pyc",
-                "src/lecturekit.egg-info/SOURCES.txt", "pyproject.toml", "Makefile", "_config.yml"]:
+    for rel in [
+        *sources,
+        "src/lecturekit/__pycache__/encoders.cpython-311.pyc",
+        "src/bookbuild/__pycache__/cli.cpython-311.pyc",
+        "src/lecturekit.egg-info/SOURCES.txt",
+        "pyproject.toml",
+        "Makefile",
+        "_config.yml",
+    ]:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
         (tree / rel).write_text("x")
     matched = set()
@@ -294,7 +319,9 @@ def test_full_caches_use_workspace_relative_paths():
     for name, rel in (("LECTUREKIT_CACHE", "_build/lecturekit-cache"), ("TORCH_HOME", "_build/torch-home")):
         assert env[name] == "${{ github.workspace }}/" + rel
     assert env["LECTUREKIT_STANDIN"] == "0"
-    caches = [s for s in steps(build) if s.get("uses", "").startswith(("actions/cache/restore@", "actions/cache/save@"))]
+    caches = [
+        s for s in steps(build) if s.get("uses", "").startswith(("actions/cache/restore@", "actions/cache/save@"))
+    ]
     assert len(caches) == 4
     for step in caches:
         paths = [p.strip() for p in step["with"]["path"].splitlines() if p.strip()]
@@ -303,14 +330,18 @@ def test_full_caches_use_workspace_relative_paths():
     data = [s for s in caches if s.get("id") == "data-cache" or "steps.data-cache." in s["with"]["key"]]
     assert len(data) == 2
     for step in data:  # exactly where lecturekit.download puts the manifest's files
-        assert [p.strip() for p in step["with"]["path"].splitlines() if p.strip()] == \
-            ["_build/lecturekit-cache/data/MNIST", "_build/torch-home/hub/checkpoints"]
+        assert [p.strip() for p in step["with"]["path"].splitlines() if p.strip()] == [
+            "_build/lecturekit-cache/data/MNIST",
+            "_build/torch-home/hub/checkpoints",
+        ]
     from lecturekit import download
 
     roots = {"cache": "_build/lecturekit-cache", "hub": "_build/torch-home/hub"}
     for item in download.manifest():
-        assert any(f"{roots[item.root]}/{item.path}".startswith(p + "/") for p in
-                   ["_build/lecturekit-cache/data/MNIST", "_build/torch-home/hub/checkpoints"]), item.path
+        assert any(
+            f"{roots[item.root]}/{item.path}".startswith(p + "/")
+            for p in ["_build/lecturekit-cache/data/MNIST", "_build/torch-home/hub/checkpoints"]
+        ), item.path
     fingerprint = next(s for s in steps(build) if s.get("id") == "fingerprint")["run"]
     assert "pip freeze" in fingerprint and "nvidia-smi" in fingerprint and "--manifest" in fingerprint
     saves = [s for s in steps(build) if s.get("uses", "").startswith("actions/cache/save@")]
@@ -324,17 +355,21 @@ def test_dependabot_covers_actions_and_pip():
     assert {u["package-ecosystem"] for u in config["updates"]} >= {"github-actions", "pip"}
 
 
-@pytest.mark.skipif(not (shutil.which("actionlint") or (ROOT / ".venv/bin/actionlint").exists())
-                    or not (shutil.which("zizmor") or (ROOT / ".venv/bin/zizmor").exists()),
-                    reason="actionlint/zizmor not installed")
+@pytest.mark.skipif(
+    not (shutil.which("actionlint") or (ROOT / ".venv/bin/actionlint").exists())
+    or not (shutil.which("zizmor") or (ROOT / ".venv/bin/zizmor").exists()),
+    reason="actionlint/zizmor not installed",
+)
 def test_lint_script_rejects_an_unsafe_workflow(tmp_path):
     bad = tmp_path / ".github" / "workflows"
     bad.mkdir(parents=True)
     (bad / "bad.yml").write_text(
         "name: bad\non: pull_request_target\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - uses: actions/checkout@v4\n      - run: echo \"${{ github.event.pull_request.title }}\"\n")
-    done = subprocess.run(["bash", str(ROOT / "tools" / "lint_workflows.sh"), str(tmp_path)],
-                          capture_output=True, text=True)
+        '      - uses: actions/checkout@v4\n      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    done = subprocess.run(
+        ["bash", str(ROOT / "tools" / "lint_workflows.sh"), str(tmp_path)], capture_output=True, text=True
+    )
     assert done.returncode != 0
     assert "dangerous-triggers" in done.stdout + done.stderr
 
@@ -351,9 +386,13 @@ def test_pr_summary_compares_with_the_base_branch_built_from_the_same_store():
     assert names.index(diff["name"]) > names.index(base["name"])
     assert diff.get("continue-on-error") is True  # a broken base never blocks the fix
     assert job["permissions"] == {"contents": "read"}
-    recipe = subprocess.run(["make", "-n", "results-diff", "BASE=.", "GITHUB_STEP_SUMMARY=/tmp/summary.md"],
-                            cwd=ROOT, capture_output=True, text=True).stdout
-    assert "-m bookbuild diff \".\" --execute-base" in recipe and '--output "/tmp/summary.md"' in recipe
+    recipe = subprocess.run(
+        ["make", "-n", "results-diff", "BASE=.", "GITHUB_STEP_SUMMARY=/tmp/summary.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert '-m bookbuild diff "." --execute-base' in recipe and '--output "/tmp/summary.md"' in recipe
     assert "--format markdown" in recipe and "--threshold 5%" in recipe
 
 
@@ -361,8 +400,11 @@ def test_full_build_compares_with_the_last_published_build():
     build = load(FULL)["jobs"]["build"]
     names = [s.get("name", "") for s in steps(build)]
     keep = names.index("Keep the last published build's manifest")
-    assert names.index("Restore the execution cache") < keep < names.index(
-        "Unit tests, strict book build (warnings are errors), nbval")
+    assert (
+        names.index("Restore the execution cache")
+        < keep
+        < names.index("Unit tests, strict book build (warnings are errors), nbval")
+    )
     assert "cp _build/exec-manifest.json _build/published-manifest.json" in steps(build)[keep]["run"]
     assert build["env"]["BOOKBUILD_DIFF_BASE"] == "${{ github.workspace }}/_build/published-manifest.json"
     summary = next(s for s in steps(build) if "results-diff" in s.get("run", ""))

@@ -34,8 +34,10 @@ def as_script(cells: list[str]) -> str:
     for i, cell in enumerate(cells):
         for line in cell.splitlines():
             if line.lstrip().startswith(("%", "!")):
-                raise SystemExit(f"check_notebook: cell {i + 2} uses IPython syntax ({line.strip()!r}); "
-                                 "a reader's notebook must run as plain Python")
+                raise SystemExit(
+                    f"check_notebook: cell {i + 2} uses IPython syntax ({line.strip()!r}); "
+                    "a reader's notebook must run as plain Python"
+                )
     return "\n\n".join(f"# --- cell {i + 2}\n{c}" for i, c in enumerate(cells))
 
 
@@ -68,8 +70,10 @@ def main() -> int:
         script.write_text(as_script(rest))
         print(f"check_notebook: installed in {t1 - t0:.0f} s; running the {len(rest)} other cells", flush=True)
         done = subprocess.run([str(python), str(script)], env=env, cwd=work)
-        print(f"check_notebook: {args.chapter} {'ran' if done.returncode == 0 else 'FAILED'} in "
-              f"{time.time() - t1:.0f} s in a fresh environment")
+        print(
+            f"check_notebook: {args.chapter} {'ran' if done.returncode == 0 else 'FAILED'} in "
+            f"{time.time() - t1:.0f} s in a fresh environment"
+        )
         return done.returncode
 
 

@@ -65,8 +65,11 @@ def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
 def looks_like_a_path(alt: str) -> bool:
     """An alt text that is a file name or path says nothing to a screen-reader user."""
     alt = alt.strip()
-    return bool(re.search(r"\.(png|jpe?g|svg|gif|webp)$", alt, re.I) or re.fullmatch(r"[\w./\\-]+", alt)
-                and ("/" in alt or "\\" in alt or "_" in alt))
+    return bool(
+        re.search(r"\.(png|jpe?g|svg|gif|webp)$", alt, re.I)
+        or re.fullmatch(r"[\w./\\-]+", alt)
+        and ("/" in alt or "\\" in alt or "_" in alt)
+    )
 
 
 MAIN_TEXT_JS = """() => {
@@ -92,10 +95,12 @@ def check_page(page, doc: str, executable: bool, has_repository: bool) -> list[s
     math_loaded = wait_for_math(page)
     text = page.evaluate(MAIN_TEXT_JS)
     outputs = "\n".join(page.locator(".cell_output").all_inner_texts())
-    for where, pattern, what in [(text, r"\{glue:?[a-z]*\}", "unrendered glue role"),
-                                 (text, r"\?\?", "broken reference (??)"),
-                                 (outputs, r"Traceback \(most recent call last\)", "an error traceback in an output"),
-                                 (text, r"No key '[^']+' found in glue", "missing glue key")]:
+    for where, pattern, what in [
+        (text, r"\{glue:?[a-z]*\}", "unrendered glue role"),
+        (text, r"\?\?", "broken reference (??)"),
+        (outputs, r"Traceback \(most recent call last\)", "an error traceback in an output"),
+        (text, r"No key '[^']+' found in glue", "missing glue key"),
+    ]:
         if re.search(pattern, where):
             problems.append(what)
     raw_math = re.findall(r"\\\(|\\\[|\$\$", text)

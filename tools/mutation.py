@@ -37,8 +37,9 @@ def copy_tree() -> None:
     """Mirror the sources, tests and configuration into WORK (mtimes kept, so mutmut can resume)."""
     WORK.mkdir(parents=True, exist_ok=True)
     for name in ("src", "tests"):
-        shutil.copytree(ROOT / name, WORK / name, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(
+            ROOT / name, WORK / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+        )
         # files deleted in the tree must go from the copy too
         for path in sorted((WORK / name).rglob("*"), reverse=True):
             if "__pycache__" in path.parts or path.is_dir():
@@ -103,9 +104,11 @@ def main() -> int:
             continue
         killed = counts["killed"]
         checked = total - counts["not checked"]
-        score = 100.0 * killed / checked                     # of the mutants this run checked
-        lines.append(f"| `{module}` | {killed} | {checked} of {total} | {score:.1f} % | {counts['survived']} | "
-                     f"{checked - killed - counts['survived']} / {counts['not checked']} |")
+        score = 100.0 * killed / checked  # of the mutants this run checked
+        lines.append(
+            f"| `{module}` | {killed} | {checked} of {total} | {score:.1f} % | {counts['survived']} | "
+            f"{checked - killed - counts['survived']} / {counts['not checked']} |"
+        )
         if score < args.min_score:
             failing.append(module)
         survivors.update({name: status for name, status in names.items() if status not in ("killed", "not checked")})

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from bookbuild.execute import device_description, execute, is_executable, plan, sync_jupyter_cache, toc_docnames
+from bookbuild.execute import device_description, execute, is_executable, sync_jupyter_cache, toc_docnames
 from bookbuild.inprocess import jupyter_book_build
 
 STATUS_DIRECTIVE = "{execution-status}"
@@ -47,9 +47,19 @@ def cmd_chapter(args: argparse.Namespace) -> int:
     args.only = [args.name]
     chapters = ctx.plan()  # unknown names: ValueError
     (chapter,) = chapters
-    outcomes = execute(chapters, ctx.store, 1, args.timeout, device, ctx.profile, cli._say,
-                       previous=render.previous_components(paths), force=args.force, logs=paths.logs,
-                       library=ctx.library)
+    outcomes = execute(
+        chapters,
+        ctx.store,
+        1,
+        args.timeout,
+        device,
+        ctx.profile,
+        cli._say,
+        previous=render.previous_components(paths),
+        force=args.force,
+        logs=paths.logs,
+        library=ctx.library,
+    )
     if render.report_failures(paths, outcomes, True, cli._say):
         cli._say("\nchapter build failed: nothing was rendered.")
         return 1
@@ -63,17 +73,36 @@ def cmd_chapter(args: argparse.Namespace) -> int:
     sync_jupyter_cache(out / "_build" / ".jupyter_cache", outcomes, store)
     log = paths.logs / f"chapter-{name}.sphinx.log"
     render_start = time.perf_counter()
-    rc = jupyter_book_build(["build", str(args.root), "--toc", str(toc), "--path-output", str(out),
-                             "--builder", "html", "--all", "-n", "-W", "--keep-going"], log, cwd=args.root)
+    rc = jupyter_book_build(
+        [
+            "build",
+            str(args.root),
+            "--toc",
+            str(toc),
+            "--path-output",
+            str(out),
+            "--builder",
+            "html",
+            "--all",
+            "-n",
+            "-W",
+            "--keep-going",
+        ],
+        log,
+        cwd=args.root,
+    )
     text = render.ANSI.sub("", log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
-    cli._say(f"  rendered {chapter.docname} in {time.perf_counter() - render_start:.1f} s "
-             f"({len(warnings)} warnings; log: {log})")
+    cli._say(
+        f"  rendered {chapter.docname} in {time.perf_counter() - render_start:.1f} s "
+        f"({len(warnings)} warnings; log: {log})"
+    )
     for line in warnings[:30]:
         cli._say(f"    {line.strip()}")
     if "Executing notebook" in text:
-        cli._say("error: myst-nb executed the chapter itself, so the execution store and jupyter-cache disagree; "
-                 f"see {log}")
+        cli._say(
+            f"error: myst-nb executed the chapter itself, so the execution store and jupyter-cache disagree; see {log}"
+        )
         return 1
     if rc != 0:
         cli._say(f"error: the Sphinx build failed (exit {rc}); see {log}")

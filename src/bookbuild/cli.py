@@ -42,8 +42,9 @@ class Context:
     store: Store
 
     def plan(self) -> list[Chapter]:
-        return plan(self.paths.root, self.library, self.profile, getattr(self.args, "only", None),
-                    self.paths.memo, self.config)
+        return plan(
+            self.paths.root, self.library, self.profile, getattr(self.args, "only", None), self.paths.memo, self.config
+        )
 
 
 def context(args: argparse.Namespace) -> Context:
@@ -59,9 +60,11 @@ def _standin_checks(paths: Paths, outcomes: list, store: Store, rendering: bool)
     """A stand-in run is never rendered (exit 2); without rendering, every glue key the text uses must be defined."""
     var = standin.active(paths.root, os.environ)
     if var and rendering:
-        _say(f"error: stand-in run ({var} is set): its numbers are meaningless, so it is never rendered into "
-             "_build/html or published. Use `python -m bookbuild execute` for a stand-in run, or unset "
-             f"{var} for a real build.")
+        _say(
+            f"error: stand-in run ({var} is set): its numbers are meaningless, so it is never rendered into "
+            "_build/html or published. Use `python -m bookbuild execute` for a stand-in run, or unset "
+            f"{var} for a real build."
+        )
         return 2
     if rendering:
         return None
@@ -74,8 +77,10 @@ def _standin_checks(paths: Paths, outcomes: list, store: Store, rendering: bool)
         _say("\nerror: glue keys used but never defined in this profile:\n" + "\n".join("    " + m for m in missing))
         return 1
     if var:
-        _say(f"stand-in run ({var} is set): every chapter executed; its numbers are meaningless and it is "
-             f"never rendered or published. Manifest: {paths.manifest}")
+        _say(
+            f"stand-in run ({var} is set): every chapter executed; its numbers are meaningless and it is "
+            f"never rendered or published. Manifest: {paths.manifest}"
+        )
     return None
 
 
@@ -88,9 +93,19 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     device = device_description()
     _say(f"bookbuild (from {Path(__file__).resolve().parent}): profile {ctx.profile}, {device}")
     chapters = ctx.plan()
-    outcomes = execute(chapters, ctx.store, args.jobs, args.timeout, device, ctx.profile, _say,
-                       previous=render.previous_components(paths), force=args.force, logs=paths.logs,
-                       library=ctx.library)
+    outcomes = execute(
+        chapters,
+        ctx.store,
+        args.jobs,
+        args.timeout,
+        device,
+        ctx.profile,
+        _say,
+        previous=render.previous_components(paths),
+        force=args.force,
+        logs=paths.logs,
+        library=ctx.library,
+    )
     if render.report_failures(paths, outcomes, args.strict, _say):
         _say("\nbuild failed: nothing was rendered or published.")
         return 1
@@ -98,17 +113,22 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
     if args.diff_base and not Path(args.diff_base).exists():
         _say(f"  no earlier build at {args.diff_base}: nothing to compare with")
     elif args.diff_base:  # the status page lists what moved since that build
-        report = diff.compare(diff.from_manifest(args.diff_base, [ctx.store]), diff.from_outcomes("this build", outcomes))
+        report = diff.compare(
+            diff.from_manifest(args.diff_base, [ctx.store]), diff.from_outcomes("this build", outcomes)
+        )
         changes = {"changes": report}
         _say(diff.terminal(report).rstrip())
     if not rendering:
         if (failed := _standin_checks(paths, outcomes, ctx.store, rendering)) is not None:
             return failed
         var = standin.active(paths.root, os.environ)
-        render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes,
-                                      **({"standin": var} if var else {})})
-        _say(f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; "
-             f"store: {paths.store}")
+        render.write_manifest(
+            paths, {**render.manifest(outcomes, ctx.profile, device), **changes, **({"standin": var} if var else {})}
+        )
+        _say(
+            f"executed/verified {len(outcomes)} chapter(s) in {time.perf_counter() - started:.1f} s; "
+            f"store: {paths.store}"
+        )
         return 0
     stamp = render.render_stamp(paths, outcomes, ctx.library.root / ctx.library.package)
     index = paths.build / "html" / "index.html"
@@ -186,14 +206,26 @@ def checkout_side(root: Path, head: Context, run: bool) -> diff.Side:
     if not run:
         missing = [ch.docname for ch in chapters if not head.store.has(ch.name, ch.key.key)]
         if missing:
-            raise diff.NoBuild(f"{', '.join(missing)} of {root} have no executed outputs in {head.store.root}; "
-                               "build first (python -m bookbuild build)")
+            raise diff.NoBuild(
+                f"{', '.join(missing)} of {root} have no executed outputs in {head.store.root}; "
+                "build first (python -m bookbuild build)"
+            )
     else:
         os.environ["PYTHONPATH"] = os.pathsep.join(
-            [str(library.root.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+            [str(library.root.resolve())] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        )
     progress = (lambda m: print(m, file=sys.stderr, flush=True)) if run else (lambda m: None)  # stdout: the report
-    outcomes = execute(chapters, head.store, head.args.jobs, head.args.timeout, device_description(), head.profile,
-                       progress, logs=paths.logs, library=library if run else None)
+    outcomes = execute(
+        chapters,
+        head.store,
+        head.args.jobs,
+        head.args.timeout,
+        device_description(),
+        head.profile,
+        progress,
+        logs=paths.logs,
+        library=library if run else None,
+    )
     failed = [o.chapter.docname for o in outcomes if o.status == "failed"]
     if failed:
         raise diff.NoBuild(f"{', '.join(failed)} of {root} failed to execute; no comparison")
@@ -235,21 +267,36 @@ def _fraction(text: str) -> float:
 def _common(sp: argparse.ArgumentParser, execute_opts: bool = True) -> None:
     sp.add_argument("--only", type=_only, default=None, help="comma-separated chapters (e.g. priors,invariance)")
     if execute_opts:
-        sp.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
-                        help="parallel kernels (default: $BOOKBUILD_JOBS or the number of cores)")
+        sp.add_argument(
+            "--jobs",
+            type=int,
+            default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+            help="parallel kernels (default: $BOOKBUILD_JOBS or the number of cores)",
+        )
         sp.add_argument("--timeout", type=int, default=600, help="seconds per cell")
         sp.add_argument("--force", action="store_true", help="execute even where stored outputs match")
-        sp.add_argument("--strict", action="store_true",
-                        help="warnings (Sphinx or cell stderr) fail the build; nitpicky; re-read all pages")
+        sp.add_argument(
+            "--strict",
+            action="store_true",
+            help="warnings (Sphinx or cell stderr) fail the build; nitpicky; re-read all pages",
+        )
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bookbuild", description="Execute what changed, render the book.")
-    p.add_argument("--root", type=Path, default=Path.cwd(), help="book root (holds _config.yml, _toc.yml, pyproject.toml)")
-    p.add_argument("--library-root", default=None,
-                   help="folder holding the library package, relative to root (default: [tool.bookbuild] library_root)")
-    p.add_argument("--package", default=None,
-                   help="the library package whose imports are tracked (default: [tool.bookbuild] package)")
+    p.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="book root (holds _config.yml, _toc.yml, pyproject.toml)"
+    )
+    p.add_argument(
+        "--library-root",
+        default=None,
+        help="folder holding the library package, relative to root (default: [tool.bookbuild] library_root)",
+    )
+    p.add_argument(
+        "--package",
+        default=None,
+        help="the library package whose imports are tracked (default: [tool.bookbuild] package)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="execute what changed (in parallel), then render the site")
@@ -258,22 +305,36 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("execute", help="execute what changed without rendering (a CI shard)")
     _common(e)
     for sp in (b, e):
-        sp.add_argument("--diff-base", type=Path, default=os.environ.get("BOOKBUILD_DIFF_BASE") or None,
-                        help="another build's manifest (or its folder): the status page lists the glued values "
-                             "and figures that changed since (default: $BOOKBUILD_DIFF_BASE)")
+        sp.add_argument(
+            "--diff-base",
+            type=Path,
+            default=os.environ.get("BOOKBUILD_DIFF_BASE") or None,
+            help="another build's manifest (or its folder): the status page lists the glued values "
+            "and figures that changed since (default: $BOOKBUILD_DIFF_BASE)",
+        )
     d = sub.add_parser("diff", help="which glued values and figures differ from another build")
-    d.add_argument("base", type=Path, help="the other build: its exec-manifest.json or the folder holding it "
-                                           "(with --execute-base: a checkout)")
-    d.add_argument("--execute-base", action="store_true",
-                   help="BASE is a checkout: execute what this build's store lacks of it, reuse the rest")
-    d.add_argument("--head", type=Path, default=None,
-                   help="compare this manifest instead of the current checkout's build")
+    d.add_argument(
+        "base",
+        type=Path,
+        help="the other build: its exec-manifest.json or the folder holding it (with --execute-base: a checkout)",
+    )
+    d.add_argument(
+        "--execute-base",
+        action="store_true",
+        help="BASE is a checkout: execute what this build's store lacks of it, reuse the rest",
+    )
+    d.add_argument(
+        "--head", type=Path, default=None, help="compare this manifest instead of the current checkout's build"
+    )
     d.add_argument("--format", choices=("terminal", "markdown"), default="terminal")
-    d.add_argument("--threshold", type=_fraction, default=None,
-                   help="mark relative changes above this (0.05 = 5%%)")
+    d.add_argument("--threshold", type=_fraction, default=None, help="mark relative changes above this (0.05 = 5%%)")
     d.add_argument("--output", type=Path, default=None, help="append the report to this file (else print it)")
-    d.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
-                   help="parallel kernels for --execute-base")
+    d.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+        help="parallel kernels for --execute-base",
+    )
     d.add_argument("--timeout", type=int, default=600, help="seconds per cell (--execute-base)")
     x = sub.add_parser("export", help="write the executed notebooks of the current inputs, for nbval")
     _common(x, execute_opts=False)

@@ -113,8 +113,17 @@ def _check_keys(table: dict, allowed: set[str], where: str) -> None:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
-TOP_KEYS = {"package", "library_root", "profile_env", "profiles", "key_env", "key_packages", "kernel_env", "data",
-            "standin_env"}  # standin_env: read by bookbuild.standin
+TOP_KEYS = {
+    "package",
+    "library_root",
+    "profile_env",
+    "profiles",
+    "key_env",
+    "key_packages",
+    "kernel_env",
+    "data",
+    "standin_env",
+}  # standin_env: read by bookbuild.standin
 DATA_KEYS = {"label", "pattern", "root_env", "default", "profiles"}
 
 
@@ -130,8 +139,9 @@ def from_table(root: Path, table: Any, source: Path | None = None) -> Config:
     profiles = _strings(table, "profiles", where) or (DEFAULT_PROFILE,)
     kernel_env = table.get("kernel_env", {})
     if not isinstance(kernel_env, dict) or not all(isinstance(v, str) for v in kernel_env.values()):
-        raise ConfigError(f'{where}: kernel_env must be a table of strings, e.g. {{OMP_NUM_THREADS = "1"}}, '
-                          f"got {kernel_env!r}")
+        raise ConfigError(
+            f'{where}: kernel_env must be a table of strings, e.g. {{OMP_NUM_THREADS = "1"}}, got {kernel_env!r}'
+        )
     raw_data = table.get("data", [])
     if not isinstance(raw_data, list):
         raise ConfigError(f"{where}: data must be an array of tables ([[{TABLE}.data]])")
@@ -152,10 +162,18 @@ def from_table(root: Path, table: Any, source: Path | None = None) -> Config:
         if bad:
             raise ConfigError(f"{here}: profiles {bad} are not among profiles = {list(profiles)}")
         data.append(DataSpec(label, pattern, root_env, default, spec_profiles))
-    return Config(root=root, package=package, library_root=_string(table, "library_root", where, "src") or "src",
-                  profile_env=_string(table, "profile_env", where), profiles=profiles,
-                  key_env=_strings(table, "key_env", where), key_packages=_strings(table, "key_packages", where),
-                  kernel_env=dict(kernel_env), data=tuple(data), source=source)
+    return Config(
+        root=root,
+        package=package,
+        library_root=_string(table, "library_root", where, "src") or "src",
+        profile_env=_string(table, "profile_env", where),
+        profiles=profiles,
+        key_env=_strings(table, "key_env", where),
+        key_packages=_strings(table, "key_packages", where),
+        kernel_env=dict(kernel_env),
+        data=tuple(data),
+        source=source,
+    )
 
 
 def load(root: Path) -> Config:
@@ -164,14 +182,18 @@ def load(root: Path) -> Config:
     try:
         text = path.read_text(encoding="utf8")
     except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist; bookbuild reads its settings from a [{TABLE}] table there "
-                          '(at least package = "<the library the chapters import>")') from None
+        raise ConfigError(
+            f"{path} does not exist; bookbuild reads its settings from a [{TABLE}] table there "
+            '(at least package = "<the library the chapters import>")'
+        ) from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from None
     table = document.get("tool", {}).get("bookbuild")
     if table is None:
-        raise ConfigError(f'{path} has no [{TABLE}] table; add one with at least package = "<the library the '
-                          "chapters import>\" (see bookbuild.config)")
+        raise ConfigError(
+            f'{path} has no [{TABLE}] table; add one with at least package = "<the library the '
+            'chapters import>" (see bookbuild.config)'
+        )
     return from_table(Path(root), table, path)

@@ -31,8 +31,16 @@ from bookbuild.util import atomic_write, package_versions
 from importgraph import Library, file_digest
 from importgraph import parse as _parse
 
-__all__ = ["ChapterKey", "Library", "chapter_key", "code_sources", "data_digest", "data_files", "read_notebook",
-           "safe_name"]
+__all__ = [
+    "ChapterKey",
+    "Library",
+    "chapter_key",
+    "code_sources",
+    "data_digest",
+    "data_files",
+    "read_notebook",
+    "safe_name",
+]
 
 
 def read_notebook(path: Path, memo=None) -> nbformat.NotebookNode:
@@ -87,8 +95,9 @@ def _stamp(p: Path, st: os.stat_result) -> str:
     return f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}|{st.st_dev}"
 
 
-def data_digest(config: Config, profile: str, memo_file: Path | None = None,
-                now: float | None = None) -> dict[str, str]:
+def data_digest(
+    config: Config, profile: str, memo_file: Path | None = None, now: float | None = None
+) -> dict[str, str]:
     """``{label: sha256}`` of the profile's data files.
 
     Digests are memoized in ``memo_file`` on :func:`_stamp` (path, size, mtime, ctime, inode), and
@@ -131,14 +140,26 @@ class ChapterKey:
         mine, theirs = self.components.get("modules", {}), other.get("modules", {})
         for mod in sorted(set(mine) | set(theirs)):
             if mine.get(mod) != theirs.get(mod):
-                reasons.append(f"{mod} changed" if mod in mine and mod in theirs else
-                               f"now imports {mod}" if mod in mine else f"no longer imports {mod}")
+                reasons.append(
+                    f"{mod} changed"
+                    if mod in mine and mod in theirs
+                    else f"now imports {mod}"
+                    if mod in mine
+                    else f"no longer imports {mod}"
+                )
         return reasons
 
 
-def chapter_key(nb: nbformat.NotebookNode, where: str, library: Library, profile: str,
-                data: dict[str, str] | None = None, config: Config | None = None, memo=None,
-                library_digest: str = "") -> ChapterKey:
+def chapter_key(
+    nb: nbformat.NotebookNode,
+    where: str,
+    library: Library,
+    profile: str,
+    data: dict[str, str] | None = None,
+    config: Config | None = None,
+    memo=None,
+    library_digest: str = "",
+) -> ChapterKey:
     """Hash everything the outputs of notebook ``nb`` depend on.
 
     ``memo`` (with ``library_digest``, see :mod:`bookbuild.planmemo`): reuse the modules found last
@@ -172,4 +193,3 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 def safe_name(docname: str) -> str:
     """A file-system-safe name for a chapter (``book/priors`` -> ``book__priors``)."""
     return _SAFE.sub("_", docname.replace("/", "__"))
-

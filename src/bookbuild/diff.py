@@ -53,9 +53,11 @@ def manifest_path(path: Path) -> Path:
     for candidate in (path, path / "exec-manifest.json", path / "_build" / "exec-manifest.json"):
         if candidate.is_file():
             return candidate
-    raise NoBuild(f"no build manifest at {path} (looked for {path}/exec-manifest.json and "
-                  f"{path}/_build/exec-manifest.json); build it first (python -m bookbuild build), or pass "
-                  "--execute-base to execute that checkout against this build's store")
+    raise NoBuild(
+        f"no build manifest at {path} (looked for {path}/exec-manifest.json and "
+        f"{path}/_build/exec-manifest.json); build it first (python -m bookbuild build), or pass "
+        "--execute-base to execute that checkout against this build's store"
+    )
 
 
 def from_manifest(path: Path, stores: list[Store] = ()) -> Side:
@@ -98,8 +100,15 @@ def compare(base: Side, head: Side, threshold: float | None = None) -> dict:
             chapters.append({"chapter": doc, "status": "removed", "glue": [], "figures": []})
             continue
         if old is None or new is None:
-            chapters.append({"chapter": doc, "status": "unknown", "glue": [], "figures": [],
-                             "why": f"no results for the {'base' if old is None else 'current'} build"})
+            chapters.append(
+                {
+                    "chapter": doc,
+                    "status": "unknown",
+                    "glue": [],
+                    "figures": [],
+                    "why": f"no results for the {'base' if old is None else 'current'} build",
+                }
+            )
             continue
         if old.get("outputs") == new.get("outputs"):
             identical.append(doc)
@@ -118,8 +127,9 @@ def compare(base: Side, head: Side, threshold: float | None = None) -> dict:
                 if a.get("sha256") or b.get("sha256"):
                     item["old"], item["new"] = _image_text(a), _image_text(b)
                 item["relative"] = _relative(a.get("value"), b.get("value"))
-                item["flagged"] = threshold is not None and (item["relative"] is None
-                                                             or abs(item["relative"]) > threshold)
+                item["flagged"] = threshold is not None and (
+                    item["relative"] is None or abs(item["relative"]) > threshold
+                )
             glue.append(item)
         figures = []
         of, nf = old.get("figures", {}), new.get("figures", {})
@@ -129,10 +139,22 @@ def compare(base: Side, head: Side, threshold: float | None = None) -> dict:
                 continue
             change = "added" if a is None else "removed" if b is None else "changed"
             figures.append({"name": name, "change": change, "old": a and _image_text(a), "new": b and _image_text(b)})
-        chapters.append({"chapter": doc, "status": "changed", "glue": glue, "figures": figures,
-                         "outputs_only": not glue and not figures})
-    return {"base": base.label, "head": head.label, "threshold": threshold, "chapters": chapters,
-            "identical": identical}
+        chapters.append(
+            {
+                "chapter": doc,
+                "status": "changed",
+                "glue": glue,
+                "figures": figures,
+                "outputs_only": not glue and not figures,
+            }
+        )
+    return {
+        "base": base.label,
+        "head": head.label,
+        "threshold": threshold,
+        "chapters": chapters,
+        "identical": identical,
+    }
 
 
 def _natural(name: str) -> list:
@@ -154,11 +176,15 @@ def _rel_text(item: dict) -> str:
 def terminal(report: dict) -> str:
     """The report for a terminal: one block per chapter that differs."""
     t = report["threshold"]
-    lines = [f"Results of {report['head']} compared with {report['base']}"
-             + (f" (marked '!': relative change above {t:.2%})" if t is not None else "") + ":"]
+    lines = [
+        f"Results of {report['head']} compared with {report['base']}"
+        + (f" (marked '!': relative change above {t:.2%})" if t is not None else "")
+        + ":"
+    ]
     if not report["chapters"]:
-        lines.append(f"  no differences: no glued value or figure changed "
-                     f"({len(report['identical'])} chapter(s) byte-identical)")
+        lines.append(
+            f"  no differences: no glued value or figure changed ({len(report['identical'])} chapter(s) byte-identical)"
+        )
         return "\n".join(lines) + "\n"
     for ch in report["chapters"]:
         if ch["status"] != "changed":
@@ -166,8 +192,10 @@ def terminal(report: dict) -> str:
             continue
         parts = [f"{len(ch['glue'])} glued value(s)"] if ch["glue"] else []
         parts += [f"{len(ch['figures'])} figure(s)"] if ch["figures"] else []
-        lines.append(f"{ch['chapter']}: " + (", ".join(parts) + " differ" if parts
-                                             else "outputs differ, but no glued value or figure"))
+        lines.append(
+            f"{ch['chapter']}: "
+            + (", ".join(parts) + " differ" if parts else "outputs differ, but no glued value or figure")
+        )
         for g in ch["glue"]:
             mark = {"added": "+", "removed": "-", "changed": "~"}[g["change"]]
             if g["change"] == "changed":
@@ -176,8 +204,10 @@ def terminal(report: dict) -> str:
             else:
                 lines.append(f"  {mark} {g['name']}: {g['new'] if g['change'] == 'added' else g['old']}")
         for f in ch["figures"]:
-            lines.append(f"  figure {f['name']}: {f['change']}"
-                         + (f" ({f['old']} -> {f['new']})" if f["change"] == "changed" else ""))
+            lines.append(
+                f"  figure {f['name']}: {f['change']}"
+                + (f" ({f['old']} -> {f['new']})" if f["change"] == "changed" else "")
+            )
     if report["identical"]:
         lines.append(f"byte-identical: {', '.join(report['identical'])}")
     return "\n".join(lines) + "\n"
@@ -190,10 +220,18 @@ def _md(text: str | None) -> str:
 def markdown(report: dict) -> str:
     """The report as GitHub-flavoured Markdown (a job summary, a pull-request comment)."""
     t = report["threshold"]
-    out = ["### Published numbers and figures this change moves", "",
-           f"Compared with `{report['base']}`."
-           + (f" **Bold**: relative change above {t:.2%} (or a changed non-numeric value) -- check the prose "
-              "that interprets it." if t is not None else ""), ""]
+    out = [
+        "### Published numbers and figures this change moves",
+        "",
+        f"Compared with `{report['base']}`."
+        + (
+            f" **Bold**: relative change above {t:.2%} (or a changed non-numeric value) -- check the prose "
+            "that interprets it."
+            if t is not None
+            else ""
+        ),
+        "",
+    ]
     if not report["chapters"]:
         out.append(f"No glued value or figure changed ({len(report['identical'])} chapter(s) byte-identical).")
         return "\n".join(out) + "\n"

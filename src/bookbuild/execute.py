@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 import yaml
@@ -30,9 +30,9 @@ from bookbuild.store import CorruptEntry, Store
 class Chapter:
     """One executable page of the book."""
 
-    docname: str                 # e.g. "book/priors", as in _toc.yml
+    docname: str  # e.g. "book/priors", as in _toc.yml
     path: Path
-    nb: nbformat.NotebookNode    # as myst-nb reads it (no outputs)
+    nb: nbformat.NotebookNode  # as myst-nb reads it (no outputs)
     key: ChapterKey
 
     @property
@@ -43,8 +43,8 @@ class Chapter:
 @dataclass
 class Outcome:
     chapter: Chapter
-    status: str                  # "cached", "executed" or "failed"
-    seconds: float = 0.0         # execution time (of the run that produced the outputs)
+    status: str  # "cached", "executed" or "failed"
+    seconds: float = 0.0  # execution time (of the run that produced the outputs)
     error: str = ""
     meta: dict = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
@@ -98,8 +98,13 @@ def device_description() -> str:
     """The GPU (``nvidia-smi``) if there is one, else the CPU model, with the core count."""
     if shutil.which("nvidia-smi"):
         try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=True,
+            ).stdout.strip()
             if out:
                 return "GPU: " + ", ".join(sorted(set(out.splitlines())))
         except (subprocess.SubprocessError, OSError):
@@ -115,8 +120,14 @@ def device_description() -> str:
     return f"CPU: {model} ({os.cpu_count()} cores)"
 
 
-def plan(root: Path, library: Library | None, profile: str, only: list[str] | None = None,
-         memo: Path | None = None, config: Config | None = None) -> list[Chapter]:
+def plan(
+    root: Path,
+    library: Library | None,
+    profile: str,
+    only: list[str] | None = None,
+    memo: Path | None = None,
+    config: Config | None = None,
+) -> list[Chapter]:
     """Read every executable chapter and compute its key.
 
     ``config`` defaults to ``root``'s ``[tool.bookbuild]``; ``library`` to the one it names.
@@ -133,15 +144,25 @@ def plan(root: Path, library: Library | None, profile: str, only: list[str] | No
             continue
         chapter_memo = ChapterMemo(memo_dir, safe_name(doc))
         nb = read_notebook(path, chapter_memo)
-        chapters.append(Chapter(doc, path, nb, chapter_key(nb, str(path), library, profile, data, config,
-                                                           memo=chapter_memo, library_digest=library_digest)))
+        chapters.append(
+            Chapter(
+                doc,
+                path,
+                nb,
+                chapter_key(
+                    nb, str(path), library, profile, data, config, memo=chapter_memo, library_digest=library_digest
+                ),
+            )
+        )
         chapter_memo.save()
     if only:
         known = {c.docname for c in chapters} | {Path(c.docname).name for c in chapters}
         unknown = [o for o in only if o not in known and o not in {c.name for c in chapters}]
         if unknown:
-            raise ValueError(f"unknown chapter(s) {', '.join(unknown)}; chapters: "
-                             f"{', '.join(Path(d).name for d, _ in discover(root))}")
+            raise ValueError(
+                f"unknown chapter(s) {', '.join(unknown)}; chapters: "
+                f"{', '.join(Path(d).name for d, _ in discover(root))}"
+            )
     return chapters
 
 
@@ -159,24 +180,31 @@ def check_kernel_library(library: Library, cwd: Path) -> Path:
     process's environment) where the package is, and raises :class:`WrongLibrary` if it is
     elsewhere or missing.
     """
-    probe = ("import importlib.util, sys\n"
-             f"spec = importlib.util.find_spec({library.package!r})\n"
-             "print(spec.origin if spec and spec.origin else '' if spec is None else "
-             "next(iter(spec.submodule_search_locations or []), ''))")
+    probe = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.find_spec({library.package!r})\n"
+        "print(spec.origin if spec and spec.origin else '' if spec is None else "
+        "next(iter(spec.submodule_search_locations or []), ''))"
+    )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=120)
     expected = (library.root / library.package).resolve()
-    fix = (f"install this checkout's library into the environment (`{Path(sys.executable).parent / 'pip'} install "
-           f"-e .` in {library.root.resolve().parent}), or put {library.root.resolve()} first on PYTHONPATH")
+    fix = (
+        f"install this checkout's library into the environment (`{Path(sys.executable).parent / 'pip'} install "
+        f"-e .` in {library.root.resolve().parent}), or put {library.root.resolve()} first on PYTHONPATH"
+    )
     found = done.stdout.strip()
     if done.returncode != 0 or not found:
-        raise WrongLibrary(f"the kernels cannot import {library.package!r} ({sys.executable}); bookbuild hashed "
-                           f"{expected}. Fix: {fix}. {done.stderr.strip()[-300:]}".strip())
+        raise WrongLibrary(
+            f"the kernels cannot import {library.package!r} ({sys.executable}); bookbuild hashed "
+            f"{expected}. Fix: {fix}. {done.stderr.strip()[-300:]}".strip()
+        )
     origin = Path(found).resolve()
     if origin != expected and expected not in origin.parents:
         raise WrongLibrary(
             f"the kernels would import {library.package!r} from {origin}, but bookbuild hashed the files under "
             f"{expected}: the outputs would come from other code than their keys describe (an environment shared "
-            f"with another checkout?). Fix: {fix}.")
+            f"with another checkout?). Fix: {fix}."
+        )
     return origin
 
 
@@ -190,8 +218,13 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = read_notebook(Path(path))
-    client = NotebookClient(nb, timeout=timeout, kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
-                            resources={"metadata": {"path": str(Path(path).parent)}}, allow_errors=False)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        resources={"metadata": {"path": str(Path(path).parent)}},
+        allow_errors=False,
+    )
     Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
     start, cpu = time.perf_counter(), _children_cpu()
     with open(kernel_log, "w") as log:
@@ -200,8 +233,12 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
             return {"ok": False, "seconds": time.perf_counter() - start, "error": str(err)}
     # CPU time of the finished kernel: on a shared machine, what wall time would be on idle cores.
-    return {"ok": True, "seconds": time.perf_counter() - start, "cpu_seconds": _children_cpu() - cpu,
-            "nb": nbformat.writes(nb)}
+    return {
+        "ok": True,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": _children_cpu() - cpu,
+        "nb": nbformat.writes(nb),
+    }
 
 
 def _children_cpu() -> float:
@@ -222,8 +259,16 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def _run_pool(pool: ProcessPoolExecutor, todo: list[Chapter], workers: int, timeout: int, log_dir: Path,
-              report: Callable[[str], None], start: float, every: float = 20.0):
+def _run_pool(
+    pool: ProcessPoolExecutor,
+    todo: list[Chapter],
+    workers: int,
+    timeout: int,
+    log_dir: Path,
+    report: Callable[[str], None],
+    start: float,
+    every: float = 20.0,
+):
     """Keep ``workers`` chapters executing; yield (chapter, result) as each finishes.
 
     Chapters are submitted one at a time as slots free up, so "running" means running, and the
@@ -244,8 +289,11 @@ def _run_pool(pool: ProcessPoolExecutor, todo: list[Chapter], workers: int, time
         done, _ = wait(running, timeout=every, return_when=FIRST_COMPLETED)
         if not done:
             now = time.perf_counter()
-            report("  ... " + ", ".join(f"{ch.docname} {now - t0:.0f} s" for ch, t0 in running.values())
-                   + (f"; {len(queue)} queued" if queue else ""))
+            report(
+                "  ... "
+                + ", ".join(f"{ch.docname} {now - t0:.0f} s" for ch, t0 in running.values())
+                + (f"; {len(queue)} queued" if queue else "")
+            )
         for fut in done:
             ch, _ = running.pop(fut)
             try:
@@ -257,9 +305,19 @@ def _run_pool(pool: ProcessPoolExecutor, todo: list[Chapter], workers: int, time
             yield ch, result
 
 
-def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, device: str, profile: str,
-            report: Callable[[str], None], previous: dict | None = None, force: bool = False,
-            logs: Path | None = None, library: Library | None = None) -> list[Outcome]:
+def execute(
+    chapters: list[Chapter],
+    store: Store,
+    jobs: int,
+    timeout: int,
+    device: str,
+    profile: str,
+    report: Callable[[str], None],
+    previous: dict | None = None,
+    force: bool = False,
+    logs: Path | None = None,
+    library: Library | None = None,
+) -> list[Outcome]:
     """Reuse stored outputs where the key matches; execute the rest, ``jobs`` at a time.
 
     With ``library``, the kernels are first checked to import it from the tree whose files were
@@ -298,20 +356,30 @@ def execute(chapters: list[Chapter], store: Store, jobs: int, timeout: int, devi
                 o.seconds = result["seconds"]
                 if not result["ok"]:
                     o.status, o.error = "failed", result["error"]
-                    report(f"  {ch.docname:<28} FAILED     after {o.seconds:.1f} s (elapsed {time.perf_counter() - start:.0f} s)")
+                    report(
+                        f"  {ch.docname:<28} FAILED     after {o.seconds:.1f} s "
+                        f"(elapsed {time.perf_counter() - start:.0f} s)"
+                    )
                     continue
                 nb = nbformat.reads(result["nb"], as_version=4)
                 o.meta = {
-                    "executed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    "seconds": round(o.seconds, 2), "cpu_seconds": round(result.get("cpu_seconds", 0.0), 2),
-                    "profile": profile, "device": device,
-                    "packages": ch.key.components.get("packages", {}), "components": ch.key.components,
+                    "executed_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                    "seconds": round(o.seconds, 2),
+                    "cpu_seconds": round(result.get("cpu_seconds", 0.0), 2),
+                    "profile": profile,
+                    "device": device,
+                    "packages": ch.key.components.get("packages", {}),
+                    "components": ch.key.components,
                     "stderr": stderr_outputs(nb),
                 }
                 o.meta = store.put(ch.name, ch.key.key, nb, o.meta)
                 o.status = "executed"
                 why = "; ".join(o.reasons[:3]) + (" ..." if len(o.reasons) > 3 else "")
-                report(f"  {ch.docname:<28} executed   {o.seconds:.1f} s, kernel CPU {o.meta.get('cpu_seconds', 0.0):.1f} s (elapsed {time.perf_counter() - start:.0f} s; {why})")
+                report(
+                    f"  {ch.docname:<28} executed   {o.seconds:.1f} s, "
+                    f"kernel CPU {o.meta.get('cpu_seconds', 0.0):.1f} s "
+                    f"(elapsed {time.perf_counter() - start:.0f} s; {why})"
+                )
     return [outcomes[ch.docname] for ch in chapters]
 
 
@@ -340,7 +408,7 @@ def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -
         entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
         merged = copy.deepcopy(ch.nb)
         stored_cells = [c for c in entry.nb.cells if c.cell_type == "code"]
-        for cell, done in zip((c for c in merged.cells if c.cell_type == "code"), stored_cells):
+        for cell, done in zip((c for c in merged.cells if c.cell_type == "code"), stored_cells, strict=False):
             cell.outputs = done.get("outputs", [])
             cell.execution_count = done.get("execution_count")
         try:
@@ -349,5 +417,6 @@ def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -
                 continue
         except KeyError:
             pass
-        cache.cache_notebook_bundle(CacheBundleIn(merged, str(ch.path), data={"bookbuild_key": ch.key.key}),
-                                    overwrite=True)
+        cache.cache_notebook_bundle(
+            CacheBundleIn(merged, str(ch.path), data={"bookbuild_key": ch.key.key}), overwrite=True
+        )

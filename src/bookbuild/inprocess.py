@@ -19,11 +19,28 @@ from pathlib import Path
 
 # What ``jupyter-book build`` and this book's Sphinx extensions import; the preview imports it once.
 RENDERER_MODULES = (
-    "jupyter_book.cli.main", "jupyter_book.sphinx", "sphinx.application", "sphinx.builders.html",
-    "myst_nb", "myst_nb.sphinx_ext", "myst_parser", "sphinx_book_theme", "pydata_sphinx_theme",
-    "sphinx_external_toc", "sphinx_design", "sphinx_exercise", "sphinx_togglebutton", "sphinx_copybutton",
-    "sphinx_comments", "sphinx_thebe", "sphinx_jupyterbook_latex", "sphinx_multitoc_numbering",
-    "sphinxcontrib.bibtex", "jupyter_cache", "jupyter_cache.cache.main", "bookbuild.sphinx_ext",
+    "jupyter_book.cli.main",
+    "jupyter_book.sphinx",
+    "sphinx.application",
+    "sphinx.builders.html",
+    "myst_nb",
+    "myst_nb.sphinx_ext",
+    "myst_parser",
+    "sphinx_book_theme",
+    "pydata_sphinx_theme",
+    "sphinx_external_toc",
+    "sphinx_design",
+    "sphinx_exercise",
+    "sphinx_togglebutton",
+    "sphinx_copybutton",
+    "sphinx_comments",
+    "sphinx_thebe",
+    "sphinx_jupyterbook_latex",
+    "sphinx_multitoc_numbering",
+    "sphinxcontrib.bibtex",
+    "jupyter_cache",
+    "jupyter_cache.cache.main",
+    "bookbuild.sphinx_ext",
 )
 
 

@@ -37,8 +37,7 @@ def commit(root: Path) -> str | None:
     if os.environ.get("BOOK_COMMIT"):
         return os.environ["BOOK_COMMIT"].strip()
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10)
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
@@ -60,7 +59,7 @@ def install_cell(package: str, requirement: str) -> nbformat.NotebookNode:
         f"# importable (the book's own build, your checkout) it does nothing.\n"
         f"import importlib.util, subprocess, sys\n"
         f"if importlib.util.find_spec({package!r}) is None:\n"
-        f"    subprocess.check_call([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", {requirement!r}])"
+        f'    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", {requirement!r}])'
     )
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
 
@@ -76,8 +75,9 @@ def colab_url(repo: str, branch: str, docname: str) -> str:
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{docname}.ipynb"
 
 
-def write_all(outdir: Path, root: Path, notebooks: dict[str, Path], package: str, requirement_template: str,
-              branch: str) -> dict:
+def write_all(
+    outdir: Path, root: Path, notebooks: dict[str, Path], package: str, requirement_template: str, branch: str
+) -> dict:
     """Write every chapter's reader notebook under ``outdir/_notebooks``; return the index written beside them."""
     source = install_source(root)
     requirement = requirement_template.format(source=source)
@@ -87,7 +87,12 @@ def write_all(outdir: Path, root: Path, notebooks: dict[str, Path], package: str
         target = folder / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(reader_notebook(nb, package, requirement), target)
-    index = {"repository": repository(), "commit": commit(root), "branch": branch, "install": requirement,
-             "chapters": sorted(notebooks)}
+    index = {
+        "repository": repository(),
+        "commit": commit(root),
+        "branch": branch,
+        "install": requirement,
+        "chapters": sorted(notebooks),
+    }
     (folder / "index.json").write_text(json.dumps(index, indent=1))
     return index

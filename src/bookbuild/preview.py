@@ -28,8 +28,17 @@ from pathlib import Path
 # folder (src/): the configuration and the table of contents.
 WATCHED_FILES = ("_config.yml", "_toc.yml")
 # Editor droppings and caches: saving them is not an edit.
-IGNORED_PATTERNS = (r"__pycache__", r"\.ipynb_checkpoints", r"\.egg-info", r"\.pyc$", r"\.sw[a-p]$", r"~$",
-                    r"/\.#[^/]*$", r"/4913$", r"\.tmp$")
+IGNORED_PATTERNS = (
+    r"__pycache__",
+    r"\.ipynb_checkpoints",
+    r"\.egg-info",
+    r"\.pyc$",
+    r"\.sw[a-p]$",
+    r"~$",
+    r"/\.#[^/]*$",
+    r"/4913$",
+    r"\.tmp$",
+)
 
 
 class Rebuild:
@@ -59,8 +68,10 @@ class Rebuild:
         if rc == 0:
             print(f"[preview] rebuilt in {time.perf_counter() - start:.1f} s; the open page reloads", flush=True)
         else:
-            print("[preview] the build failed (see above); the last good pages are still served. "
-                  "Fix it and save again.", flush=True)
+            print(
+                "[preview] the build failed (see above); the last good pages are still served. Fix it and save again.",
+                flush=True,
+            )
 
 
 def watched_paths(root: Path, library_root: str) -> list[Path]:
@@ -89,8 +100,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
         from starlette.routing import Mount, WebSocketRoute
         from starlette.staticfiles import StaticFiles
     except ImportError as err:
-        print(f"error: the preview needs sphinx-autobuild ({err}); install the dev extras: "
-              "pip install -e '.[dev]' (make venv does)")
+        print(
+            f"error: the preview needs sphinx-autobuild ({err}); install the dev extras: "
+            "pip install -e '.[dev]' (make venv does)"
+        )
         return 2
     from bookbuild.inprocess import preload
 
@@ -121,17 +134,24 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from bookbuild import cli
 
     library = cli.context(args).library
-    paths = watched_paths(root, str(library.root.relative_to(root)) if library.root.is_relative_to(root) else str(library.root))
+    paths = watched_paths(
+        root, str(library.root.relative_to(root)) if library.root.is_relative_to(root) else str(library.root)
+    )
     ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
     watcher = RebuildServer(paths, ignore, change_callback=rebuild)
     app = Starlette(
-        routes=[WebSocketRoute("/websocket-reload", watcher, name="reload"),
-                Mount("/", app=StaticFiles(directory=site, html=True), name="static")],
+        routes=[
+            WebSocketRoute("/websocket-reload", watcher, name="reload"),
+            Mount("/", app=StaticFiles(directory=site, html=True), name="static"),
+        ],
         middleware=[Middleware(JavascriptInjectorMiddleware, ws_url=f"{host}:{port}")],
         lifespan=watcher.lifespan,
     )
-    print(f"[preview] serving {site} on http://{host}:{port}/ ; watching "
-          f"{', '.join(str(p.relative_to(root)) for p in paths)} (Ctrl+C stops)", flush=True)
+    print(
+        f"[preview] serving {site} on http://{host}:{port}/ ; watching "
+        f"{', '.join(str(p.relative_to(root)) for p in paths)} (Ctrl+C stops)",
+        flush=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
@@ -140,7 +160,15 @@ def add_parser(sub) -> None:
     """The ``preview`` subcommand (called from ``bookbuild.cli.parser``)."""
     p = sub.add_parser("preview", help="serve the site, rebuild on save (dependency-aware), reload the browser")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("PREVIEW_PORT", 8000)),
-                   help="port (default $PREVIEW_PORT or 8000; 0 picks a free one)")
-    p.add_argument("--jobs", type=int, default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
-                   help="parallel kernels when chapters execute")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PREVIEW_PORT", 8000)),
+        help="port (default $PREVIEW_PORT or 8000; 0 picks a free one)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
+        help="parallel kernels when chapters execute",
+    )

@@ -14,8 +14,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from bookbuild import standin
 from bookbuild.execute import Outcome
@@ -24,8 +24,16 @@ from bookbuild.util import atomic_write, package_versions
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # Packages whose versions change the rendered HTML.
-RENDER_PACKAGES = ("jupyter-book", "sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "sphinx-design",
-                   "sphinx-exercise", "sphinxcontrib-bibtex")
+RENDER_PACKAGES = (
+    "jupyter-book",
+    "sphinx",
+    "myst-nb",
+    "myst-parser",
+    "sphinx-book-theme",
+    "sphinx-design",
+    "sphinx-exercise",
+    "sphinxcontrib-bibtex",
+)
 # What Sphinx reads: pages, bibliographies, configuration, images; and folders it never reads.
 SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".yaml", ".png", ".svg", ".jpg", ".css", ".html")
 SKIP_DIRS = {"node_modules", "__pycache__", "src", "tests", "benchmarks", "tools"}
@@ -68,10 +76,15 @@ def manifest(outcomes: list[Outcome], profile: str, device: str) -> dict:
     chapters = {}
     for o in outcomes:
         chapters[o.chapter.docname] = {
-            "key": o.chapter.key.key, "status": o.status, "seconds": round(o.seconds, 2),
-            "executed_at": o.meta.get("executed_at"), "profile": o.meta.get("profile", profile),
-            "device": o.meta.get("device", device), "packages": o.meta.get("packages", {}),
-            "components": o.chapter.key.components, "reasons": o.reasons,
+            "key": o.chapter.key.key,
+            "status": o.status,
+            "seconds": round(o.seconds, 2),
+            "executed_at": o.meta.get("executed_at"),
+            "profile": o.meta.get("profile", profile),
+            "device": o.meta.get("device", device),
+            "packages": o.meta.get("packages", {}),
+            "components": o.chapter.key.components,
+            "reasons": o.reasons,
             "results": o.meta.get("results"),
         }
     return {"profile": profile, "device": device, "chapters": chapters}
@@ -107,8 +120,7 @@ def render_stamp(paths: Paths, outcomes: list[Outcome], library: Path | None = N
                 st = f.stat()
                 sources[str(f.relative_to(paths.root))] = [st.st_mtime_ns, st.st_size]
     versions = {k: v for k, v in package_versions(RENDER_PACKAGES).items() if k != "python"}
-    return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes},
-            "renderer": versions}
+    return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes}, "renderer": versions}
 
 
 def load_stamp(paths: Paths) -> dict:
@@ -121,10 +133,12 @@ def save_stamp(paths: Paths, stamp: dict) -> None:
 
 def changed_since(previous: dict, stamp: dict, outcomes: list[Outcome]) -> list[Outcome]:
     """Chapters whose source or outputs changed since the render that wrote ``previous``."""
-    return [o for o in outcomes
-            if previous.get("keys", {}).get(o.chapter.docname) != o.chapter.key.key
-            or previous.get("sources", {}).get(f"{o.chapter.docname}.md")
-            != stamp["sources"].get(f"{o.chapter.docname}.md")]
+    return [
+        o
+        for o in outcomes
+        if previous.get("keys", {}).get(o.chapter.docname) != o.chapter.key.key
+        or previous.get("sources", {}).get(f"{o.chapter.docname}.md") != stamp["sources"].get(f"{o.chapter.docname}.md")
+    ]
 
 
 def report_failures(paths: Paths, outcomes: list[Outcome], strict: bool, say: Callable[[str], None]) -> bool:
@@ -152,8 +166,15 @@ def sphinx(paths: Paths, strict: bool, all_pages: bool, say: Callable[[str], Non
     """Run jupyter-book's Sphinx build; its log goes to a file, warnings are summarised."""
     paths.logs.mkdir(parents=True, exist_ok=True)
     log = paths.logs / "sphinx.log"
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(paths.root), "--path-output",
-           str(paths.root), "--builder", "html"]
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(paths.root),
+        "--path-output",
+        str(paths.root),
+        "--builder",
+        "html",
+    ]
     if strict:
         cmd += ["-n", "-W", "--keep-going"]
     if strict or all_pages:

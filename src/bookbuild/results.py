@@ -87,7 +87,7 @@ def extract(nb: nbformat.NotebookNode) -> dict:
             scrap = (out.get("metadata") or {}).get("scrapbook")
             if scrap and scrap.get("name"):
                 prefix = scrap.get("mime_prefix", "")
-                bundle = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
+                bundle = {k[len(prefix) :]: v for k, v in data.items() if k.startswith(prefix)}
                 text = bundle.get("text/plain", "")
                 text = "".join(text) if isinstance(text, list) else text
                 entry: dict = {"mime": "text/plain", "text": text, "value": number(text)}

@@ -78,27 +78,52 @@ class ExecutionStatus(SphinxDirective):
         env.bookbuild_status_docs.add(env.docname)
         manifest, _ = _manifest(env.app)
         if not manifest.get("chapters"):
-            para = nodes.paragraph(text="This build was made without the bookbuild driver (`make book`), "
-                                        "so it has no execution records.")
+            para = nodes.paragraph(
+                text="This build was made without the bookbuild driver (`make book`), so it has no execution records."
+            )
             return [para]
         out: list[nodes.Node] = []
         if manifest.get("standin"):
-            out.append(nodes.warning("", nodes.paragraph(text=(
-                f"Stand-in run ({manifest['standin']} was set): these outputs come from generated stand-in "
-                "files, and every number on these pages is meaningless. This site must not be published."))))
+            out.append(
+                nodes.warning(
+                    "",
+                    nodes.paragraph(
+                        text=(
+                            f"Stand-in run ({manifest['standin']} was set): these outputs come from generated stand-in "
+                            "files, and every number on these pages is meaningless. This site must not be published."
+                        )
+                    ),
+                )
+            )
         rows = []
         for doc, info in manifest["chapters"].items():
-            link = addnodes.pending_xref("", nodes.inline(text=doc), refdomain="std", reftype="doc",
-                                         reftarget="/" + doc, refexplicit=False, refwarn=True)
-            rows.append([link, "executed" if info["status"] == "executed" else "reused from cache",
-                         f"{info.get('seconds', 0):.1f} s", info.get("executed_at", "?"),
-                         info.get("profile", "?"), info.get("device", "?")])
+            link = addnodes.pending_xref(
+                "",
+                nodes.inline(text=doc),
+                refdomain="std",
+                reftype="doc",
+                reftarget="/" + doc,
+                refexplicit=False,
+                refwarn=True,
+            )
+            rows.append(
+                [
+                    link,
+                    "executed" if info["status"] == "executed" else "reused from cache",
+                    f"{info.get('seconds', 0):.1f} s",
+                    info.get("executed_at", "?"),
+                    info.get("profile", "?"),
+                    info.get("device", "?"),
+                ]
+            )
         out += [
-            nodes.paragraph(text=f"Rendered in the {manifest.get('profile', '?')} profile on "
-                                 f"{manifest.get('device', '?')}; "
-                                 f"{sum(i['status'] == 'executed' for i in manifest['chapters'].values())} of "
-                                 f"{len(manifest['chapters'])} chapters executed by this build, the rest reused "
-                                 "outputs whose inputs had not changed."),
+            nodes.paragraph(
+                text=f"Rendered in the {manifest.get('profile', '?')} profile on "
+                f"{manifest.get('device', '?')}; "
+                f"{sum(i['status'] == 'executed' for i in manifest['chapters'].values())} of "
+                f"{len(manifest['chapters'])} chapters executed by this build, the rest reused "
+                "outputs whose inputs had not changed."
+            ),
             _table(["Chapter", "This build", "Run time", "Executed", "Profile", "Device"], rows),
         ]
         versions = {}
@@ -120,8 +145,10 @@ def _changes(report: dict) -> list[nodes.Node]:
     other = [ch for ch in report.get("chapters", []) if ch.get("status") != "changed"]
     intro = nodes.paragraph(text="Compared with the previous published build: ")
     if not (values or figures or other):
-        intro += nodes.Text(f"no glued value or figure changed ({len(report.get('identical', []))} chapters "
-                            "with byte-identical outputs).")
+        intro += nodes.Text(
+            f"no glued value or figure changed ({len(report.get('identical', []))} chapters "
+            "with byte-identical outputs)."
+        )
         return [intro]
     intro += nodes.Text(f"{len(values)} glued value(s) and {len(figures)} figure(s) changed.")
     items = nodes.bullet_list(classes=["bookbuild-changes"])
@@ -157,17 +184,20 @@ def _run_links(app, doctree, docname: str) -> None:
     depth = docname.count("/")
     href = "../" * depth + f"{notebooks.FOLDER}/{docname}.ipynb"
     name = docname.rsplit("/", 1)[-1]
-    parts = [f'<a class="bookbuild-download reference external" href="{href}" download="{name}.ipynb">'
-             "Download notebook (.ipynb)</a>"]
+    parts = [
+        f'<a class="bookbuild-download reference external" href="{href}" download="{name}.ipynb">'
+        "Download notebook (.ipynb)</a>"
+    ]
     repo = notebooks.repository()
     if repo:
         url = notebooks.colab_url(repo, app.config.bookbuild_notebooks_branch, docname)
         parts.append(f'<a class="bookbuild-colab reference external" href="{url}">Open in Colab</a>')
     else:
-        parts.append('<span class="bookbuild-colab-note">"Open in Colab" is offered on the published site, '
-                     "whose build knows its GitHub repository.</span>")
-    html = ('<p class="bookbuild-run"><strong>Run this chapter yourself:</strong> '
-            + " · ".join(parts) + "</p>")
+        parts.append(
+            '<span class="bookbuild-colab-note">"Open in Colab" is offered on the published site, '
+            "whose build knows its GitHub repository.</span>"
+        )
+    html = '<p class="bookbuild-run"><strong>Run this chapter yourself:</strong> ' + " · ".join(parts) + "</p>"
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         return
@@ -183,8 +213,14 @@ def _write_notebooks(app, exception) -> None:
     manifest, _ = _manifest(app)
     found = {doc: p for doc, info in manifest.get("chapters", {}).items() if (p := _store_notebook(app, doc, info))}
     if found:
-        notebooks.write_all(Path(app.outdir), Path(app.srcdir), found, app.config.bookbuild_install_package,
-                            app.config.bookbuild_install_requirement, app.config.bookbuild_notebooks_branch)
+        notebooks.write_all(
+            Path(app.outdir),
+            Path(app.srcdir),
+            found,
+            app.config.bookbuild_install_package,
+            app.config.bookbuild_install_requirement,
+            app.config.bookbuild_notebooks_branch,
+        )
 
 
 def setup(app):

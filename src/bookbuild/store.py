@@ -44,8 +44,13 @@ class Store:
         nb_path, meta_path = self._paths(chapter, key)
         data = nbformat.writes(nb).encode("utf8")
         atomic_write(nb_path, data)
-        meta = {**meta, "chapter": chapter, "key": key, "sha256": hashlib.sha256(data).hexdigest(),
-                "results": results.extract(nb)}
+        meta = {
+            **meta,
+            "chapter": chapter,
+            "key": key,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "results": results.extract(nb),
+        }
         atomic_write(meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
         return meta
 
@@ -92,7 +97,7 @@ class Store:
         """All (chapter, key) pairs with metadata."""
         return sorted((p.parent.name, p.stem) for p in self.root.glob("*/*.json"))
 
-    def merge_from(self, other: "Store") -> tuple[int, int]:
+    def merge_from(self, other: Store) -> tuple[int, int]:
         """Copy the intact entries of ``other`` that this store lacks; returns (copied, rejected)."""
         copied = rejected = 0
         for chapter, key in other.entries():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -31,7 +31,7 @@ def atomic_write(path: Path, data: bytes | str) -> None:
             os.remove(tmp)
 
 
-@lru_cache(maxsize=None)
+@cache
 def package_versions(names: tuple[str, ...]) -> dict[str, str]:
     """``{"python": <version>, name: <installed version or "absent">}`` for each of ``names``."""
     versions = {"python": platform.python_version()}

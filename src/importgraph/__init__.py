@@ -27,6 +27,7 @@ __all__ = ["Library", "file_digest", "parse", "reach"]
 
 
 def parse(source: str, where: str) -> ast.Module:
+    """Parse ``source`` (IPython magics blanked); a syntax error names ``where``."""
     # IPython magics and shell escapes are not Python; blank them, keep line numbers.
     cleaned = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
     try:
@@ -54,10 +55,12 @@ class Library:
         return None
 
     def is_package(self, module: str) -> bool:
+        """Whether ``module`` is a package (an ``__init__.py``) of this library."""
         f = self.file(module)
         return f is not None and f.name == "__init__.py"
 
     def all_modules(self) -> set[str]:
+        """Every module of the package, by dotted name."""
         top = self.root / self.package
         mods = set()
         for f in top.rglob("*.py"):
@@ -72,7 +75,9 @@ class Library:
         if f is None:
             return {}
         for node in parse(f.read_text(), str(f)).body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets
+            ):
                 return dict(ast.literal_eval(node.value))
         return {}
 
@@ -145,6 +150,7 @@ class Library:
         return found
 
     def imports_of(self, module: str) -> frozenset[str]:
+        """The package modules ``module`` imports directly (memoized)."""
         if module not in self._imports:
             f = self.file(module)
             self._imports[module] = frozenset(self.direct_imports(f.read_text(), str(f), module)) if f else frozenset()
@@ -229,8 +235,11 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
             continue  # an installed package other than the library
         source = _source(obj)
         found[f"source:{obj.__qualname__}"] = hashlib.sha256(source.encode()).hexdigest()
-        functions = [obj] if isinstance(obj, types.FunctionType) else [
-            v for v in vars(obj).values() if isinstance(v, types.FunctionType)]
+        functions = (
+            [obj]
+            if isinstance(obj, types.FunctionType)
+            else [v for v in vars(obj).values() if isinstance(v, types.FunctionType)]
+        )
         for fn in functions:
             names: set[str] = set()
             codes = [fn.__code__]
@@ -240,8 +249,11 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
                 codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
             todo += [fn.__globals__[n] for n in names if n in fn.__globals__]
             todo += _captured(fn)
-            aliases = {n: v.__name__ for n, v in fn.__globals__.items()
-                       if isinstance(v, types.ModuleType) and library.file(v.__name__)}
+            aliases = {
+                n: v.__name__
+                for n, v in fn.__globals__.items()
+                if isinstance(v, types.ModuleType) and library.file(v.__name__)
+            }
             try:
                 tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
             except (OSError, TypeError, SyntaxError):
@@ -260,7 +272,7 @@ def _captured(fn: types.FunctionType) -> list[Any]:
 
 def _filled(cell: types.CellType) -> bool:
     try:
-        cell.cell_contents
+        _ = cell.cell_contents  # raises ValueError for an empty cell
     except ValueError:
         return False
     return True

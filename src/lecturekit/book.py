@@ -82,8 +82,9 @@ def glue(key: str, value: Any) -> Any:
     return value
 
 
-def provenance(dataset: str, n_images: int | None = None, encoders: Iterable[str] | None = None,
-               profile: str | None = None) -> dict[str, Any]:
+def provenance(
+    dataset: str, n_images: int | None = None, encoders: Iterable[str] | None = None, profile: str | None = None
+) -> dict[str, Any]:
     """Glue the values of a page's "How this page was produced" note, and return them.
 
     Keys: ``profile``, ``dataset``, ``torch_version``, and when given ``n_images`` and

@@ -48,7 +48,7 @@ class ImageSet:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def subset(self, index: torch.Tensor | np.ndarray) -> "ImageSet":
+    def subset(self, index: torch.Tensor | np.ndarray) -> ImageSet:
         """The images at ``index`` (a 1-D index array), as a new ImageSet."""
         index = torch.as_tensor(index, dtype=torch.long)
         return ImageSet(self.x[index], self.y[index], self.name)
@@ -81,8 +81,11 @@ def digits(size: int = 28) -> ImageSet:
     x = F.interpolate(x, size=(inner, inner), mode="bilinear", align_corners=False)
     before = (size - inner) // 2
     x = F.pad(x, (before, size - inner - before, before, size - inner - before))
-    return ImageSet(x.clamp_(0.0, 1.0).contiguous(), torch.as_tensor(bunch.target, dtype=torch.long),
-                    "scikit-learn digits (8x8 scans upsampled to 28x28)")
+    return ImageSet(
+        x.clamp_(0.0, 1.0).contiguous(),
+        torch.as_tensor(bunch.target, dtype=torch.long),
+        "scikit-learn digits (8x8 scans upsampled to 28x28)",
+    )
 
 
 def mnist(root: str | Path | None = None, train: bool = False, download: bool | None = None) -> ImageSet:
@@ -120,7 +123,8 @@ def mnist(root: str | Path | None = None, train: bool = False, download: bool | 
         raise FileNotFoundError(
             f"MNIST files not found under {raw} (missing: {', '.join(p.name for p in missing)}), "
             "and this run may not download. Fetch them once on a machine with network access:\n"
-            f"    LECTUREKIT_PROFILE=full python -c \"import lecturekit as lk; lk.data.mnist('{root}', download=True)\"\n"
+            "    LECTUREKIT_PROFILE=full python -c "
+            f"\"import lecturekit as lk; lk.data.mnist('{root}', download=True)\"\n"
             "or copy the MNIST/raw folder there, or use the lite profile (LECTUREKIT_PROFILE=lite)."
         )
     ds = MNIST(str(root), train=train, download=bool(download))
@@ -160,8 +164,7 @@ def split(ds: ImageSet, test_fraction: float = 0.25, seed: int = 0) -> tuple[Ima
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(ds))
-    train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed,
-                                           stratify=ds.y.numpy())
+    train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=ds.y.numpy())
     return ds.subset(np.sort(train_idx)), ds.subset(np.sort(test_idx))
 
 

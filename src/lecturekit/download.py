@@ -133,8 +133,13 @@ def file_digests(path: str | Path) -> dict[str, str]:
     return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
 
 
-def verify(path: str | Path, sha256: str | None = None, md5: str | None = None,
-           size: int | None = None, remove_bad: bool = True) -> str:
+def verify(
+    path: str | Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    size: int | None = None,
+    remove_bad: bool = True,
+) -> str:
     """Check a file against its pinned size and checksums; return its SHA-256.
 
     Args:
@@ -172,13 +177,18 @@ def verify(path: str | Path, sha256: str | None = None, md5: str | None = None,
     if problems:
         if remove_bad:
             path.unlink(missing_ok=True)
-        raise ChecksumError(f"{path.name}: {'; '.join(problems)}"
-                            + ("; the file was removed" if remove_bad else ""))
+        raise ChecksumError(f"{path.name}: {'; '.join(problems)}" + ("; the file was removed" if remove_bad else ""))
     return got["sha256"]
 
 
-def fetch(url: str, dest: str | Path, sha256: str | None = None, md5: str | None = None,
-          size: int | None = None, timeout: float = 60.0) -> Path:
+def fetch(
+    url: str,
+    dest: str | Path,
+    sha256: str | None = None,
+    md5: str | None = None,
+    size: int | None = None,
+    timeout: float = 60.0,
+) -> Path:
     """Download ``url`` to ``dest`` atomically, verified against its pinned checksum.
 
     The body goes to a temporary file in ``dest``'s folder; it is renamed to ``dest`` only after
@@ -270,18 +280,37 @@ def manifest() -> list[Resource]:
     items: list[Resource] = []
     for filename, md5 in MNIST.resources:
         stem = filename[:-3] if filename.endswith(".gz") else filename
-        items.append(Resource(
-            name=f"MNIST {filename}", root="cache", path=f"data/MNIST/raw/{filename}",
-            urls=tuple(f"{mirror}{filename}" for mirror in MNIST.mirrors), md5=md5,
-            unpacked_size=_MNIST_UNPACKED_SIZES.get(stem)))
+        items.append(
+            Resource(
+                name=f"MNIST {filename}",
+                root="cache",
+                path=f"data/MNIST/raw/{filename}",
+                urls=tuple(f"{mirror}{filename}" for mirror in MNIST.mirrors),
+                md5=md5,
+                unpacked_size=_MNIST_UNPACKED_SIZES.get(stem),
+            )
+        )
     resnet_url = ResNet18_Weights.IMAGENET1K_V1.url
-    items.append(Resource(
-        name="ResNet18 ImageNet-1k weights", root="hub",
-        path=f"checkpoints/{resnet_url.rsplit('/', 1)[-1]}", urls=(resnet_url,),
-        sha256=RESNET18_SHA256, size=RESNET18_SIZE))
-    items.append(Resource(
-        name="DINOv2 ViT-S/14 weights", root="hub", path="checkpoints/dinov2_vits14_pretrain.pth",
-        urls=(DINOV2_VITS14_URL,), sha256=DINOV2_VITS14_SHA256, size=DINOV2_VITS14_SIZE))
+    items.append(
+        Resource(
+            name="ResNet18 ImageNet-1k weights",
+            root="hub",
+            path=f"checkpoints/{resnet_url.rsplit('/', 1)[-1]}",
+            urls=(resnet_url,),
+            sha256=RESNET18_SHA256,
+            size=RESNET18_SIZE,
+        )
+    )
+    items.append(
+        Resource(
+            name="DINOv2 ViT-S/14 weights",
+            root="hub",
+            path="checkpoints/dinov2_vits14_pretrain.pth",
+            urls=(DINOV2_VITS14_URL,),
+            sha256=DINOV2_VITS14_SHA256,
+            size=DINOV2_VITS14_SIZE,
+        )
+    )
     return items
 
 
@@ -343,8 +372,9 @@ def ensure(resource: Resource, root: str | Path, offline: bool = False, timeout:
     return digest
 
 
-def ensure_all(cache: str | Path | None = None, hub: str | Path | None = None,
-               offline: bool = False) -> list[tuple[str, Path, str]]:
+def ensure_all(
+    cache: str | Path | None = None, hub: str | Path | None = None, offline: bool = False
+) -> list[tuple[str, Path, str]]:
     """Fetch and verify the whole :func:`manifest`; return ``(name, path, sha256)``.
 
     Args:
@@ -361,13 +391,23 @@ def ensure_all(cache: str | Path | None = None, hub: str | Path | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lecturekit.download",
-                                     description="Download and verify the files a profile needs.")
+    """Command line: ``python -m lecturekit.download --profile full`` (see ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lecturekit.download", description="Download and verify the files a profile needs."
+    )
     parser.add_argument("--profile", default=None, help="lite or full (default $LECTUREKIT_PROFILE)")
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="lecturekit cache folder (default $LECTUREKIT_CACHE or ~/.cache/lecturekit)")
-    parser.add_argument("--torch-home", type=Path, default=None,
-                        help="torch home; hub files go to <torch-home>/hub (default $TORCH_HOME)")
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="lecturekit cache folder (default $LECTUREKIT_CACHE or ~/.cache/lecturekit)",
+    )
+    parser.add_argument(
+        "--torch-home",
+        type=Path,
+        default=None,
+        help="torch home; hub files go to <torch-home>/hub (default $TORCH_HOME)",
+    )
     parser.add_argument("--verify-only", action="store_true", help="check what is there, download nothing")
     parser.add_argument("--manifest", action="store_true", help="print the manifest as JSON and exit")
     args = parser.parse_args(argv)

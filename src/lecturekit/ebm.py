@@ -15,7 +15,7 @@ Points are ``(n, d)`` float tensors (``d = 2`` on the pages); an energy is any c
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -97,6 +97,7 @@ class EnergyMLP(nn.Module):
         self.dim = dim
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """Energies of points ``y`` ``(n, dim)``, shape ``(n,)``."""
         _check_points(y, dim=self.dim)
         return self.net(y).squeeze(-1)
 
@@ -132,14 +133,16 @@ class PrototypeEnergy(nn.Module):
         self.temperature = temperature
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """Energies of points ``y`` ``(n, dim)``, shape ``(n,)``: a soft minimum of squared distances."""
         _check_points(y, dim=self.prototypes.shape[1])
         sq = ((y[:, None, :] - self.prototypes[None, :, :]) ** 2).sum(-1)  # (n, k)
         t = self.temperature
         return -t * torch.logsumexp(-sq / t, dim=1) + t * float(np.log(self.prototypes.shape[0]))
 
 
-def prototype_energy(k: int, generator: torch.Generator, dim: int = 2, box: tuple[float, float] = BOX,
-                     temperature: float = 0.05) -> PrototypeEnergy:
+def prototype_energy(
+    k: int, generator: torch.Generator, dim: int = 2, box: tuple[float, float] = BOX, temperature: float = 0.05
+) -> PrototypeEnergy:
     """A :class:`PrototypeEnergy` with ``k`` prototypes drawn uniformly in ``box``.
 
     >>> prototype_energy(8, torch.Generator().manual_seed(0))(torch.zeros(3, 2)).shape
@@ -163,8 +166,15 @@ def energy_gradient(energy: Energy, y: torch.Tensor, create_graph: bool = False)
     return grad
 
 
-def langevin(energy: Energy, y0: torch.Tensor, n_steps: int, step_size: float, generator: torch.Generator,
-             noise_scale: float = 1.0, box: tuple[float, float] | None = None) -> torch.Tensor:
+def langevin(
+    energy: Energy,
+    y0: torch.Tensor,
+    n_steps: int,
+    step_size: float,
+    generator: torch.Generator,
+    noise_scale: float = 1.0,
+    box: tuple[float, float] | None = None,
+) -> torch.Tensor:
     """Unadjusted Langevin dynamics: ``y <- y - step * dF/dy + noise_scale * sqrt(2 step) * N(0, I)``.
 
     With ``noise_scale = 1`` and a small step the chain samples ``p(y) ∝ exp(-F(y))`` (Welling &
@@ -227,7 +237,7 @@ def contrastive_loss(e_data: torch.Tensor, e_neg: torch.Tensor, alpha: float = 0
             raise ValueError(f"{name} must be a non-empty (n,) tensor of energies; got {got}")
     if alpha < 0:
         raise ValueError(f"alpha must be non-negative; got {alpha}")
-    return e_data.mean() - e_neg.mean() + alpha * ((e_data ** 2).mean() + (e_neg ** 2).mean())
+    return e_data.mean() - e_neg.mean() + alpha * ((e_data**2).mean() + (e_neg**2).mean())
 
 
 def denoising_score_matching(energy: Energy, y: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
@@ -257,7 +267,7 @@ def denoising_score_matching(energy: Energy, y: torch.Tensor, sigma: float, gene
     y_noisy = (y.detach() + sigma * noise).requires_grad_(True)
     grad = energy_gradient(energy, y_noisy, create_graph=True)
     target = noise / sigma  # (y~ - y) / sigma^2
-    return 0.5 * sigma ** 2 * ((grad - target) ** 2).sum(1).mean()
+    return 0.5 * sigma**2 * ((grad - target) ** 2).sum(1).mean()
 
 
 def energy_grid(energy: Energy, box: tuple[float, float] = BOX, resolution: int = 100) -> tuple[np.ndarray, np.ndarray]:

@@ -28,9 +28,9 @@ weights and the inputs are resized to the stand-in's smaller side instead of 224
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -65,14 +65,16 @@ class SmallCNN(nn.Module):
             return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
         self.features = nn.Sequential(
-            nn.AvgPool2d(2),                                   # 28 -> 14
-            block(1, width), nn.MaxPool2d(2),                  # 14 -> 7
+            nn.AvgPool2d(2),  # 28 -> 14
+            block(1, width),
+            nn.MaxPool2d(2),  # 14 -> 7
             block(width, 2 * width),
             block(2 * width, dim),
         )
         self.stride = 4
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional map ``(n, 128, H/4, W/4)`` (stride :attr:`stride`) of ``x`` ``(n, 1, H, W)``."""
         return self.features(x)
 
     def layers(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -87,6 +89,7 @@ class SmallCNN(nn.Module):
         return [h1, h2, block3(h2)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation ``(n, 128)``: the feature map averaged over positions."""
         return self.features(x).mean(dim=(2, 3))
 
 
@@ -94,6 +97,7 @@ class Pixels(nn.Module):
     """The identity representation: flattened pixels."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The pixels themselves, ``(n, H * W)``."""
         return x.flatten(1)
 
 
@@ -108,8 +112,10 @@ class ImageNetInput(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x.expand(-1, 3, -1, -1), size=(self.size, self.size), mode="bilinear",
-                          antialias=True, align_corners=False)
+        """Embed grey images ``(n, 1, H, W)`` in [0, 1]: resized, made RGB, normalised as the backbone expects."""
+        x = F.interpolate(
+            x.expand(-1, 3, -1, -1), size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+        )
         return self.backbone((x - self.mean) / self.std)
 
 
@@ -215,7 +221,7 @@ def import_timm():
 
 
 def dinov2_vits14(state: dict[str, torch.Tensor], size: int = 224) -> nn.Module:
-    """timm's ViT-S/14 (``vit_small_patch14_dinov2``) for ``size`` pixels, holding Meta's weights ``state``.
+    """The ViT-S/14 of timm (``vit_small_patch14_dinov2``) for ``size`` pixels, holding Meta's weights ``state``.
 
     Its output is the final-norm CLS token (384-d), what Meta's hub model returns.
 
@@ -259,10 +265,20 @@ _REGISTRY: dict[str, EncoderSpec] = {
     for spec in [
         EncoderSpec("pixels", "lite", "raw pixels, 784-d", Pixels),
         EncoderSpec("random-cnn", "lite", "small CNN, random weights (untrained), 128-d", _seeded_cnn, seeded=True),
-        EncoderSpec("digits-supervised", "lite", "small CNN trained on the digit labels, 128-d",
-                    lambda seed: _trained(SUPERVISED, "digits-supervised", seed), seeded=True),
-        EncoderSpec("digits-ssl", "lite", "small CNN trained without labels (SimCLR), 128-d",
-                    lambda seed: _trained(SSL, "digits-ssl", seed), seeded=True),
+        EncoderSpec(
+            "digits-supervised",
+            "lite",
+            "small CNN trained on the digit labels, 128-d",
+            lambda seed: _trained(SUPERVISED, "digits-supervised", seed),
+            seeded=True,
+        ),
+        EncoderSpec(
+            "digits-ssl",
+            "lite",
+            "small CNN trained without labels (SimCLR), 128-d",
+            lambda seed: _trained(SSL, "digits-ssl", seed),
+            seeded=True,
+        ),
         EncoderSpec("resnet18-imagenet", "full", "torchvision ResNet18, ImageNet-1k supervised, 512-d", _resnet18),
         EncoderSpec("dinov2-vits14", "full", "DINOv2 ViT-S/14, self-supervised (LVD-142M), 384-d", _dinov2_vits14),
     ]
@@ -295,8 +311,7 @@ def describe(profile: str | None = None) -> dict[str, str]:
     return {name: _REGISTRY[name].description for name in names(profile)}
 
 
-def load(name: str, profile: str | None = None, device: str | torch.device | None = None,
-         seed: int = 0) -> nn.Module:
+def load(name: str, profile: str | None = None, device: str | torch.device | None = None, seed: int = 0) -> nn.Module:
     """Build encoder ``name`` in eval mode, training (once per seed, then cached) or loading its weights.
 
     Args:
@@ -320,15 +335,18 @@ def load(name: str, profile: str | None = None, device: str | torch.device | Non
     if name not in valid:
         hint = ""
         if name in _REGISTRY:
-            hint = f" {name!r} needs the {_REGISTRY[name].profile} profile (LECTUREKIT_PROFILE={_REGISTRY[name].profile})."
+            hint = (
+                f" {name!r} needs the {_REGISTRY[name].profile} profile (LECTUREKIT_PROFILE={_REGISTRY[name].profile})."
+            )
         raise ValueError(f"unknown encoder {name!r} for profile {p!r}; valid names: {', '.join(valid)}.{hint}")
     spec = _REGISTRY[name]
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int; got {seed!r}")
     if seed != 0 and not spec.seeded:
         seeded = ", ".join(s.name for s in _REGISTRY.values() if s.seeded)
-        raise ValueError(f"encoder {name!r} has no random weights, so it takes no seed (got seed={seed}); "
-                         f"seeds apply to: {seeded}")
+        raise ValueError(
+            f"encoder {name!r} has no random weights, so it takes no seed (got seed={seed}); seeds apply to: {seeded}"
+        )
     if device is None:
         device = "cuda" if p == "full" and torch.cuda.is_available() else "cpu"
     model = spec.build(seed) if spec.seeded else spec.build()
@@ -359,7 +377,7 @@ def embed(encoder: nn.Module, images: torch.Tensor, batch_size: int = 256) -> to
     out = []
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            z = encoder(images[start:start + batch_size].to(device))
+            z = encoder(images[start : start + batch_size].to(device))
             if z.ndim != 2:
                 raise ValueError(f"encoder must return (n, d) embeddings; got {tuple(z.shape)}")
             out.append(z.float().cpu())

@@ -60,13 +60,18 @@ def info_nce(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.1) -> 
     return F.cross_entropy(logits, targets)
 
 
-def _check_same(z_a: torch.Tensor, z_b: torch.Tensor, names: tuple[str, str] = ("z_a", "z_b"),
-                min_rows: int = 1) -> None:
+def _check_same(
+    z_a: torch.Tensor, z_b: torch.Tensor, names: tuple[str, str] = ("z_a", "z_b"), min_rows: int = 1
+) -> None:
     if not isinstance(z_a, torch.Tensor) or not isinstance(z_b, torch.Tensor):
-        raise ValueError(f"{names[0]} and {names[1]} must be tensors; got {type(z_a).__name__} and {type(z_b).__name__}")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must be tensors; got {type(z_a).__name__} and {type(z_b).__name__}"
+        )
     if z_a.ndim != 2 or z_a.shape != z_b.shape:
-        raise ValueError(f"{names[0]} and {names[1]} must both be (n, d) with the same shape; "
-                         f"got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must both be (n, d) with the same shape; "
+            f"got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
+        )
     if z_a.shape[0] < min_rows:
         raise ValueError(f"this loss needs at least {min_rows} rows (samples) in the batch; got n={z_a.shape[0]}")
 
@@ -178,13 +183,18 @@ def vicreg(
     >>> round(float(vicreg(torch.ones(4, 3), torch.ones(4, 3))), 2)
     24.75
     """
-    for name, w in (("invariance_weight", invariance_weight), ("variance_weight", variance_weight),
-                    ("covariance_weight", covariance_weight)):
+    for name, w in (
+        ("invariance_weight", invariance_weight),
+        ("variance_weight", variance_weight),
+        ("covariance_weight", covariance_weight),
+    ):
         if w < 0:
             raise ValueError(f"{name} must be non-negative; got {w}")
-    return (invariance_weight * vicreg_invariance(z_a, z_b)
-            + variance_weight * vicreg_variance(z_a, z_b, eps)
-            + covariance_weight * vicreg_covariance(z_a, z_b))
+    return (
+        invariance_weight * vicreg_invariance(z_a, z_b)
+        + variance_weight * vicreg_variance(z_a, z_b, eps)
+        + covariance_weight * vicreg_covariance(z_a, z_b)
+    )
 
 
 def regression_loss(prediction: torch.Tensor, target: torch.Tensor, normalize: bool = True) -> torch.Tensor:
@@ -249,9 +259,11 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> nn.Modu
     o_shapes = {k: tuple(v.shape) for k, v in o_params.items()}
     if t_shapes != o_shapes:
         differ = sorted(k for k in t_shapes.keys() | o_shapes.keys() if t_shapes.get(k) != o_shapes.get(k))
-        raise ValueError("target and online must have the same architecture (parameter names and shapes); "
-                         "these differ (target vs online): "
-                         + ", ".join(f"{k}: {t_shapes.get(k)} vs {o_shapes.get(k)}" for k in differ[:4]))
+        raise ValueError(
+            "target and online must have the same architecture (parameter names and shapes); "
+            "these differ (target vs online): "
+            + ", ".join(f"{k}: {t_shapes.get(k)} vs {o_shapes.get(k)}" for k in differ[:4])
+        )
     with torch.no_grad():
         for name, p_t in t_params.items():
             p_t.mul_(momentum).add_(o_params[name].detach(), alpha=1.0 - momentum)
@@ -262,8 +274,9 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> nn.Modu
     return target
 
 
-def ema_momentum_schedule(total_steps: int, base: float = 0.996, final: float = 1.0,
-                          kind: str = "cosine") -> torch.Tensor:
+def ema_momentum_schedule(
+    total_steps: int, base: float = 0.996, final: float = 1.0, kind: str = "cosine"
+) -> torch.Tensor:
     """The momentum of the target network at each of ``total_steps`` updates, from ``base`` to ``final``.
 
     ``kind="cosine"`` is BYOL's schedule (Grill et al., 2020, Sec. 3.2 and the reference code's

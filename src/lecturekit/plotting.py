@@ -6,7 +6,7 @@ set axis labels and legends but no titles, except panel titles in multi-panel fi
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,8 +20,9 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 3.6)) -> Axes:
     return ax
 
 
-def images(x: torch.Tensor | np.ndarray, labels: Sequence[str] | None = None, ncols: int = 10,
-           axes: np.ndarray | None = None) -> np.ndarray:
+def images(
+    x: torch.Tensor | np.ndarray, labels: Sequence[str] | None = None, ncols: int = 10, axes: np.ndarray | None = None
+) -> np.ndarray:
     """A grid of grey images ``(n, 1, h, w)`` with optional per-image labels; returns the axes array."""
     x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
     if x.ndim != 4:
@@ -40,8 +41,16 @@ def images(x: torch.Tensor | np.ndarray, labels: Sequence[str] | None = None, nc
     return np.asarray(axes)
 
 
-def curves(x: Sequence[float], ys: Mapping[str, Sequence[float]], xlabel: str, ylabel: str,
-           logx: bool = False, logy: bool = False, ax: Axes | None = None, **style) -> Axes:
+def curves(
+    x: Sequence[float],
+    ys: Mapping[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+    ax: Axes | None = None,
+    **style,
+) -> Axes:
     """One line per entry of ``ys`` against ``x``, with markers and a legend."""
     ax = _axes(ax)
     style = {"marker": "o", "ms": 3, **style}
@@ -57,8 +66,16 @@ def curves(x: Sequence[float], ys: Mapping[str, Sequence[float]], xlabel: str, y
     return ax
 
 
-def loop(coords: np.ndarray, color: np.ndarray, ax: Axes | None = None, connect: bool = True,
-         cmap: str = "hsv", colorbar_label: str | None = None, xlabel: str = "PC1", ylabel: str = "PC2") -> Axes:
+def loop(
+    coords: np.ndarray,
+    color: np.ndarray,
+    ax: Axes | None = None,
+    connect: bool = True,
+    cmap: str = "hsv",
+    colorbar_label: str | None = None,
+    xlabel: str = "PC1",
+    ylabel: str = "PC2",
+) -> Axes:
     """2-D coordinates ``(n, 2)`` coloured by ``color`` ``(n,)``; ``connect`` joins them in colour order."""
     coords = np.asarray(coords)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -79,8 +96,9 @@ def panels(n: int, ncols: int | None = None, size: float = 2.6) -> np.ndarray:
     """A row (or grid) of ``n`` square panels; returns the flat axes array."""
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
-    _, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), layout="constrained",
-                           squeeze=False)
+    _, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), layout="constrained", squeeze=False
+    )
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     return axes.ravel()[:n]
@@ -126,8 +144,13 @@ def cake(layers: Mapping[str, float], ax: Axes | None = None) -> Axes:
     return ax
 
 
-def log_hbars(values: Mapping[str, float], xlabel: str, ax: Axes | None = None, fmt: str = "{:.3g}",
-              colors: Sequence[str] | None = None) -> Axes:
+def log_hbars(
+    values: Mapping[str, float],
+    xlabel: str,
+    ax: Axes | None = None,
+    fmt: str = "{:.3g}",
+    colors: Sequence[str] | None = None,
+) -> Axes:
     """Horizontal bars on a logarithmic axis, first entry on top, each value written at its bar's end."""
     if any(v <= 0 for v in values.values()):
         raise ValueError(f"log-scale bars need positive values; got {dict(values)}")
@@ -143,8 +166,13 @@ def log_hbars(values: Mapping[str, float], xlabel: str, ax: Axes | None = None, 
     return ax
 
 
-def landscape(axis: np.ndarray, values: np.ndarray, points: np.ndarray | torch.Tensor | None = None,
-              ax: Axes | None = None, levels: int = 20) -> Axes:
+def landscape(
+    axis: np.ndarray,
+    values: np.ndarray,
+    points: np.ndarray | torch.Tensor | None = None,
+    ax: Axes | None = None,
+    levels: int = 20,
+) -> Axes:
     """Filled contours of an energy on a square grid (from ``lecturekit.ebm.energy_grid``), data on top.
 
     Colours are ranked per panel (quantile levels), so a landscape shows its shape whatever its
@@ -169,37 +197,58 @@ def landscape(axis: np.ndarray, values: np.ndarray, points: np.ndarray | torch.T
 
 # --- Disentanglement chapter -----------------------------------------------------------------------
 
-def factor_heatmap(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str],
-                   ax: Axes | None = None, vmax: float | None = None, fmt: str = "{:.2f}",
-                   cmap: str = "Blues") -> Axes:
+
+def factor_heatmap(
+    matrix: np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    ax: Axes | None = None,
+    vmax: float | None = None,
+    fmt: str = "{:.2f}",
+    cmap: str = "Blues",
+) -> Axes:
     """A matrix ``(rows, cols)`` as a heatmap with every value written in its cell.
 
     Used for mutual-information and importance matrices (factors as rows, latents as columns).
     """
     matrix = np.asarray(matrix, dtype=float)
     if matrix.ndim != 2 or matrix.shape != (len(row_labels), len(col_labels)):
-        raise ValueError(f"matrix must be ({len(row_labels)}, {len(col_labels)}) to match the labels; "
-                         f"got {matrix.shape}")
+        raise ValueError(
+            f"matrix must be ({len(row_labels)}, {len(col_labels)}) to match the labels; got {matrix.shape}"
+        )
     ax = _axes(ax, (0.45 * len(col_labels) + 1.6, 0.4 * len(row_labels) + 0.9))
     top = float(matrix.max()) if vmax is None else vmax
     ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=top if top > 0 else 1.0, aspect="auto")
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, fmt.format(value), ha="center", va="center", fontsize=7,
-                color="white" if top > 0 and value > 0.6 * top else "black")
+        ax.text(
+            j,
+            i,
+            fmt.format(value),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if top > 0 and value > 0.6 * top else "black",
+        )
     ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
     ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
     return ax
 
 
-def image_rows(x: torch.Tensor | np.ndarray, row_labels: Sequence[str],
-               col_labels: Sequence[str] | None = None, size: float = 0.7) -> np.ndarray:
+def image_rows(
+    x: torch.Tensor | np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str] | None = None, size: float = 0.7
+) -> np.ndarray:
     """Grey images ``(rows, cols, 1, h, w)`` as a grid, a label left of each row; returns the axes."""
     x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
     if x.ndim != 5 or x.shape[0] != len(row_labels):
         raise ValueError(f"x must be (rows, cols, 1, h, w) with {len(row_labels)} rows; got {x.shape}")
     rows, cols = x.shape[:2]
-    _, axes = plt.subplots(rows, cols, figsize=(size * cols + 0.9, size * rows + 0.2), squeeze=False,
-                           gridspec_kw={"wspace": 0.05, "hspace": 0.05})
+    _, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(size * cols + 0.9, size * rows + 0.2),
+        squeeze=False,
+        gridspec_kw={"wspace": 0.05, "hspace": 0.05},
+    )
     for (i, j), ax in np.ndenumerate(axes):
         ax.imshow(x[i, j, 0], cmap="gray_r", vmin=0, vmax=1)
         ax.set(xticks=[], yticks=[])
@@ -210,8 +259,16 @@ def image_rows(x: torch.Tensor | np.ndarray, row_labels: Sequence[str],
     return axes
 
 
-def band_curves(x: Sequence[float], means: Mapping[str, Sequence[float]], spreads: Mapping[str, Sequence[float]],
-                xlabel: str, ylabel: str, ax: Axes | None = None, band_alpha: float = 0.12, **style) -> Axes:
+def band_curves(
+    x: Sequence[float],
+    means: Mapping[str, Sequence[float]],
+    spreads: Mapping[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    ax: Axes | None = None,
+    band_alpha: float = 0.12,
+    **style,
+) -> Axes:
     """Like :func:`curves`, each line drawn with a shaded band ``mean - spread .. mean + spread``.
 
     ``means`` and ``spreads`` map the same labels to sequences as long as ``x`` (e.g. mean and
@@ -221,7 +278,7 @@ def band_curves(x: Sequence[float], means: Mapping[str, Sequence[float]], spread
     if set(means) != set(spreads):
         raise ValueError(f"means and spreads need the same labels; got {sorted(means)} and {sorted(spreads)}")
     ax = curves(x, means, xlabel, ylabel, ax=ax, **style)
-    for line, label in zip(ax.get_lines()[-len(means):], means):
+    for line, label in zip(ax.get_lines()[-len(means) :], means, strict=False):
         m, s = np.asarray(means[label], dtype=float), np.asarray(spreads[label], dtype=float)
         if m.shape != (len(x),) or s.shape != (len(x),):
             raise ValueError(f"{label!r}: mean and spread must have {len(x)} values each; got {m.shape} and {s.shape}")
@@ -229,24 +286,30 @@ def band_curves(x: Sequence[float], means: Mapping[str, Sequence[float]], spread
     return ax
 
 
-def heatmaps(maps: Mapping[str, np.ndarray | torch.Tensor], axes: Sequence[Axes] | np.ndarray | None = None,
-             cmap: str | plt.Colormap = "viridis", vmin: float | None = None, vmax: float | None = None,
-             cell_grid: bool = False) -> np.ndarray:
+def heatmaps(
+    maps: Mapping[str, np.ndarray | torch.Tensor],
+    axes: Sequence[Axes] | np.ndarray | None = None,
+    cmap: str | plt.Colormap = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cell_grid: bool = False,
+) -> np.ndarray:
     """A row of 2-D arrays (images, feature-map channels, differences), one titled panel each.
 
     ``vmin``/``vmax`` fix one colour scale for every panel (default: each panel its own); NaN
     cells show the colormap's "bad" colour; ``cell_grid`` draws thin lines between cells, to count
     shifts on a coarse feature map. Returns the axes array.
     """
-    arrays = {k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float)
-              for k, v in maps.items()}
+    arrays = {
+        k: np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float) for k, v in maps.items()
+    }
     bad = {k: a.shape for k, a in arrays.items() if a.ndim != 2}
     if bad:
         raise ValueError(f"every map must be a 2-D (height, width) array; got {bad}")
     axes = panels(len(arrays), size=2.0) if axes is None else np.asarray(axes).ravel()
     if len(axes) < len(arrays):
         raise ValueError(f"{len(arrays)} maps need as many axes; got {len(axes)}")
-    for ax, (title, a) in zip(axes, arrays.items()):
+    for ax, (title, a) in zip(axes, arrays.items(), strict=False):
         ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(title, fontsize=8)
         ax.set(xticks=[], yticks=[])
@@ -259,9 +322,14 @@ def heatmaps(maps: Mapping[str, np.ndarray | torch.Tensor], axes: Sequence[Axes]
     return axes
 
 
-def metric_curves(x: Sequence[float], runs: Mapping[str, Mapping[str, Sequence[float]]],
-                  ylabels: Mapping[str, str], logy: Sequence[str] = (), xlabel: str = "epoch",
-                  size: float = 3.0) -> np.ndarray:
+def metric_curves(
+    x: Sequence[float],
+    runs: Mapping[str, Mapping[str, Sequence[float]]],
+    ylabels: Mapping[str, str],
+    logy: Sequence[str] = (),
+    xlabel: str = "epoch",
+    size: float = 3.0,
+) -> np.ndarray:
     """One panel per metric, one line per run, the same colour for a run in every panel.
 
     Args:
@@ -274,26 +342,28 @@ def metric_curves(x: Sequence[float], runs: Mapping[str, Mapping[str, Sequence[f
         The axes, one per metric; the legend sits under the panels.
     """
     metrics = list(ylabels)
-    _, axes = plt.subplots(1, len(metrics), figsize=(size * len(metrics), size + 0.6), layout="constrained",
-                           squeeze=False)
+    _, axes = plt.subplots(
+        1, len(metrics), figsize=(size * len(metrics), size + 0.6), layout="constrained", squeeze=False
+    )
     axes = axes.ravel()
     for i, (run, values) in enumerate(runs.items()):
-        for ax, metric in zip(axes, metrics):
+        for ax, metric in zip(axes, metrics, strict=False):
             if metric in values:
                 ax.plot(x, values[metric], color=f"C{i}", lw=1.4, label=run)
-    for ax, metric in zip(axes, metrics):
+    for ax, metric in zip(axes, metrics, strict=False):
         ax.set(xlabel=xlabel, ylabel=ylabels[metric])
         if metric in logy:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     handles, labels = [], []
     for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=False):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    axes[0].figure.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False,
-                          fontsize=8)
+    axes[0].figure.legend(
+        handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False, fontsize=8
+    )
     return axes
 
 

@@ -82,6 +82,7 @@ class Sprites:
 
     @property
     def n_factors(self) -> int:
+        """How many factors each sprite has (5)."""
         return len(FACTOR_NAMES)
 
     @property
@@ -99,8 +100,10 @@ class Sprites:
         """
         f = self._check_factors(factors)
         grid = self._grid()
-        return {"shape": np.asarray(SHAPES)[f[:, 0]],
-                **{name: grid[name][f[:, j]] for j, name in enumerate(FACTOR_NAMES) if j > 0}}
+        return {
+            "shape": np.asarray(SHAPES)[f[:, 0]],
+            **{name: grid[name][f[:, j]] for j, name in enumerate(FACTOR_NAMES) if j > 0},
+        }
 
     def all_factors(self) -> np.ndarray:
         """Every combination of factor codes once, ``(n_combinations, 5)``, last factor fastest.
@@ -143,8 +146,7 @@ class Sprites:
         b[rows, fixed] = a[rows, fixed]
         return a, b
 
-    def sample_fixed_batches(self, fixed: np.ndarray, batch_size: int,
-                             rng: np.random.Generator) -> np.ndarray:
+    def sample_fixed_batches(self, fixed: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
         """Batches in which one factor has one value (the FactorVAE score's input).
 
         Args:
@@ -171,17 +173,17 @@ class Sprites:
         grid = self._grid()
         # sub-pixel centres in pixels from the frame centre, y pointing up: (s*k,)
         t = (torch.arange(s * k, dtype=torch.float64) + 0.5) / k - s / 2
-        gy, gx = torch.meshgrid(-t, t, indexing="ij")                          # (s*k, s*k)
-        dx, dy = gx - grid["x"][0], gy + grid["y"][0]                          # centre of position code 0
+        gy, gx = torch.meshgrid(-t, t, indexing="ij")  # (s*k, s*k)
+        dx, dy = gx - grid["x"][0], gy + grid["y"][0]  # centre of position code 0
         out = torch.empty(len(codes), 1, s, s, dtype=torch.float32)
         for i, (shape, scale, rotation) in enumerate(codes):
-            r = grid["scale"][scale] * self.size * 0.2                         # half-width in pixels
+            r = grid["scale"][scale] * self.size * 0.2  # half-width in pixels
             a = math.radians(grid["rotation"][rotation])
             # rotate the sampling points by -angle: the shape turns counter-clockwise by +angle
             u = (math.cos(a) * dx + math.sin(a) * dy) / r
             v = (-math.sin(a) * dx + math.cos(a) * dy) / r
             mask = _inside(int(shape), u, v).to(torch.float32)
-            out[i, 0] = mask.reshape(s, k, s, k).mean(dim=(1, 3))             # share of sub-pixels inside
+            out[i, 0] = mask.reshape(s, k, s, k).mean(dim=(1, 3))  # share of sub-pixels inside
         return out
 
     def render(self, factors: np.ndarray) -> torch.Tensor:
@@ -195,13 +197,13 @@ class Sprites:
         if len(f) == 0:
             return torch.zeros(0, 1, self.size, self.size)
         appearance, which = np.unique(f[:, :3], axis=0, return_inverse=True)
-        templates = self._templates(appearance)                                # (m, 1, s, s)
+        templates = self._templates(appearance)  # (m, 1, s, s)
         # shift each template by whole pixels: out[i, :, r, c] = template[:, r - dy, c - dx]; the
         # shapes never reach the border, so wrapping around (the modulo) brings in only zeros
         s, step = self.size, self.position_step
         pixels = torch.arange(s)
-        rows = (pixels[None, :] - torch.as_tensor(f[:, 4] * step)[:, None]) % s    # (n, s)
-        cols = (pixels[None, :] - torch.as_tensor(f[:, 3] * step)[:, None]) % s    # (n, s)
+        rows = (pixels[None, :] - torch.as_tensor(f[:, 4] * step)[:, None]) % s  # (n, s)
+        cols = (pixels[None, :] - torch.as_tensor(f[:, 3] * step)[:, None]) % s  # (n, s)
         pick = torch.as_tensor(which.reshape(-1))[:, None, None]
         return templates[:, 0][pick, rows[:, :, None], cols[:, None, :]].unsqueeze(1).contiguous()
 
@@ -213,9 +215,13 @@ class Sprites:
     def _grid(self) -> dict[str, np.ndarray]:
         """The value of each code of each continuous factor."""
         n_pos = self.factor_sizes[3]
-        pos = (np.arange(n_pos) - (n_pos - 1) / 2) * self.position_step          # pixels from centre
-        return {"scale": np.linspace(0.5, 1.0, self.factor_sizes[1]),
-                "rotation": np.linspace(0.0, 60.0, self.factor_sizes[2]), "x": pos, "y": pos}
+        pos = (np.arange(n_pos) - (n_pos - 1) / 2) * self.position_step  # pixels from centre
+        return {
+            "scale": np.linspace(0.5, 1.0, self.factor_sizes[1]),
+            "rotation": np.linspace(0.0, 60.0, self.factor_sizes[2]),
+            "x": pos,
+            "y": pos,
+        }
 
     # --- checks -------------------------------------------------------------------------------
     def _check_factors(self, factors: np.ndarray, allow_batches: bool = False) -> np.ndarray:
@@ -223,26 +229,32 @@ class Sprites:
         ok_ndim = f.ndim >= 2 if allow_batches else f.ndim == 2
         if not ok_ndim or f.shape[-1] != self.n_factors:
             want = "(..., 5)" if allow_batches else "(n, 5)"
-            raise ValueError(f"factors must be integer codes of shape {want} "
-                             f"(columns {', '.join(FACTOR_NAMES)}); got shape {f.shape}")
+            raise ValueError(
+                f"factors must be integer codes of shape {want} "
+                f"(columns {', '.join(FACTOR_NAMES)}); got shape {f.shape}"
+            )
         if not np.issubdtype(f.dtype, np.integer):
             if not np.all(np.equal(np.mod(f, 1), 0)):
                 raise ValueError(f"factors must be integer codes; got non-integer values of dtype {f.dtype}")
             f = f.astype(np.int64)
         sizes = np.asarray(self.factor_sizes)
         if f.size and (np.any(f < 0) or np.any(f >= sizes)):
-            raise ValueError(f"factor codes must lie in 0 .. size - 1 for sizes {self.factor_sizes}; "
-                             f"got minimum {f.reshape(-1, 5).min(0)} and maximum {f.reshape(-1, 5).max(0)}")
+            raise ValueError(
+                f"factor codes must lie in 0 .. size - 1 for sizes {self.factor_sizes}; "
+                f"got minimum {f.reshape(-1, 5).min(0)} and maximum {f.reshape(-1, 5).max(0)}"
+            )
         return f.astype(np.int64, copy=False)
 
     def _check_fixed(self, fixed: np.ndarray) -> np.ndarray:
         fixed = np.asarray(fixed)
         if fixed.ndim != 1 or not np.issubdtype(fixed.dtype, np.integer):
-            raise ValueError(f"fixed must be a 1-D integer array of factor indices; got shape {fixed.shape} "
-                             f"and dtype {fixed.dtype}")
+            raise ValueError(
+                f"fixed must be a 1-D integer array of factor indices; got shape {fixed.shape} and dtype {fixed.dtype}"
+            )
         if fixed.size and (fixed.min() < 0 or fixed.max() >= self.n_factors):
-            raise ValueError(f"fixed factor indices must lie in 0 .. {self.n_factors - 1}; "
-                             f"got {fixed.min()} .. {fixed.max()}")
+            raise ValueError(
+                f"fixed factor indices must lie in 0 .. {self.n_factors - 1}; got {fixed.min()} .. {fixed.max()}"
+            )
         return fixed
 
 

@@ -39,9 +39,11 @@ MARKER = "STANDIN.json"
 DEFAULT_IMAGES = 200
 DEFAULT_PIXELS = 56
 FORMAT = 1  # bump when the files written here change
-BANNER = ("STAND-IN RUN (LECTUREKIT_STANDIN=1): synthetic MNIST and randomly initialised ResNet18/DINOv2 "
-          "weights. Every number it prints is meaningless; it only shows that the full profile's code runs. "
-          "It is never rendered into the site or published.")
+BANNER = (
+    "STAND-IN RUN (LECTUREKIT_STANDIN=1): synthetic MNIST and randomly initialised ResNet18/DINOv2 "
+    "weights. Every number it prints is meaningless; it only shows that the full profile's code runs. "
+    "It is never rendered into the site or published."
+)
 
 
 def active() -> bool:
@@ -61,8 +63,9 @@ def read_marker(folder: str | Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except ValueError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); delete the folder and run "
-                         "`python -m lecturekit.standin` again") from None
+        raise ValueError(
+            f"{path} is not valid JSON ({exc}); delete the folder and run `python -m lecturekit.standin` again"
+        ) from None
 
 
 def check(folder: str | Path, what: str) -> dict | None:
@@ -81,12 +84,14 @@ def check(folder: str | Path, what: str) -> dict | None:
         raise RuntimeError(
             f"{what} under {folder} are stand-in files (synthetic, random weights; see {Path(folder) / MARKER}), "
             f"and {ENV} is not set. Point LECTUREKIT_CACHE and TORCH_HOME at the real files "
-            f"(`make data` fetches and verifies them), or set {ENV}=1 for a stand-in run.")
+            f"(`make data` fetches and verifies them), or set {ENV}=1 for a stand-in run."
+        )
     if marker is None and active():
         raise FileNotFoundError(
             f"{ENV} is set, but {folder} holds no stand-in {what} (no {MARKER}). Generate them with "
-            "`python -m lecturekit.standin --cache \"$LECTUREKIT_CACHE\" --torch-home \"$TORCH_HOME\"` "
-            "(or run `make full-standin`), or unset the variable to use real files.")
+            '`python -m lecturekit.standin --cache "$LECTUREKIT_CACHE" --torch-home "$TORCH_HOME"` '
+            "(or run `make full-standin`), or unset the variable to use real files."
+        )
     return marker
 
 
@@ -134,20 +139,22 @@ def mnist_files(images: int, seed: int = 0) -> dict[str, bytes]:
 
     digits = data.digits()
     if not 10 <= images <= len(digits) // 2:
-        raise ValueError(f"images must be between 10 and {len(digits) // 2} per split "
-                         f"(the bundled digits hold {len(digits)}); got {images}")
+        raise ValueError(
+            f"images must be between 10 and {len(digits) // 2} per split "
+            f"(the bundled digits hold {len(digits)}); got {images}"
+        )
     order = np.random.default_rng(seed).permutation(len(digits))
     pixels = (digits.x[:, 0] * 255).round().to(torch.uint8).numpy()
     labels = digits.y.numpy().astype(np.uint8)
     out = {}
-    for split, index in (("t10k", order[:images]), ("train", order[images:2 * images])):
+    for split, index in (("t10k", order[:images]), ("train", order[images : 2 * images])):
         out[f"{split}-images-idx3-ubyte"] = idx_bytes(pixels[index])
         out[f"{split}-labels-idx1-ubyte"] = idx_bytes(labels[index])
     return out
 
 
 def resnet18_state(seed: int = 0) -> dict:
-    """torchvision's ``resnet18()`` state dict with its random initialisation (seeded)."""
+    """The state dict of torchvision's ``resnet18()`` with its random initialisation (seeded)."""
     import torch
     from torchvision.models import resnet18
 
@@ -171,17 +178,22 @@ def dinov2_vits14_state(seed: int = 0) -> dict:
     timm = import_timm()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = timm.create_model("vit_small_patch14_dinov2", pretrained=False, img_size=518,
-                                  num_classes=0, init_values=1.0)
+        model = timm.create_model(
+            "vit_small_patch14_dinov2", pretrained=False, img_size=518, num_classes=0, init_values=1.0
+        )
         state = model.state_dict()
-        ordered = {"cls_token": state.pop("cls_token"), "pos_embed": state.pop("pos_embed"),
-                   "mask_token": torch.zeros(1, model.embed_dim)}
+        ordered = {
+            "cls_token": state.pop("cls_token"),
+            "pos_embed": state.pop("pos_embed"),
+            "mask_token": torch.zeros(1, model.embed_dim),
+        }
     ordered.update(state)
     return ordered
 
 
-def generate(cache: str | Path, torch_home: str | Path, images: int = DEFAULT_IMAGES,
-             pixels: int = DEFAULT_PIXELS, seed: int = 0) -> list[Path]:
+def generate(
+    cache: str | Path, torch_home: str | Path, images: int = DEFAULT_IMAGES, pixels: int = DEFAULT_PIXELS, seed: int = 0
+) -> list[Path]:
     """Write every stand-in file (skipped where the same settings were written before); return the paths.
 
     Args:
@@ -198,14 +210,23 @@ def generate(cache: str | Path, torch_home: str | Path, images: int = DEFAULT_IM
 
     if pixels % 14 or not 14 <= pixels <= 224:
         raise ValueError(f"pixels must be a multiple of 14 between 14 and 224 (ViT-S/14 patches); got {pixels}")
-    settings = {"format": FORMAT, "images": images, "pixels": pixels, "seed": seed,
-                "note": "stand-in files made by lecturekit.standin; numbers computed from them are meaningless"}
+    settings = {
+        "format": FORMAT,
+        "images": images,
+        "pixels": pixels,
+        "seed": seed,
+        "note": "stand-in files made by lecturekit.standin; numbers computed from them are meaningless",
+    }
     resnet, dino = (r for r in download.manifest() if isinstance(r, download.Resource) and r.root == "hub")
     raw = Path(cache) / "data" / "MNIST" / "raw"
     checkpoints = Path(torch_home) / "hub" / "checkpoints"
-    files = {raw: lambda: mnist_files(images, seed),
-             checkpoints: lambda: {Path(resnet.path).name: resnet18_state(seed),
-                                   Path(dino.path).name: dinov2_vits14_state(seed)}}
+    files = {
+        raw: lambda: mnist_files(images, seed),
+        checkpoints: lambda: {
+            Path(resnet.path).name: resnet18_state(seed),
+            Path(dino.path).name: dinov2_vits14_state(seed),
+        },
+    }
     names = {raw: sorted(download._MNIST_UNPACKED_SIZES), checkpoints: [Path(resnet.path).name, Path(dino.path).name]}
     written = []
     for folder, make in files.items():
@@ -213,8 +234,10 @@ def generate(cache: str | Path, torch_home: str | Path, images: int = DEFAULT_IM
         present = [folder / name for name in makers if (folder / name).exists()]
         marker = read_marker(folder)
         if present and marker is None:
-            raise ValueError(f"{folder} holds files that are not stand-ins ({', '.join(p.name for p in present)}); "
-                             "stand-ins go to a folder of their own (make full-standin uses _build/standin)")
+            raise ValueError(
+                f"{folder} holds files that are not stand-ins ({', '.join(p.name for p in present)}); "
+                "stand-ins go to a folder of their own (make full-standin uses _build/standin)"
+            )
         if marker == settings and len(present) == len(makers):
             written += [folder / name for name in makers]
             continue
@@ -227,14 +250,25 @@ def generate(cache: str | Path, torch_home: str | Path, images: int = DEFAULT_IM
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lecturekit.standin",
-                                     description="Write stand-in MNIST and pretrained weights for a test run of the full profile.")
+    """Command line: ``python -m lecturekit.standin --cache DIR ...`` (see ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lecturekit.standin",
+        description="Write stand-in MNIST and pretrained weights for a test run of the full profile.",
+    )
     parser.add_argument("--cache", type=Path, required=True, help="LECTUREKIT_CACHE of the stand-in run")
     parser.add_argument("--torch-home", type=Path, required=True, help="TORCH_HOME of the stand-in run")
-    parser.add_argument("--images", type=int, default=int(os.environ.get("STANDIN_IMAGES", DEFAULT_IMAGES)),
-                        help=f"MNIST images per split (default $STANDIN_IMAGES or {DEFAULT_IMAGES})")
-    parser.add_argument("--pixels", type=int, default=int(os.environ.get("STANDIN_PIXELS", DEFAULT_PIXELS)),
-                        help=f"input side of the pretrained encoders (default $STANDIN_PIXELS or {DEFAULT_PIXELS})")
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=int(os.environ.get("STANDIN_IMAGES", DEFAULT_IMAGES)),
+        help=f"MNIST images per split (default $STANDIN_IMAGES or {DEFAULT_IMAGES})",
+    )
+    parser.add_argument(
+        "--pixels",
+        type=int,
+        default=int(os.environ.get("STANDIN_PIXELS", DEFAULT_PIXELS)),
+        help=f"input side of the pretrained encoders (default $STANDIN_PIXELS or {DEFAULT_PIXELS})",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:

@@ -14,17 +14,17 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 import importgraph
-
 from lecturekit import data, losses, progress, transforms
 from lecturekit import profile as _profile
 
@@ -127,7 +127,7 @@ def cached_result(name: str, config: Any, compute: Callable[[], T]) -> T:
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     order = torch.randperm(n, generator=generator)
-    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if len(batches) > 1 and len(batches[-1]) == 1:  # batch normalisation needs two images per batch
         batches[-2:] = [torch.cat(batches[-2:])]
     return batches
@@ -145,8 +145,9 @@ def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
     if config.method not in ("supervised", "simclr"):
         raise ValueError(f"unknown training method {config.method!r}; use 'supervised' or 'simclr'")
     if config.epochs < 1 or config.batch_size < 2:
-        raise ValueError(f"need epochs >= 1 and batch_size >= 2 (batch normalisation); got {config.epochs}, "
-                         f"{config.batch_size}")
+        raise ValueError(
+            f"need epochs >= 1 and batch_size >= 2 (batch normalisation); got {config.epochs}, {config.batch_size}"
+        )
     train_set, _ = data.split(data.digits())
     g = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng():

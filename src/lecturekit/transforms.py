@@ -68,10 +68,13 @@ def rotate(x: torch.Tensor, angles: float | torch.Tensor) -> torch.Tensor:
     cos, sin = torch.cos(rad), torch.sin(rad)
     zero = torch.zeros_like(rad)
     # Normalized coordinates stretch non-square frames; the aspect terms undo that.
-    theta = torch.stack([
-        torch.stack([cos, -sin * h / w, zero], dim=-1),
-        torch.stack([sin * w / h, cos, zero], dim=-1),
-    ], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin * h / w, zero], dim=-1),
+            torch.stack([sin * w / h, cos, zero], dim=-1),
+        ],
+        dim=1,
+    )
     out = _affine(x, theta)
     identity = torch.remainder(angles, 360.0) == 0
     return torch.where(identity[:, None, None, None], x, out)
@@ -100,10 +103,13 @@ def translate(x: torch.Tensor, shifts: torch.Tensor | tuple[float, float]) -> to
     x, shifts = _broadcast(x, shifts, "shifts")
     h, w = x.shape[-2:]
     one, zero = torch.ones(len(shifts), dtype=torch.float64), torch.zeros(len(shifts), dtype=torch.float64)
-    theta = torch.stack([
-        torch.stack([one, zero, -2.0 * shifts[:, 0] / w], dim=-1),
-        torch.stack([zero, one, -2.0 * shifts[:, 1] / h], dim=-1),
-    ], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([one, zero, -2.0 * shifts[:, 0] / w], dim=-1),
+            torch.stack([zero, one, -2.0 * shifts[:, 1] / h], dim=-1),
+        ],
+        dim=1,
+    )
     out = _affine(x, theta)
     identity = (shifts == 0).all(dim=1)
     return torch.where(identity[:, None, None, None], x, out)
@@ -146,10 +152,13 @@ def augment(
     zoom = scale[0] + (scale[1] - scale[0]) * u[:, 1]
     dx, dy = (2 * u[:, 2] - 1) * max_shift, (2 * u[:, 3] - 1) * max_shift
     cos, sin = torch.cos(rad) / zoom, torch.sin(rad) / zoom
-    theta = torch.stack([
-        torch.stack([cos, -sin * h / w, -2.0 * dx / w], dim=-1),
-        torch.stack([sin * w / h, cos, -2.0 * dy / h], dim=-1),
-    ], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin * h / w, -2.0 * dx / w], dim=-1),
+            torch.stack([sin * w / h, cos, -2.0 * dy / h], dim=-1),
+        ],
+        dim=1,
+    )
     out = _affine(x, theta)
     out = out + noise * torch.randn(out.shape, generator=generator, dtype=out.dtype)
     return out.clamp(0.0, 1.0)
@@ -216,14 +225,18 @@ def block_mask(
     u = torch.rand(n, n_blocks, 4, generator=generator, dtype=torch.float64)
     area = (scale[0] + (scale[1] - scale[0]) * u[..., 0]) * h * w
     ratio = torch.exp(math.log(aspect[0]) + (math.log(aspect[1]) - math.log(aspect[0])) * u[..., 1])
-    bh = torch.sqrt(area * ratio).round().clamp(1, h).long()          # (n, n_blocks)
+    bh = torch.sqrt(area * ratio).round().clamp(1, h).long()  # (n, n_blocks)
     bw = torch.sqrt(area / ratio).round().clamp(1, w).long()
     top = (u[..., 2] * (h - bh + 1)).floor().long()
     left = (u[..., 3] * (w - bw + 1)).floor().long()
     rows = torch.arange(h).view(1, 1, h, 1)
     cols = torch.arange(w).view(1, 1, 1, w)
-    inside = ((rows >= top[..., None, None]) & (rows < (top + bh)[..., None, None])
-              & (cols >= left[..., None, None]) & (cols < (left + bw)[..., None, None]))  # (n, n_blocks, h, w)
+    inside = (
+        (rows >= top[..., None, None])
+        & (rows < (top + bh)[..., None, None])
+        & (cols >= left[..., None, None])
+        & (cols < (left + bw)[..., None, None])
+    )  # (n, n_blocks, h, w)
     return inside.any(dim=1, keepdim=True)
 
 
@@ -298,8 +311,11 @@ def random_crop(
     cx = (2 * u[:, 2] - 1) * (1 - bw)
     cy = (2 * u[:, 3] - 1) * (1 - bh)
     zero = torch.zeros_like(bw)
-    theta = torch.stack([
-        torch.stack([bw, zero, cx], dim=-1),
-        torch.stack([zero, bh, cy], dim=-1),
-    ], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([bw, zero, cx], dim=-1),
+            torch.stack([zero, bh, cy], dim=-1),
+        ],
+        dim=1,
+    )
     return _affine(x, theta)

@@ -33,22 +33,31 @@ class VAE(nn.Module):
     def __init__(self, image_size: int = 32, latent_dim: int = 10, hidden: int = 256) -> None:
         super().__init__()
         if image_size < 1 or latent_dim < 1 or hidden < 2:
-            raise ValueError(f"image_size, latent_dim must be >= 1 and hidden >= 2; "
-                             f"got {image_size}, {latent_dim}, {hidden}")
+            raise ValueError(
+                f"image_size, latent_dim must be >= 1 and hidden >= 2; got {image_size}, {latent_dim}, {hidden}"
+            )
         self.image_size, self.latent_dim = image_size, latent_dim
         n_pixels = image_size * image_size
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(n_pixels, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, hidden // 2), nn.ReLU(),
-                                     nn.Linear(hidden // 2, 2 * latent_dim))
-        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden // 2), nn.ReLU(),
-                                     nn.Linear(hidden // 2, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, n_pixels))
+        self.encoder = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(n_pixels, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden // 2),
+            nn.ReLU(),
+            nn.Linear(hidden // 2, 2 * latent_dim),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden // 2),
+            nn.ReLU(),
+            nn.Linear(hidden // 2, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, n_pixels),
+        )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters ``(mu, logvar)``, each ``(n, latent_dim)``, of images ``(n, 1, s, s)``."""
         if x.ndim != 4 or tuple(x.shape[1:]) != (1, self.image_size, self.image_size):
-            raise ValueError(f"x must be images (n, 1, {self.image_size}, {self.image_size}); "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(f"x must be images (n, 1, {self.image_size}, {self.image_size}); got {tuple(x.shape)}")
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         return mu, logvar
 
@@ -59,6 +68,7 @@ class VAE(nn.Module):
         return self.decoder(z).view(-1, 1, self.image_size, self.image_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation of ``x`` ``(n, 1, H, W)``: the posterior means, ``(n, latent_dim)``."""
         return self.encode(x)[0]
 
 
@@ -82,8 +92,10 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor) 
     tensor([[1., 1.]])
     """
     if not (mu.shape == logvar.shape == noise.shape):
-        raise ValueError(f"mu, logvar and noise must have the same shape; got {tuple(mu.shape)}, "
-                         f"{tuple(logvar.shape)}, {tuple(noise.shape)}")
+        raise ValueError(
+            f"mu, logvar and noise must have the same shape; got {tuple(mu.shape)}, "
+            f"{tuple(logvar.shape)}, {tuple(noise.shape)}"
+        )
     return mu + torch.exp(0.5 * logvar) * noise
 
 
@@ -104,8 +116,9 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Reconstruction term ``-log p(x | z)`` per image, ``(n,)``, in nats: pixel-wise binary
-    cross-entropy (pixels in [0, 1] as Bernoulli means), summed over pixels.
+    """Reconstruction term ``-log p(x | z)`` per image, ``(n,)``, in nats.
+
+    Pixel-wise binary cross-entropy (pixels in [0, 1] as Bernoulli means), summed over pixels.
 
     >>> round(float(bernoulli_nll(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))), 4)  # 4 log 2
     2.7726
@@ -115,14 +128,16 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
 
 
-def beta_vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                  beta: float = 1.0) -> torch.Tensor:
+def beta_vae_loss(
+    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
     """Batch mean of ``reconstruction + beta * KL``; ``beta = 1`` is the negative ELBO.
 
     Args:
         logits: ``(n, 1, s, s)`` decoder output for a posterior sample of each image.
         x: ``(n, 1, s, s)`` the images.
-        mu, logvar: ``(n, d)`` posterior parameters.
+        mu: ``(n, d)`` posterior means.
+        logvar: ``(n, d)`` posterior log-variances.
         beta: weight of the KL term (Higgins et al., 2017); must be non-negative.
 
     >>> z = torch.zeros(2, 4)
@@ -134,5 +149,4 @@ def beta_vae_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logva
     return (bernoulli_nll(logits, x) + beta * gaussian_kl(mu, logvar)).mean()
 
 
-__all__ = ["VAE", "bernoulli_nll", "beta_vae_loss", "gaussian_kl", "gaussian_kl_per_dim",
-           "reparameterize", "seeded"]
+__all__ = ["VAE", "bernoulli_nll", "beta_vae_loss", "gaussian_kl", "gaussian_kl_per_dim", "reparameterize", "seeded"]

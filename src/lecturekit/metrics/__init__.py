@@ -3,9 +3,11 @@
 - :mod:`lecturekit.metrics.pca`       -- explained-variance spectra
 - :mod:`lecturekit.metrics.distances` -- cosine similarity, nearest/farthest distance ratio
 - :mod:`lecturekit.metrics.probes`    -- k-NN and linear-probe accuracy on a held-out split
-- :mod:`lecturekit.metrics.collapse`  -- per-dimension spread, covariance spectrum, effective rank (RankMe), alignment/uniformity
+- :mod:`lecturekit.metrics.collapse`  -- per-dimension spread, covariance spectrum, effective rank (RankMe),
+  alignment/uniformity
 - :mod:`lecturekit.metrics.disentanglement` -- BetaVAE, FactorVAE, MIG, DCI (disentanglement_lib conventions)
-- :mod:`lecturekit.metrics.invariance` -- invariance scores, feature-map shift-equivariance error, linear equivariance R^2
+- :mod:`lecturekit.metrics.invariance` -- invariance scores, feature-map shift-equivariance error,
+  linear equivariance R^2
 
 Submodules load on first use, like the package above.
 """

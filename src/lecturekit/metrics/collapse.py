@@ -103,11 +103,11 @@ def effective_rank(z: np.ndarray | torch.Tensor, eps: float = 1e-7, center: bool
     1.0
     """
     z = as_matrix(z)
-    bound = np.abs(z).max(initial=0.0) * np.sqrt(z.size)   # bounds every singular value of z
+    bound = np.abs(z).max(initial=0.0) * np.sqrt(z.size)  # bounds every singular value of z
     if center:
         z = z - z.mean(axis=0)
     s = np.linalg.svd(z, compute_uv=False)
-    s = np.where(s > 1e-12 * bound, s, 0.0)                # round-off from centring is no direction
+    s = np.where(s > 1e-12 * bound, s, 0.0)  # round-off from centring is no direction
     total = s.sum()
     if total == 0:
         return 0.0

@@ -27,8 +27,9 @@ table lookup, :func:`lookup`) and a dataset with the sampling methods of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -42,16 +43,21 @@ class GroundTruthData(Protocol):
     """What the batch scores need from a dataset (satisfied by :class:`lecturekit.sprites.Sprites`)."""
 
     @property
-    def factor_sizes(self) -> tuple[int, ...]: ...
+    def factor_sizes(self) -> tuple[int, ...]:
+        """Number of values of each factor."""
 
-    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+    def sample_factors(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` random factor codes ``(n, n_factors)``."""
 
-    def sample_pairs(self, fixed: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]: ...
+    def sample_pairs(self, fixed: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of factor codes that agree on the factor ``fixed[i]`` of pair ``i``."""
 
-    def sample_fixed_batches(self, fixed: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray: ...
+    def sample_fixed_batches(self, fixed: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+        """Batches of factor codes sharing the value of factor ``fixed[i]`` in batch ``i``."""
 
 
 # --- input checks --------------------------------------------------------------------------------
+
 
 def _as_factors(factors: np.ndarray | torch.Tensor, n: int | None = None, name: str = "factors") -> np.ndarray:
     """Integer factor codes ``(n, n_factors)`` as int64, or ValueError."""
@@ -59,8 +65,10 @@ def _as_factors(factors: np.ndarray | torch.Tensor, n: int | None = None, name: 
     if n is not None and f.shape[0] != n:
         raise ValueError(f"{name} must have one row per representation row ({n}); got {f.shape[0]}")
     if not np.all(f == np.round(f)):
-        raise ValueError(f"{name} must be discrete codes (integer values, one column per factor); "
-                         "got non-integer values -- discretise continuous factors first")
+        raise ValueError(
+            f"{name} must be discrete codes (integer values, one column per factor); "
+            "got non-integer values -- discretise continuous factors first"
+        )
     return f.astype(np.int64)
 
 
@@ -72,6 +80,7 @@ def _codes_and_factors(z, factors, min_dim: int = 1) -> tuple[np.ndarray, np.nda
 
 
 # --- mutual information and MIG -----------------------------------------------------------------
+
 
 def histogram_discretize(z: np.ndarray | torch.Tensor, n_bins: int = 20) -> np.ndarray:
     """Discretise each latent into ``n_bins`` equal-width bins over its own range.
@@ -110,8 +119,9 @@ def factor_entropy(factors: np.ndarray | torch.Tensor) -> np.ndarray:
     return np.array([mutual_info_score(f[:, k], f[:, k]) for k in range(f.shape[1])])
 
 
-def mutual_information_matrix(z: np.ndarray | torch.Tensor, factors: np.ndarray | torch.Tensor,
-                              n_bins: int = 20) -> np.ndarray:
+def mutual_information_matrix(
+    z: np.ndarray | torch.Tensor, factors: np.ndarray | torch.Tensor, n_bins: int = 20
+) -> np.ndarray:
     """Mutual information between each discretised latent and each factor, ``(d, n_factors)``, nats.
 
     Entry ``[i, k]`` is the plug-in estimate ``I(z_i; v_k)`` (scikit-learn's
@@ -131,8 +141,7 @@ def mutual_information_matrix(z: np.ndarray | torch.Tensor, factors: np.ndarray 
 
     z, f = _codes_and_factors(z, factors)
     codes = histogram_discretize(z, n_bins)
-    return np.array([[mutual_info_score(f[:, k], codes[:, i]) for k in range(f.shape[1])]
-                     for i in range(z.shape[1])])
+    return np.array([[mutual_info_score(f[:, k], codes[:, i]) for k in range(f.shape[1])] for i in range(z.shape[1])])
 
 
 def mig(z: np.ndarray | torch.Tensor, factors: np.ndarray | torch.Tensor, n_bins: int = 20) -> float:
@@ -161,12 +170,15 @@ def mig(z: np.ndarray | torch.Tensor, factors: np.ndarray | torch.Tensor, n_bins
     z, f = _codes_and_factors(z, factors, min_dim=2)
     entropy = factor_entropy(f)
     if np.any(entropy == 0):
-        raise ValueError(f"every factor must vary in the sample; constant factor columns: {np.flatnonzero(entropy == 0)}")
-    top = np.sort(mutual_information_matrix(z, f, n_bins), axis=0)[::-1]   # (d, n_factors), descending
+        raise ValueError(
+            f"every factor must vary in the sample; constant factor columns: {np.flatnonzero(entropy == 0)}"
+        )
+    top = np.sort(mutual_information_matrix(z, f, n_bins), axis=0)[::-1]  # (d, n_factors), descending
     return float(np.mean((top[0] - top[1]) / entropy))
 
 
 # --- DCI ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Importance:
@@ -183,9 +195,13 @@ class Importance:
     test_accuracy: np.ndarray
 
 
-def importance_matrix(z_train: np.ndarray | torch.Tensor, factors_train: np.ndarray | torch.Tensor,
-                      z_test: np.ndarray | torch.Tensor, factors_test: np.ndarray | torch.Tensor,
-                      seed: int = 0) -> Importance:
+def importance_matrix(
+    z_train: np.ndarray | torch.Tensor,
+    factors_train: np.ndarray | torch.Tensor,
+    z_test: np.ndarray | torch.Tensor,
+    factors_test: np.ndarray | torch.Tensor,
+    seed: int = 0,
+) -> Importance:
     """Gradient-boosted-tree importances of latents for factors (disentanglement_lib's ``compute_importance_gbt``).
 
     One ``GradientBoostingClassifier`` (scikit-learn defaults: 100 trees of depth 3, learning
@@ -207,8 +223,10 @@ def importance_matrix(z_train: np.ndarray | torch.Tensor, factors_train: np.ndar
     z_train, f_train = _codes_and_factors(z_train, factors_train)
     z_test, f_test = _codes_and_factors(z_test, factors_test)
     if z_test.shape[1] != z_train.shape[1] or f_test.shape[1] != f_train.shape[1]:
-        raise ValueError(f"train and test must have the same dims; got z {z_train.shape[1]} vs {z_test.shape[1]}, "
-                         f"factors {f_train.shape[1]} vs {f_test.shape[1]}")
+        raise ValueError(
+            f"train and test must have the same dims; got z {z_train.shape[1]} vs {z_test.shape[1]}, "
+            f"factors {f_train.shape[1]} vs {f_test.shape[1]}"
+        )
     d, k = z_train.shape[1], f_train.shape[1]
     matrix = np.zeros((d, k))
     train_acc, test_acc = np.zeros(k), np.zeros(k)
@@ -291,8 +309,13 @@ class DCIScore:
     importance: Importance
 
 
-def dci(z_train: np.ndarray | torch.Tensor, factors_train: np.ndarray | torch.Tensor,
-        z_test: np.ndarray | torch.Tensor, factors_test: np.ndarray | torch.Tensor, seed: int = 0) -> DCIScore:
+def dci(
+    z_train: np.ndarray | torch.Tensor,
+    factors_train: np.ndarray | torch.Tensor,
+    z_test: np.ndarray | torch.Tensor,
+    factors_test: np.ndarray | torch.Tensor,
+    seed: int = 0,
+) -> DCIScore:
     """Disentanglement, completeness and informativeness (Eastwood & Williams, 2018).
 
     Gradient-boosted-tree importances (:func:`importance_matrix`), as disentanglement_lib's
@@ -309,11 +332,11 @@ def dci(z_train: np.ndarray | torch.Tensor, factors_train: np.ndarray | torch.Te
     (1.0, 1.0, 1.0)
     """
     imp = importance_matrix(z_train, factors_train, z_test, factors_test, seed=seed)
-    return DCIScore(dci_disentanglement(imp.matrix), dci_completeness(imp.matrix),
-                    float(imp.test_accuracy.mean()), imp)
+    return DCIScore(dci_disentanglement(imp.matrix), dci_completeness(imp.matrix), float(imp.test_accuracy.mean()), imp)
 
 
 # --- batch scores: BetaVAE and FactorVAE ------------------------------------------------------------
+
 
 def lookup(z_all: np.ndarray | torch.Tensor, index_of: Callable[[np.ndarray], np.ndarray]) -> Represent:
     """A ``represent`` function that looks representations up in a table.
@@ -343,8 +366,9 @@ def _represent_batches(represent: Represent, factors: np.ndarray) -> np.ndarray:
     b, m, k = factors.shape
     z = np.asarray(represent(factors.reshape(b * m, k)), dtype=np.float64)
     if z.ndim != 2 or z.shape[0] != b * m:
-        raise ValueError(f"represent must map (m, n_factors) codes to (m, d) representations; "
-                         f"got shape {z.shape} for {b * m} codes")
+        raise ValueError(
+            f"represent must map (m, n_factors) codes to (m, d) representations; got shape {z.shape} for {b * m} codes"
+        )
     return z.reshape(b, m, -1)
 
 
@@ -363,10 +387,11 @@ def beta_vae_features(z_a: np.ndarray, z_b: np.ndarray) -> np.ndarray:
     return np.abs(z_a - z_b).mean(axis=1)
 
 
-def _pair_features(represent: Represent, data: GroundTruthData, n: int, batch_size: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    fixed = rng.integers(len(data.factor_sizes), size=n)                      # (n,)
-    f_a, f_b = data.sample_pairs(np.repeat(fixed, batch_size), rng)           # (n * batch, k) each
+def _pair_features(
+    represent: Represent, data: GroundTruthData, n: int, batch_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    fixed = rng.integers(len(data.factor_sizes), size=n)  # (n,)
+    f_a, f_b = data.sample_pairs(np.repeat(fixed, batch_size), rng)  # (n * batch, k) each
     k = f_a.shape[1]
     z_a = _represent_batches(represent, f_a.reshape(n, batch_size, k))
     z_b = _represent_batches(represent, f_b.reshape(n, batch_size, k))
@@ -395,8 +420,14 @@ def _check_batch_args(n_train: int, n_eval: int, batch_size: int) -> None:
         raise ValueError(f"batch_size must be at least 2; got {batch_size}")
 
 
-def beta_vae_score(represent: Represent, data: GroundTruthData, n_train: int = 10_000, n_eval: int = 5_000,
-                   batch_size: int = 64, seed: int = 0) -> BatchScore:
+def beta_vae_score(
+    represent: Represent,
+    data: GroundTruthData,
+    n_train: int = 10_000,
+    n_eval: int = 5_000,
+    batch_size: int = 64,
+    seed: int = 0,
+) -> BatchScore:
     """BetaVAE score (Higgins et al., 2017), as disentanglement_lib's ``compute_beta_vae_sklearn``.
 
     Each point: pick a factor uniformly, draw ``batch_size`` pairs of factor combinations that
@@ -423,12 +454,16 @@ def beta_vae_score(represent: Represent, data: GroundTruthData, n_train: int = 1
     x_train, y_train = _pair_features(represent, data, n_train, batch_size, rng)
     x_eval, y_eval = _pair_features(represent, data, n_eval, batch_size, rng)
     model = LogisticRegression(random_state=seed, max_iter=5000).fit(x_train, y_train)
-    return BatchScore(float(np.mean(model.predict(x_train) == y_train)),
-                      float(np.mean(model.predict(x_eval) == y_eval)), x_train.shape[1])
+    return BatchScore(
+        float(np.mean(model.predict(x_train) == y_train)),
+        float(np.mean(model.predict(x_eval) == y_eval)),
+        x_train.shape[1],
+    )
 
 
-def factor_vae_votes(z_batches: np.ndarray, fixed: np.ndarray, global_variance: np.ndarray,
-                     n_factors: int, active: np.ndarray) -> np.ndarray:
+def factor_vae_votes(
+    z_batches: np.ndarray, fixed: np.ndarray, global_variance: np.ndarray, n_factors: int, active: np.ndarray
+) -> np.ndarray:
     """Votes ``(n_factors, d)``: how often fixing factor ``k`` made latent ``i`` the least variable.
 
     For each batch, the variance of every active latent within the batch is divided by its
@@ -450,28 +485,37 @@ def factor_vae_votes(z_batches: np.ndarray, fixed: np.ndarray, global_variance: 
     z = np.asarray(z_batches, dtype=np.float64)
     fixed = np.asarray(fixed)
     if z.ndim != 3 or fixed.shape != (z.shape[0],):
-        raise ValueError(f"z_batches must be (n_points, batch_size, d) and fixed (n_points,); "
-                         f"got {z.shape} and {fixed.shape}")
+        raise ValueError(
+            f"z_batches must be (n_points, batch_size, d) and fixed (n_points,); got {z.shape} and {fixed.shape}"
+        )
     active = np.asarray(active, dtype=bool)
     if global_variance.shape != (z.shape[2],) or active.shape != (z.shape[2],) or not active.any():
         raise ValueError(f"global_variance and active must be ({z.shape[2]},) with at least one active latent")
-    local = np.var(z, axis=1, ddof=1)                                        # (n_points, d)
+    local = np.var(z, axis=1, ddof=1)  # (n_points, d)
     ratio = local[:, active] / global_variance[active]
-    winner = np.flatnonzero(active)[np.argmin(ratio, axis=1)]                # (n_points,) latent index
+    winner = np.flatnonzero(active)[np.argmin(ratio, axis=1)]  # (n_points,) latent index
     votes = np.zeros((n_factors, z.shape[2]), dtype=np.int64)
     np.add.at(votes, (fixed, winner), 1)
     return votes
 
 
-def _fixed_batches(represent: Represent, data: GroundTruthData, n: int, batch_size: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_batches(
+    represent: Represent, data: GroundTruthData, n: int, batch_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     fixed = rng.integers(len(data.factor_sizes), size=n)
     return _represent_batches(represent, data.sample_fixed_batches(fixed, batch_size, rng)), fixed
 
 
-def factor_vae_score(represent: Represent, data: GroundTruthData, n_train: int = 10_000, n_eval: int = 5_000,
-                     batch_size: int = 64, n_variance_estimate: int = 10_000, prune_threshold: float = 0.05,
-                     seed: int = 0) -> BatchScore:
+def factor_vae_score(
+    represent: Represent,
+    data: GroundTruthData,
+    n_train: int = 10_000,
+    n_eval: int = 5_000,
+    batch_size: int = 64,
+    n_variance_estimate: int = 10_000,
+    prune_threshold: float = 0.05,
+    seed: int = 0,
+) -> BatchScore:
     """FactorVAE score (Kim & Mnih, 2018), as disentanglement_lib's ``compute_factor_vae``.
 
     The variance of each latent is estimated on ``n_variance_estimate`` random samples; latents
@@ -500,23 +544,39 @@ def factor_vae_score(represent: Represent, data: GroundTruthData, n_train: int =
     rng = np.random.default_rng(seed)
     k = len(data.factor_sizes)
     z_global = _represent_batches(represent, data.sample_factors(n_variance_estimate, rng)[None])[0]
-    global_variance = np.var(z_global, axis=0, ddof=1)                        # (d,)
+    global_variance = np.var(z_global, axis=0, ddof=1)  # (d,)
     active = np.sqrt(global_variance) >= prune_threshold
     if not active.any():
         return BatchScore(0.0, 0.0, 0)
     z_train, fixed_train = _fixed_batches(represent, data, n_train, batch_size, rng)
     train_votes = factor_vae_votes(z_train, fixed_train, global_variance, k, active)
-    classifier = np.argmax(train_votes, axis=0)                               # (d,) factor of each latent
+    classifier = np.argmax(train_votes, axis=0)  # (d,) factor of each latent
     columns = np.arange(train_votes.shape[1])
     z_eval, fixed_eval = _fixed_batches(represent, data, n_eval, batch_size, rng)
     eval_votes = factor_vae_votes(z_eval, fixed_eval, global_variance, k, active)
-    return BatchScore(float(train_votes[classifier, columns].sum() / train_votes.sum()),
-                      float(eval_votes[classifier, columns].sum() / eval_votes.sum()), int(active.sum()))
+    return BatchScore(
+        float(train_votes[classifier, columns].sum() / train_votes.sum()),
+        float(eval_votes[classifier, columns].sum() / eval_votes.sum()),
+        int(active.sum()),
+    )
 
 
 __all__ = [
-    "BatchScore", "DCIScore", "GroundTruthData", "Importance", "beta_vae_features", "beta_vae_score",
-    "dci", "dci_completeness", "dci_disentanglement", "factor_entropy", "factor_vae_score",
-    "factor_vae_votes", "histogram_discretize", "importance_matrix", "lookup", "mig",
+    "BatchScore",
+    "DCIScore",
+    "GroundTruthData",
+    "Importance",
+    "beta_vae_features",
+    "beta_vae_score",
+    "dci",
+    "dci_completeness",
+    "dci_disentanglement",
+    "factor_entropy",
+    "factor_vae_score",
+    "factor_vae_votes",
+    "histogram_discretize",
+    "importance_matrix",
+    "lookup",
+    "mig",
     "mutual_information_matrix",
 ]

@@ -31,7 +31,9 @@ def pairwise_distances(queries: np.ndarray | torch.Tensor, points: np.ndarray | 
     return np.sqrt(np.maximum(sq, 0.0))
 
 
-def nearest_farthest_ratio(queries: np.ndarray | torch.Tensor, points: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
+def nearest_farthest_ratio(
+    queries: np.ndarray | torch.Tensor, points: np.ndarray | torch.Tensor | None = None
+) -> np.ndarray:
     """For each query, distance to its nearest point divided by distance to its farthest point.
 
     Near 0: "near" means something. Near 1: every point is about as far as every other, the

@@ -29,12 +29,18 @@ from lecturekit import transforms
 from lecturekit.metrics._checks import as_matrix
 
 
-def _pair(z: np.ndarray | torch.Tensor, z_t: np.ndarray | torch.Tensor, names: tuple[str, str] = ("z", "z_t"),
-          min_rows: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _pair(
+    z: np.ndarray | torch.Tensor,
+    z_t: np.ndarray | torch.Tensor,
+    names: tuple[str, str] = ("z", "z_t"),
+    min_rows: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
     a, b = as_matrix(z, names[0], min_rows), as_matrix(z_t, names[1], min_rows)
     if a.shape != b.shape:
-        raise ValueError(f"{names[0]} and {names[1]} must have the same shape (n_samples, dim), one row per "
-                         f"input and its transformed copy; got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape (n_samples, dim), one row per "
+            f"input and its transformed copy; got {a.shape} and {b.shape}"
+        )
     return a, b
 
 
@@ -279,7 +285,7 @@ def fit_linear_map(
         raise ValueError(f"z and z_t must have one row per pair; got {len(a)} and {len(b)} rows")
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     ac, bc = a - mean_a, b - mean_b
-    gram = ac.T @ ac                                            # (d, d)
+    gram = ac.T @ ac  # (d, d)
     penalty = ridge * np.trace(gram) / a.shape[1]
     weights = np.linalg.solve(gram + penalty * np.eye(a.shape[1]), ac.T @ bc)  # (d, d_t)
     return weights, mean_b - mean_a @ weights

@@ -16,8 +16,7 @@ def _prepare(z_train, y_train, z_test, y_test):
     z_train, z_test = as_matrix(z_train, "z_train"), as_matrix(z_test, "z_test")
     if z_train.shape[1] != z_test.shape[1]:
         raise ValueError(f"z_train and z_test must have the same dim; got {z_train.shape[1]} and {z_test.shape[1]}")
-    return (z_train, as_labels(y_train, len(z_train), "y_train"),
-            z_test, as_labels(y_test, len(z_test), "y_test"))
+    return (z_train, as_labels(y_train, len(z_train), "y_train"), z_test, as_labels(y_test, len(z_test), "y_test"))
 
 
 def knn_accuracy(
@@ -59,14 +58,14 @@ def knn_accuracy(
     if metric not in ("cosine", "euclidean"):
         raise ValueError(f"metric must be 'cosine' or 'euclidean'; got {metric!r}")
     dist, idx = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(z_train).kneighbors(z_test)
-    order = np.lexsort((idx, dist))                          # each row by distance, then training order
-    idx = np.take_along_axis(idx, order, axis=1)             # (m, k), nearest first
+    order = np.lexsort((idx, dist))  # each row by distance, then training order
+    idx = np.take_along_axis(idx, order, axis=1)  # (m, k), nearest first
     classes, codes = np.unique(y_train, return_inverse=True)
-    votes = codes[idx]                                       # (m, k) class codes of the neighbours
+    votes = codes[idx]  # (m, k) class codes of the neighbours
     rows = np.arange(len(z_test))[:, None]
     counts = np.zeros((len(z_test), len(classes)), dtype=np.int64)
     np.add.at(counts, (rows, votes), 1)
-    first = np.full_like(counts, k)                          # rank of each class's nearest member
+    first = np.full_like(counts, k)  # rank of each class's nearest member
     np.minimum.at(first, (rows, votes), np.arange(k))
     predicted = classes[np.argmax(counts * (k + 1) - first, axis=1)]
     return float((predicted == y_test).mean())
