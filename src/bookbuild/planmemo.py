@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
 import nbformat
+
+from bookbuild.util import atomic_write
 
 
 def _versions() -> str:
@@ -79,9 +79,5 @@ class ChapterMemo:
     def save(self) -> None:
         if not (self.path and self.changed):
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.data, f)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, json.dumps(self.data))
         self.changed = False

@@ -39,7 +39,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -220,49 +219,39 @@ def fetch(
     if sha256 is None and md5 is None:
         raise ValueError(f"fetch needs a pinned sha256 or md5 for {url}; got neither")
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     try:
-        written = 0
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": "lecturekit-download"})
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as response:
-                    declared = response.headers.get("Content-Length")
-                    while True:
-                        block = response.read(CHUNK)
-                        if not block:
-                            break
-                        out.write(block)
-                        written += len(block)
-            except (OSError, http.client.HTTPException) as exc:  # URLError, IncompleteRead, resets
-                raise DownloadError(f"download of {url} failed after {written} bytes: {exc!r}") from exc
-            if declared is not None and written != int(declared):
-                raise DownloadError(f"download of {url} is incomplete: got {written} of {declared} bytes")
-            out.flush()
-            os.fsync(out.fileno())
-        verify(tmp, sha256=sha256, md5=md5, size=size, remove_bad=True)
-        os.replace(tmp, dest)
+        with _profile.atomic_file(dest) as tmp:
+            written = 0
+            with open(tmp, "wb") as out:
+                request = urllib.request.Request(url, headers={"User-Agent": "lecturekit-download"})
+                try:
+                    with urllib.request.urlopen(request, timeout=timeout) as response:
+                        declared = response.headers.get("Content-Length")
+                        while True:
+                            block = response.read(CHUNK)
+                            if not block:
+                                break
+                            out.write(block)
+                            written += len(block)
+                except (OSError, http.client.HTTPException) as exc:  # URLError, IncompleteRead, resets
+                    raise DownloadError(f"download of {url} failed after {written} bytes: {exc!r}") from exc
+                if declared is not None and written != int(declared):
+                    raise DownloadError(f"download of {url} is incomplete: got {written} of {declared} bytes")
+                out.flush()
+                os.fsync(out.fileno())
+            verify(tmp, sha256=sha256, md5=md5, size=size, remove_bad=True)
     except ChecksumError as exc:
         raise ChecksumError(f"{url} -> {dest}: {exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
 def _gunzip(src: Path, dest: Path, size: int | None) -> None:
     """Decompress ``src`` to ``dest`` atomically (temporary file, size check, rename)."""
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, gzip.open(src, "rb") as gz:
+    with _profile.atomic_file(dest) as tmp:
+        with open(tmp, "wb") as out, gzip.open(src, "rb") as gz:
             shutil.copyfileobj(gz, out, CHUNK)
         if size is not None and tmp.stat().st_size != size:
             raise ChecksumError(f"{src.name} decompressed to {tmp.stat().st_size} bytes, expected {size}")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def manifest() -> list[Resource]:

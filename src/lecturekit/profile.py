@@ -8,7 +8,10 @@ for, so a test can change it with ``monkeypatch.setenv``.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 #: The execution profiles, ``lite`` first (the default).
@@ -64,3 +67,31 @@ def cache_dir() -> Path:
     path = Path(root).expanduser() if root else Path.home() / ".cache" / "lecturekit"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def atomic_file(dest: Path | str) -> Iterator[Path]:
+    """A temporary file beside ``dest`` that takes its name only if the block completes.
+
+    The one write-then-rename of the library (weights, downloads, stand-ins): the caller writes
+    the temporary path (and may check it); on success it is renamed over ``dest`` (atomic on one
+    file system), on any exception it is removed. A reader therefore never sees a half-written
+    ``dest``, even when the writer is killed.
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "x.txt"
+    >>> with atomic_file(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -31,8 +31,9 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from lecturekit import profile as _profile
 
 ENV = "LECTUREKIT_STANDIN"
 MARKER = "STANDIN.json"
@@ -104,17 +105,11 @@ def input_size(hub_checkpoints: str | Path, default: int = 224) -> int:
 def _save_atomic(obj, dest: Path) -> None:
     import torch
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    with _profile.atomic_file(dest) as tmp:
         if isinstance(obj, bytes):
-            Path(tmp).write_bytes(obj)
+            tmp.write_bytes(obj)
         else:
             torch.save(obj, tmp)
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def idx_bytes(array) -> bytes:

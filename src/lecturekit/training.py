@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -113,15 +111,8 @@ def cached_result(name: str, config: Any, compute: Callable[[], T]) -> T:
             progress.report(f"{name}: cache file {path} unreadable ({err}); recomputing")
     progress.report(f"{name}: computing ({config}), result will be cached at {path}")
     result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with _profile.atomic_file(path) as tmp:
         torch.save(result, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return result
 
 
