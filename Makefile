@@ -43,7 +43,7 @@ browser:
 
 # The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(NPROC)
+	$(BIN)/python -m pytest -q -n $(NPROC) --dist loadgroup
 
 # ruff: lint (pycodestyle, pyflakes, isort, bugbear, pyupgrade, pydocstyle's Google convention for
 # the library) and the format check, on the Python outside the chapters; settings in pyproject.toml.

@@ -30,3 +30,15 @@ def isolated_env(tmp_path, monkeypatch, doctest_namespace):
         monkeypatch.delenv(name, raising=False)
     torch.manual_seed(0)  # the examples draw from the global generator
     yield tmp_path
+
+
+# Tests that start Jupyter kernels (mini books built end to end) run on one pytest-xdist worker
+# (`--dist loadgroup` in `make unit`): two workers starting kernels at once on a loaded 2-core
+# machine made a kernel die before its first reply.
+KERNEL_TESTS = ("test_bookbuild", "test_chapter_build", "test_preview", "test_planmemo")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name.startswith(KERNEL_TESTS):
+            item.add_marker(pytest.mark.xdist_group("kernels"))

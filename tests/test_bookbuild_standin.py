@@ -6,26 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
+from bookbuild_minibook import FRONT  # one front matter for every mini book
 
 from bookbuild import standin
-
-FRONT = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-    """)
 
 GLUE_CELL = "from myst_nb import glue\nglue('present', 3.0, display=False)"
 

@@ -120,6 +120,7 @@ def _check_digest_arg(value: str | None, length: int, kind: str) -> str | None:
 def file_digests(path: str | Path) -> dict[str, str]:
     """SHA-256 and MD5 of a file, read once in 1 MiB chunks.
 
+    >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
     >>> file_digests(p)["md5"]
     '900150983cd24fb0d6963f7d28e17f72'
@@ -153,6 +154,7 @@ def verify(
         FileNotFoundError: no file at ``path``.
         ChecksumError: size or a checksum differs (the message gives expected and got values).
 
+    >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
     >>> verify(p, md5="900150983cd24fb0d6963f7d28e17f72")[:8]
     'ba7816bf'
