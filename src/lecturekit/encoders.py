@@ -50,7 +50,7 @@ class SmallCNN(nn.Module):
     every unit alive and lets a few epochs train it (without it, 9-28 of the 128 pooled units of
     the earlier, unnormalised version were dead).
 
-    ``feature_map`` exposes the last map ``(n, dim, 7, 7)`` (total stride :attr:`stride` = 4)
+    ``feature_map`` exposes the last map ``(n, dim, 7, 7)`` (total stride ``stride`` = 4)
     before pooling, for equivariance measurements; ``layers`` returns every block's output, for
     probing depth.
 
@@ -74,7 +74,7 @@ class SmallCNN(nn.Module):
         self.stride = 4
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        """The last convolutional map ``(n, 128, H/4, W/4)`` (stride :attr:`stride`) of ``x`` ``(n, 1, H, W)``."""
+        """The last convolutional map ``(n, 128, H/4, W/4)`` (stride ``stride``) of ``x`` ``(n, 1, H, W)``."""
         return self.features(x)
 
     def layers(self, x: torch.Tensor) -> list[torch.Tensor]:
