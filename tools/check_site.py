@@ -56,8 +56,14 @@ def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
         def log_message(self, *args) -> None:  # the browser's requests are not news
             pass
 
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:
+            # The browser cancels requests it no longer needs (a page left mid-load): not a problem.
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                super().handle_error(request, client_address)
+
     handler = functools.partial(Quiet, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
 
