@@ -322,3 +322,29 @@ def test_standin_weights_only_in_a_standin_run(full_offline, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(torch_home.parent / "empty"))
     with pytest.raises(FileNotFoundError, match="no stand-in"):
         encoders.load("dinov2-vits14")
+
+
+def test_concurrent_requests_for_one_result_compute_it_once():
+    # Two chapters executing side by side that need the same trained weights: one trains, the
+    # other waits for the file instead of training the same thing again.
+    import threading
+    import time
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.5)
+        return {"w": torch.full((3,), float(len(calls)))}
+
+    results = []
+    workers = [
+        threading.Thread(target=lambda: results.append(training.cached_result("shared", ("shared", 1), compute)))
+        for _ in range(2)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(calls) == 1
+    assert len(results) == 2 and all(torch.equal(r["w"], torch.ones(3)) for r in results)

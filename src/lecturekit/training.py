@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,16 +105,52 @@ def cached_result(name: str, config: Any, compute: Callable[[], T]) -> T:
     torch.Size([2])
     """
     path = weights_path(name, config, compute)
-    if path.exists():
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 -- any unreadable cache file is recomputed, never used
-            progress.report(f"{name}: cache file {path} unreadable ({err}); recomputing")
-    progress.report(f"{name}: computing ({config}), result will be cached at {path}")
-    result = compute()
-    with _profile.atomic_file(path) as tmp:
-        torch.save(result, tmp)
+    cached = _load(path, name)
+    if cached is not None:
+        return cached
+    # Chapters execute side by side: the first kernel that needs this result computes it while
+    # any other one waits for it here, instead of computing the same thing twice.
+    with _exclusive(path.with_name(path.name + ".lock")):
+        cached = _load(path, name)
+        if cached is not None:
+            return cached
+        progress.report(f"{name}: computing ({config}), result will be cached at {path}")
+        result = compute()
+        with _profile.atomic_file(path) as tmp:
+            torch.save(result, tmp)
     return result
+
+
+def _load(path: Path, name: str) -> Any:
+    """The cached result at ``path``, or None when there is none or it cannot be read."""
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 -- any unreadable cache file is recomputed, never used
+        progress.report(f"{name}: cache file {path} unreadable ({err}); recomputing")
+        return None
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on the file ``lock`` (created if needed) for the block.
+
+    The lock is released when the block ends or the process dies; where the platform has no
+    ``fcntl`` (Windows) the block runs unlocked, which costs at most a duplicate computation.
+    """
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover -- not POSIX
+        yield
+        return
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
