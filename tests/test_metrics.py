@@ -238,3 +238,33 @@ def test_explained_variance_ratio_of_small_and_constant_data():
     assert pca.explained_variance_ratio(z).sum() == pytest.approx(1.0)
     ratio = pca.explained_variance_ratio(np.ones((5, 3)))
     assert ratio.shape == (3,) and ratio.dtype == np.float64 and np.all(ratio == 0.0)
+
+
+def test_probe_errors_name_the_split_at_fault():
+    z, y = np.zeros((4, 2)), np.zeros(4)
+    for probe in (probes.knn_accuracy, probes.linear_probe_accuracy):
+        with pytest.raises(ValueError, match=r"^z_train must be a 2-D array"):
+            probe(np.zeros(4), y, z, y)
+        with pytest.raises(ValueError, match=r"^z_test contains NaN"):
+            probe(z, y, np.full((4, 2), np.nan), y)
+        with pytest.raises(ValueError, match=r"^y_test must be 1-D with one label per row \(4,\); got shape \(3,\)"):
+            probe(z, y, z, y[:3])
+
+
+def test_linear_probe_regularization_defaults_to_c_1():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    # On these data C = 1 and C = 2 score differently, so the default is pinned down.
+    rng = np.random.default_rng(5)
+    y = rng.integers(3, size=300)
+    z = rng.normal(size=(300, 6)) + 0.8 * np.eye(6)[y] * np.array([1, 3, 10, 0.1, 1, 1])
+    tr, te = slice(0, 150), slice(150, None)
+    scaler = StandardScaler().fit(z[tr])
+
+    def reference(c):
+        model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(z[tr]), y[tr])
+        return np.mean(model.predict(scaler.transform(z[te])) == y[te])
+
+    assert reference(1.0) != reference(2.0)
+    assert probes.linear_probe_accuracy(z[tr], y[tr], z[te], y[te]) == pytest.approx(reference(1.0))

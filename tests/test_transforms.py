@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -196,3 +198,65 @@ def test_translate_mismatch_error_names_the_shifts():
     x = torch.zeros(3, 1, 4, 4)
     with pytest.raises(ValueError, match=r"^got 3 images and 2 shifts: pass one image, one shift, or as many of each$"):
         transforms.translate(x, torch.zeros(2, 2))
+
+
+def test_one_angle_or_shift_applies_to_every_image():
+    x = data.digits().x[:3]
+    together = transforms.rotate(x, 30.0)
+    shifted = transforms.translate(x, torch.tensor([[1.5, -2.0]]))
+    for i in range(3):
+        assert torch.equal(together[i], transforms.rotate(x[i : i + 1], 30.0)[0])
+        assert torch.equal(shifted[i], transforms.translate(x[i : i + 1], (1.5, -2.0))[0])
+
+
+def test_image_batch_errors_say_what_was_passed():
+    with pytest.raises(ValueError, match=r"^x must be an image batch \(n, channels, height, width\); got \(28, 28\)$"):
+        transforms.rotate(torch.zeros(28, 28), 10.0)
+    with pytest.raises(ValueError, match=r"^x must be an image batch .*; got list$"):
+        transforms.translate([[0.0]], (1, 0))
+
+
+def test_integer_shifts_given_as_python_ints_move_non_square_pixels_exactly():
+    # float64 images keep the resampling's own error (below 1e-15) visible: it must stay that small.
+    x = torch.rand(2, 1, 7, 11, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    out = transforms.translate(x, (3, -2))
+    expected = torch.zeros_like(x)
+    expected[..., :-2, 3:] = x[..., 2:, :-3]
+    assert torch.allclose(out, expected, rtol=0, atol=1e-14)
+
+
+def test_angle_grid_steps_and_its_error():
+    assert transforms.angle_grid(90.0).tolist() == [0.0, 90.0, 180.0, 270.0]
+    grid = transforms.angle_grid(7.0)
+    assert grid.dtype == torch.float32 and len(grid) == 52 and grid[-1] == 357.0
+    assert len(transforms.angle_grid()) == 360
+    for step in (0.0, -1.0):
+        with pytest.raises(ValueError, match=rf"^step must be positive; got {step}$"):
+            transforms.angle_grid(step)
+
+
+@pytest.mark.parametrize(
+    "scale, aspect", [((0.3, 0.6), (0.5, 2.0)), ((0.9, 1.0), (1.5, 2.0)), ((0.2, 0.2), (1.0, 1.0))]
+)
+def test_random_crop_samples_the_drawn_box_zoomed_to_the_frame(scale, aspect):
+    n = 4
+    out = transforms.random_crop(
+        coordinate_image().expand(n, -1, -1, -1), torch.Generator().manual_seed(14), scale=scale, aspect=aspect
+    )
+    u = torch.rand(n, 4, generator=torch.Generator().manual_seed(14), dtype=torch.float64)
+    area = scale[0] + (scale[1] - scale[0]) * u[:, 0]  # share of the frame's area
+    ratio = torch.exp(math.log(aspect[0]) + (math.log(aspect[1]) - math.log(aspect[0])) * u[:, 1])  # width / height
+    box_w = torch.sqrt(area * ratio).clamp(max=1.0)  # sides as fractions of the frame, clipped to it
+    box_h = torch.sqrt(area / ratio).clamp(max=1.0)
+    x_off, y_off = pixel_grid()
+    for i in range(n):
+        # The box's centre is uniform over the places that keep it inside the frame (in pixels).
+        centre_x = (W - 1) / 2 + (2 * u[i, 2] - 1) * (1 - box_w[i]) * W / 2
+        centre_y = (H - 1) / 2 + (2 * u[i, 3] - 1) * (1 - box_h[i]) * H / 2
+        source_x, source_y = centre_x + box_w[i] * x_off, centre_y + box_h[i] * y_off
+        assert_samples_from(out[i], source_x, source_y)
+    with pytest.raises(ValueError, match=r"^scale must be a pair \(min, max\) with 0 < min <= max <= 1"):
+        transforms.random_crop(coordinate_image(), torch.Generator(), scale=(0.5, 1.5))
+    for bad in ((2.0, 1.0), (0.0, 1.0), (1.0,)):
+        with pytest.raises(ValueError, match=r"^aspect must be a pair \(min, max\) with 0 < min <= max"):
+            transforms.random_crop(coordinate_image(), torch.Generator(), aspect=bad)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -53,3 +55,62 @@ def test_random_crop_is_reproducible_and_checks_its_arguments():
         transforms.block_mask(2, (28, 28), gen(), aspect=(2.0, 1.0))
     with pytest.raises(ValueError, match="image batch"):
         transforms.mask_blocks(x[0], gen())
+
+
+# --- edges found by mutation testing (make mutation) ----------------------------------------------
+
+
+def _reference_block_mask(n, size, seed, n_blocks, scale, aspect):
+    """block_mask as its docstring states it, block by block, from the generator's float64 draws."""
+    h, w = size
+    u = torch.rand(n, n_blocks, 4, generator=gen(seed), dtype=torch.float64).tolist()
+    mask = torch.zeros(n, 1, h, w, dtype=torch.bool)
+    for i in range(n):
+        for a_share, a_ratio, a_top, a_left in u[i]:
+            area = (scale[0] + (scale[1] - scale[0]) * a_share) * h * w  # uniform share of the area
+            ratio = math.exp(math.log(aspect[0]) + (math.log(aspect[1]) - math.log(aspect[0])) * a_ratio)
+            bh = min(max(round(math.sqrt(area * ratio)), 1), h)  # height / width = ratio, whole pixels
+            bw = min(max(round(math.sqrt(area / ratio)), 1), w)
+            top, left = math.floor(a_top * (h - bh + 1)), math.floor(a_left * (w - bw + 1))  # any place inside
+            mask[i, 0, top : top + bh, left : left + bw] = True
+    return mask
+
+
+@pytest.mark.parametrize(
+    "n, size, n_blocks, scale, aspect",
+    [
+        (1, (9, 14), 1, (0.1, 0.2), (0.75, 1.5)),
+        (12, (9, 14), 3, (0.05, 0.3), (0.5, 2.0)),
+        (12, (10, 6), 2, (0.0, 0.002), (1.0, 1.0)),  # blocks under a pixel still hide one pixel
+        (12, (6, 20), 1, (0.9, 1.0), (3.0, 4.0)),  # taller than the frame: clipped to its height
+    ],
+)
+def test_block_mask_places_each_block_as_documented(n, size, n_blocks, scale, aspect):
+    for seed in range(3):
+        mask = transforms.block_mask(n, size, gen(seed), n_blocks=n_blocks, scale=scale, aspect=aspect)
+        assert mask.dtype == torch.bool
+        assert torch.equal(mask, _reference_block_mask(n, size, seed, n_blocks, scale, aspect))
+
+
+def test_block_mask_edge_counts_and_arguments():
+    assert transforms.block_mask(0, (5, 7), gen()).shape == (0, 1, 5, 7)
+    assert transforms.block_mask(3, (5, 7), gen(), n_blocks=0).shape == (3, 1, 5, 7)
+    for n, n_blocks in ((-1, 2), (2, -1)):
+        with pytest.raises(ValueError, match=rf"^n and n_blocks must be non-negative; got n={n}, n_blocks={n_blocks}$"):
+            transforms.block_mask(n, (5, 7), gen(), n_blocks=n_blocks)
+    for scale in ((0.3, 0.2), (-0.1, 0.2), (0.5, 1.5), (0.1,)):
+        with pytest.raises(ValueError, match=r"^scale must be a pair \(min, max\) with 0.0 <= min <= max <= 1.0"):
+            transforms.block_mask(2, (5, 7), gen(), scale=scale)
+    for aspect in ((2.0, 1.0), (0.0, 1.0), (1.0,)):
+        with pytest.raises(ValueError, match=r"^aspect must be a pair \(min, max\) with 0 < min <= max"):
+            transforms.block_mask(2, (5, 7), gen(), aspect=aspect)
+    # The closed ends of the ranges are allowed.
+    for scale, aspect in (((0.0, 0.1), (1.0, 1.0)), ((0.2, 0.2), (0.5, 0.5)), ((0.5, 1.0), (1.0, 2.0))):
+        assert transforms.block_mask(2, (5, 7), gen(), scale=scale, aspect=aspect).any()
+
+
+def test_mask_blocks_passes_its_block_arguments_and_fills_with_zero_by_default():
+    x = torch.rand(6, 2, 9, 14, generator=gen(7)) + 1.0  # no pixel is 0 before masking
+    options = {"n_blocks": 3, "scale": (0.05, 0.3), "aspect": (0.5, 2.0)}
+    mask = transforms.block_mask(6, (9, 14), gen(8), **options)
+    assert torch.equal(transforms.mask_blocks(x, gen(8), **options), x.masked_fill(mask, 0.0))
