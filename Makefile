@@ -121,7 +121,8 @@ preview: $(STAMP)
 
 serve: preview
 
-# Mutation testing of losses, metrics/ and transforms with mutmut (slow; not part of make test):
+# Mutation testing with mutmut of losses, metrics/, transforms, training and bookbuild's deps and store,
+# one module at a time (slow; not part of make test; one module: python tools/mutation.py --module NAME):
 # per-module killed/total and the surviving mutants, in _build/mutation/report.txt.
 mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py

@@ -106,3 +106,102 @@ BASE = {
 def test_chapter_key_diff_names_each_reason(change, reasons):
     new = ChapterKey("k", {**BASE, **change})
     assert new.diff(BASE) == reasons
+
+
+# --- edges found by mutation testing (make mutation) ----------------------------------------------
+
+
+def notebook(*cells: str, kernel: str | None = "python3"):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A")] + [nbformat.v4.new_code_cell(c) for c in cells]
+    if kernel is not None:
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+    return nb
+
+
+@pytest.fixture
+def library(tmp_path):
+    from minibook import make_book
+
+    return deps.Library(make_book(tmp_path / "book") / "src", "minilib")
+
+
+def test_chapter_key_components_and_the_reasons_they_give(library):
+    base = deps.chapter_key(notebook("from minilib import core", "print(core.SCALE)"), "a.md", library, "lite")
+    assert len(base.key) == 20 and base.components["kernel"] == "python3"
+    assert (
+        base.components["code"]
+        == hashlib.sha256(json.dumps(["from minilib import core", "print(core.SCALE)"]).encode()).hexdigest()
+    )
+    assert set(base.components["modules"]) == {"minilib", "minilib.core"}
+    assert base.components["env"] == {} and set(base.components["packages"]) == {"python"}  # no config
+    again = deps.chapter_key(notebook("from minilib import core", "print(core.SCALE)"), "a.md", library, "lite")
+    assert again == base
+    edited = deps.chapter_key(notebook("from minilib import core", "print(2 * core.SCALE)"), "a.md", library, "lite")
+    assert edited.key != base.key and edited.diff(base.components) == ["code changed"]
+    other_kernel = deps.chapter_key(
+        notebook("from minilib import core", "print(core.SCALE)", kernel="ir"), "a.md", library, "lite"
+    )
+    assert other_kernel.diff(base.components) == ["kernel changed"]
+    no_kernel = deps.chapter_key(notebook("print(1)", kernel=None), "a.md", library, "lite")
+    assert no_kernel.components["kernel"] == "" and no_kernel.components["modules"] == {}
+    extra = deps.chapter_key(notebook("from minilib import extra", "print(1)"), "a.md", library, "lite")
+    assert extra.diff(base.components) == ["code changed", "now imports minilib.extra"]
+
+
+def test_chapter_key_does_not_depend_on_the_order_of_the_data_it_is_given(library):
+    nb = notebook("print(1)")
+    first = deps.chapter_key(nb, "a.md", library, "full", data={"d/b": "1", "d/a": "2"})
+    assert deps.chapter_key(nb, "a.md", library, "full", data={"d/a": "2", "d/b": "1"}).key == first.key
+
+
+def test_chapter_key_names_the_cell_that_does_not_parse(library):
+    with pytest.raises(ValueError, match=r"^a\.md, code cell 2: cannot parse code"):
+        deps.chapter_key(notebook("print(1)", "print(("), "a.md", library, "lite")
+
+
+def test_chapter_key_reads_unset_key_variables_as_empty(book, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    library = deps.Library(book / "src", "minilib")
+    key = deps.chapter_key(notebook("print(1)"), "a.md", library, "lite", config=config_mod.load(book))
+    assert key.components["env"]["MKL_NUM_THREADS"] == ""
+    assert set(key.components["packages"]) >= {"python"}
+
+
+def test_the_module_memo_follows_the_code(library, tmp_path):
+    from bookbuild.planmemo import ChapterMemo
+
+    memo = ChapterMemo(tmp_path / "memo", "a")
+    core = deps.chapter_key(
+        notebook("from minilib import core"), "a.md", library, "lite", memo=memo, library_digest="d"
+    )
+    extra = deps.chapter_key(
+        notebook("from minilib import extra"), "a.md", library, "lite", memo=memo, library_digest="d"
+    )
+    assert set(core.components["modules"]) == {"minilib", "minilib.core"}
+    assert set(extra.components["modules"]) == {"minilib", "minilib.extra", "minilib.core"}
+
+
+def test_an_unreadable_digest_memo_is_ignored(data):
+    config, f, memo = data
+    memo.write_text("{not json")
+    assert data_digest(config, "full", memo, now=LATER) == {LABEL: hashlib.sha256(b"AAAA").hexdigest()}
+    assert len(json.loads(memo.read_text())) == 1  # rewritten
+
+
+def test_components_recorded_without_modules_still_compare():
+    old = {k: v for k, v in BASE.items() if k != "modules"}
+    assert ChapterKey("k", old).diff(old) == []
+    assert ChapterKey("k", BASE).diff(old) == ["now imports lib", "now imports lib.core", "now imports lib.old"]
+    assert ChapterKey("k", old).diff(BASE) == [
+        "no longer imports lib",
+        "no longer imports lib.core",
+        "no longer imports lib.old",
+    ]
+
+
+def test_safe_name_keeps_the_folder_and_replaces_the_rest():
+    assert deps.safe_name("book/priors") == "book__priors"
+    assert deps.safe_name("part 1/what?.md") == "part_1__what_.md"

@@ -104,3 +104,65 @@ def test_a_damaged_entry_does_not_stop_the_merge_of_later_ones(tmp_path):
     nb_a.write_text(nb_a.read_text().replace('"20\\n"', '"21\\n"'))  # the first entry in order is damaged
     assert target.merge_from(source) == (1, 1)
     assert target.entries() == [("b", "k2")]
+
+
+# --- edges found by mutation testing (make mutation) ----------------------------------------------
+
+
+def glued(value: str = "0.25") -> nbformat.NotebookNode:
+    """An executed notebook that glues one number, as myst-nb's glue records it."""
+    nb = executed()
+    record = nbformat.v4.new_output(
+        "display_data", data={"application/papermill.record/text/plain": value}, metadata={"scrapbook": {"name": "acc"}}
+    )
+    nb.cells[1].outputs.append(record)
+    return nb
+
+
+def test_the_metadata_carries_the_glued_values_also_for_entries_stored_before_they_were_kept(tmp_path):
+    from bookbuild import results
+
+    store = Store(tmp_path / "s")
+    expected = results.extract(glued())
+    assert expected["glue"]  # the notebook does glue a value
+    assert store.put("a", "k1", glued(), {})["results"] == expected
+    _, meta_path = files(store)
+    assert json.loads(meta_path.read_text())["results"] == expected
+    # An entry written before the results were kept: get() computes them from its notebook.
+    meta = json.loads(meta_path.read_text())
+    del meta["results"]
+    meta_path.write_text(json.dumps(meta))
+    assert store.get("a", "k1").meta["results"] == expected
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (
+            lambda nb, meta: nb.write_text(nb.read_text()[:100]),
+            "notebook does not match its checksum (truncated or edited)",
+        ),
+        (lambda nb, meta: meta.unlink(), "no metadata (execution or write interrupted)"),
+        (lambda nb, meta: nb.unlink(), "metadata without notebook"),
+        (lambda nb, meta: meta.write_text("{not json"), "unreadable metadata"),
+        (lambda nb, meta: None, "code cells differ from the chapter's"),
+    ],
+)
+def test_a_corrupt_entry_is_reported_with_its_chapter_key_and_reason(tmp_path, damage, reason):
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed(), {})
+    damage(*files(store))
+    with pytest.raises(CorruptEntry) as err:
+        store.get("a", "k1", ["print(core.SCALE * 100)"])
+    assert str(err.value) == f"a [k1]: {reason}; entry removed, the chapter will re-execute"
+
+
+def test_merge_counts_every_copied_and_every_rejected_entry(tmp_path):
+    source, target = Store(tmp_path / "shard"), Store(tmp_path / "main")
+    for chapter in "abcd":
+        source.put(chapter, "k", executed(), {})
+    for chapter in "cd":
+        nb_path = files(source, chapter, "k")[0]
+        nb_path.write_text(nb_path.read_text().replace('"20\\n"', '"21\\n"'))
+    assert target.merge_from(source) == (2, 2)
+    assert target.entries() == [("a", "k"), ("b", "k")]

@@ -44,7 +44,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "training": ("src/lecturekit/training.py", ["tests/test_encoders.py"]),
     "metrics/_checks": ("src/lecturekit/metrics/_checks.py", ["tests/test_metrics.py", "tests/test_collapse.py"]),
     "metrics/collapse": ("src/lecturekit/metrics/collapse.py", ["tests/test_collapse.py", "tests/test_metrics.py"]),
-    "metrics/disentanglement": ("src/lecturekit/metrics/disentanglement.py", ["tests/test_disentanglement.py"]),
+    "metrics/disentanglement": (
+        "src/lecturekit/metrics/disentanglement.py",
+        ["tests/test_disentanglement.py", "tests/test_disentanglement_inputs.py"],
+    ),
     "metrics/distances": ("src/lecturekit/metrics/distances.py", ["tests/test_metrics.py", "tests/test_collapse.py"]),
     "metrics/invariance": ("src/lecturekit/metrics/invariance.py", ["tests/test_invariance.py"]),
     "metrics/pca": ("src/lecturekit/metrics/pca.py", ["tests/test_metrics.py"]),
