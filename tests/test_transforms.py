@@ -236,7 +236,8 @@ def test_angle_grid_steps_and_its_error():
 
 
 @pytest.mark.parametrize(
-    "scale, aspect", [((0.3, 0.6), (0.5, 2.0)), ((0.9, 1.0), (1.5, 2.0)), ((0.2, 0.2), (1.0, 1.0))]
+    "scale, aspect",
+    [((0.3, 0.6), (0.5, 2.0)), ((0.9, 1.0), (1.5, 2.0)), ((0.9, 1.0), (0.5, 0.6)), ((0.2, 0.2), (1.0, 1.0))],
 )
 def test_random_crop_samples_the_drawn_box_zoomed_to_the_frame(scale, aspect):
     n = 4

@@ -94,7 +94,10 @@ def test_block_mask_places_each_block_as_documented(n, size, n_blocks, scale, as
 
 def test_block_mask_edge_counts_and_arguments():
     assert transforms.block_mask(0, (5, 7), gen()).shape == (0, 1, 5, 7)
-    assert transforms.block_mask(3, (5, 7), gen(), n_blocks=0).shape == (3, 1, 5, 7)
+    empty = transforms.block_mask(3, (5, 7), gen(), n_blocks=0)
+    assert empty.shape == (3, 1, 5, 7) and empty.dtype == torch.bool and not empty.any()
+    x = torch.rand(3, 1, 5, 7, generator=gen(9))
+    assert torch.equal(transforms.mask_blocks(x, gen(), n_blocks=0), x)  # nothing hidden
     for n, n_blocks in ((-1, 2), (2, -1)):
         with pytest.raises(ValueError, match=rf"^n and n_blocks must be non-negative; got n={n}, n_blocks={n_blocks}$"):
             transforms.block_mask(n, (5, 7), gen(), n_blocks=n_blocks)

@@ -63,9 +63,20 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "bookbuild/store": ("src/bookbuild/store.py", ["tests/test_bookbuild_store.py"]),
 }
 
-# Tests too slow to run once per mutant on a small machine (14-30 s each); ``--skip-slow`` leaves
-# them out, in a separate work folder, and its score is then a lower bound (labelled "fast tests").
+# Tests too slow to run once per mutant on a small machine (14-30 s each, or a training run);
+# ``--skip-slow`` leaves them out, in a separate work folder, and its score is then a lower bound
+# (labelled "fast tests").
 SLOW: dict[str, list[str]] = {
+    "training": [
+        f"tests/test_encoders.py::{name}"
+        for name in (
+            "test_trained_encoder_is_cached_and_not_retrained",
+            "test_same_seed_same_weights_in_separate_caches",
+            "test_corrupt_cache_file_is_retrained_not_used",
+            "test_seeds_give_separately_cached_trained_encoders",
+            "test_a_few_supervised_epochs_make_neighbours_agree_more",
+        )
+    ],
     "metrics/disentanglement": [
         "tests/test_disentanglement.py::test_rotation_keeps_information_but_not_disentanglement",
         "tests/test_disentanglement.py::test_importances_are_gradient_boosting_feature_importances",
