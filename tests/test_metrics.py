@@ -268,3 +268,18 @@ def test_linear_probe_regularization_defaults_to_c_1():
 
     assert reference(1.0) != reference(2.0)
     assert probes.linear_probe_accuracy(z[tr], y[tr], z[te], y[te]) == pytest.approx(reference(1.0))
+
+
+def test_input_checks_convert_tensors_and_name_the_default_argument():
+    from lecturekit.metrics import _checks
+
+    labels = _checks.as_labels(torch.tensor([2, 0, 1]), 3)
+    assert isinstance(labels, np.ndarray) and labels.tolist() == [2, 0, 1]
+    with pytest.raises(ValueError, match=r"^y must be 1-D with one label per row \(3,\); got shape \(2,\)$"):
+        _checks.as_labels([0, 1], 3)
+    z = _checks.as_matrix(torch.ones(2, 3, dtype=torch.float32))
+    assert z.dtype == np.float64 and z.shape == (2, 3)
+    with pytest.raises(ValueError, match=r"^z needs at least 2 rows \(samples\); got 1$"):
+        pca.explained_variance_ratio(np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"^z must be a 2-D array"):
+        _checks.as_matrix(np.zeros(3))
