@@ -49,7 +49,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         ["tests/test_disentanglement.py", "tests/test_disentanglement_inputs.py"],
     ),
     "metrics/distances": ("src/lecturekit/metrics/distances.py", ["tests/test_metrics.py", "tests/test_collapse.py"]),
-    "metrics/invariance": ("src/lecturekit/metrics/invariance.py", ["tests/test_invariance.py"]),
+    "metrics/invariance": (
+        "src/lecturekit/metrics/invariance.py",
+        ["tests/test_invariance.py", "tests/test_invariance_inputs.py"],
+    ),
     "metrics/pca": ("src/lecturekit/metrics/pca.py", ["tests/test_metrics.py"]),
     "metrics/probes": ("src/lecturekit/metrics/probes.py", ["tests/test_metrics.py"]),
     "bookbuild/deps": (
