@@ -136,7 +136,11 @@ def statuses(work: Path) -> dict[str, dict[str, str]]:
     """``{module path: {mutant name: status}}`` from mutmut's per-file ``.meta`` records in ``work``."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for meta in sorted((work / "mutants").rglob("*.py.meta")):
-        data = json.loads(meta.read_text())
+        try:
+            data = json.loads(meta.read_text())
+        except ValueError:  # a run stopped while writing it; the next run of the module rewrites it
+            print(f"unreadable mutmut record {meta}; skipped", file=sys.stderr)
+            continue
         module = str(meta.relative_to(work / "mutants"))[: -len(".meta")]
         for name, code in data.get("exit_code_by_key", {}).items():
             if code is None:
