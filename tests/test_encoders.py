@@ -348,3 +348,14 @@ def test_concurrent_requests_for_one_result_compute_it_once():
         w.join()
     assert len(calls) == 1
     assert len(results) == 2 and all(torch.equal(r["w"], torch.ones(3)) for r in results)
+
+
+def test_batches_are_full_except_the_last_and_follow_the_generator():
+    for n, size, sizes in [(10, 3, [3, 3, 4]), (3, 2, [3]), (8, 4, [4, 4]), (9, 4, [4, 5]), (2, 4, [2])]:
+        batches = training._batches(n, size, torch.Generator().manual_seed(0))
+        assert [len(b) for b in batches] == sizes  # a lone last image joins the batch before it
+    first = training._batches(50, 8, torch.Generator().manual_seed(3))
+    again = training._batches(50, 8, torch.Generator().manual_seed(3))
+    other = training._batches(50, 8, torch.Generator().manual_seed(4))
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(torch.cat(first), torch.cat(other))
