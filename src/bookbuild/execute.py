@@ -405,18 +405,19 @@ def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -
         if o.status not in ("cached", "executed"):
             continue
         ch = o.chapter
+        # jupyter-cache matches on the code cells (outputs and prose excluded), so a prose-only
+        # edit finds its record already there: checked before the stored notebook is read.
+        try:
+            if cache.match_cache_notebook(ch.nb).data.get("bookbuild_key") == ch.key.key:
+                continue
+        except KeyError:
+            pass
         entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
         merged = copy.deepcopy(ch.nb)
         stored_cells = [c for c in entry.nb.cells if c.cell_type == "code"]
         for cell, done in zip((c for c in merged.cells if c.cell_type == "code"), stored_cells, strict=False):
             cell.outputs = done.get("outputs", [])
             cell.execution_count = done.get("execution_count")
-        try:
-            record = cache.match_cache_notebook(merged)
-            if record.data.get("bookbuild_key") == ch.key.key:
-                continue
-        except KeyError:
-            pass
         cache.cache_notebook_bundle(
             CacheBundleIn(merged, str(ch.path), data={"bookbuild_key": ch.key.key}), overwrite=True
         )
