@@ -128,8 +128,9 @@ mutation: $(STAMP)
 
 # Benchmarks (not part of the tests): cold/warm/prose-edit/module-edit builds, bookbuild vs plain
 # jupyter-book, plus unit-test and nbval times, on temporary copies of the repository.
+# `make bench BENCH_ARGS=--quick`: the edits only (plain jupyter-book starts from bookbuild's outputs).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_build.py
+	$(BIN)/python benchmarks/bench_build.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)
