@@ -126,7 +126,7 @@ def _seeded_cnn(seed: int = 0) -> SmallCNN:
 
 
 SUPERVISED = training.TrainConfig(method="supervised", epochs=8, batch_size=64, lr=3e-3, weight_decay=1e-4)
-SSL = training.TrainConfig(method="simclr", epochs=15, batch_size=128, lr=3e-3, weight_decay=1e-4, temperature=0.2)
+SSL = training.TrainConfig(method="simclr", epochs=10, batch_size=128, lr=6e-3, weight_decay=1e-4, temperature=0.2)
 SEEDS = (0, 1, 2)
 """The seeds the book trains each trained encoder with (``load(name, seed=s)``)."""
 
