@@ -25,10 +25,12 @@ import argparse
 import functools
 import http.server
 import json
+import os
 import re
 import shutil
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -195,6 +197,71 @@ def audit(page) -> tuple[list[str], list[str]]:
     return blocking, other
 
 
+def check_pages(
+    browser_path: str,
+    origin: str,
+    port: int,
+    docs: list[str],
+    landing: str,
+    executable: set[str],
+    has_repository: bool,
+    search: bool,
+) -> dict:
+    """Check ``docs`` in one browser: {"lines": {doc: report line}, "failures": n, "minor": {violation: docs}}."""
+    from playwright.sync_api import sync_playwright
+
+    lines: dict[str, str] = {}
+    failures, minor = 0, {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        context = browser.new_context()
+        outside: list[str] = []
+
+        def route(r) -> None:
+            if urlparse(r.request.url).netloc == f"127.0.0.1:{port}" or r.request.url.startswith("data:"):
+                r.continue_()
+            else:
+                outside.append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        for doc in docs:
+            outside.clear()
+            page.goto(f"{origin}/{doc}.html", wait_until="load")
+            wait_for_math(page)
+            blocking, other = audit(page)  # first, on the page as it loads
+            problems = [f"accessibility: {b}" for b in blocking]
+            for o in other:
+                minor.setdefault(o.split(" (")[0], set()).add(doc)
+            problems += check_page(page, doc, doc in executable, has_repository)
+            if outside:
+                problems.append(f"{len(outside)} request(s) to other hosts, e.g. {outside[0]}")
+            if doc.endswith("status"):
+                rows = page.locator(".bookbuild-status tr").count() - 1
+                if rows != len(executable):
+                    problems.append(f"status table lists {rows} chapters, the book executes {len(executable)}")
+            if doc == landing:
+                html = page.content()
+                missing = [d for d in executable if f"{Path(d).name}.html" not in html]
+                if missing:
+                    problems.append(f"landing page does not link to {', '.join(missing)}")
+            lines[doc] = f"  {doc:<28} {'ok' if not problems else 'PROBLEMS: ' + '; '.join(problems)}"
+            failures += bool(problems)
+        if search:  # search works offline and finds a glossary term
+            page.goto(f"{origin}/search.html?q=equivariance", wait_until="load")
+            page.wait_for_selector("#search-results li, .search li", timeout=15000)
+            if "glossary" not in page.content():
+                problem = "PROBLEMS: searching 'equivariance' does not find the glossary"
+                lines["search"] = f"  {'search':<28} {problem}"
+                failures += 1
+            else:
+                lines["search"] = "  search                       ok"
+        browser.close()
+    return {"lines": lines, "failures": failures, "minor": minor}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html")
@@ -202,7 +269,6 @@ def main() -> int:
     if not (args.site / "index.html").exists():
         sys.exit(f"check_site: no site at {args.site}; run `make book` first")
     browser_path = find_browser()
-    from playwright.sync_api import sync_playwright
 
     executable = {doc for doc, _ in discover(ROOT)}
     docs = toc_docnames(ROOT)
@@ -211,56 +277,28 @@ def main() -> int:
     has_repository = bool(manifest.get("repository"))
     server, port = serve(args.site)
     origin = f"http://127.0.0.1:{port}"
-    failures, minor = 0, {}
+    # Pages are checked by two browsers side by side (Playwright's sync API: one instance per
+    # thread); the report is printed in table-of-contents order.
+    workers = max(1, min(2, os.cpu_count() or 1))
+    shares = [docs[i::workers] for i in range(workers)]
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
-            context = browser.new_context()
-            outside: list[str] = []
-
-            def route(r) -> None:
-                if urlparse(r.request.url).netloc == f"127.0.0.1:{port}" or r.request.url.startswith("data:"):
-                    r.continue_()
-                else:
-                    outside.append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
-            page = context.new_page()
-            page.set_default_timeout(120_000)
-            for doc in docs:
-                outside.clear()
-                page.goto(f"{origin}/{doc}.html", wait_until="load")
-                wait_for_math(page)
-                blocking, other = audit(page)  # first, on the page as it loads
-                problems = [f"accessibility: {b}" for b in blocking]
-                for o in other:
-                    minor.setdefault(o.split(" (")[0], set()).add(doc)
-                problems += check_page(page, doc, doc in executable, has_repository)
-                if outside:
-                    problems.append(f"{len(outside)} request(s) to other hosts, e.g. {outside[0]}")
-                if doc.endswith("status"):
-                    rows = page.locator(".bookbuild-status tr").count() - 1
-                    if rows != len(executable):
-                        problems.append(f"status table lists {rows} chapters, the book executes {len(executable)}")
-                if doc == docs[0]:
-                    html = page.content()
-                    missing = [d for d in executable if f"{Path(d).name}.html" not in html]
-                    if missing:
-                        problems.append(f"landing page does not link to {', '.join(missing)}")
-                print(f"  {doc:<28} {'ok' if not problems else 'PROBLEMS: ' + '; '.join(problems)}")
-                failures += bool(problems)
-            # Search works offline and finds a glossary term.
-            page.goto(f"{origin}/search.html?q=equivariance", wait_until="load")
-            page.wait_for_selector("#search-results li, .search li", timeout=15000)
-            if "glossary" not in page.content():
-                print("  search                       PROBLEMS: searching 'equivariance' does not find the glossary")
-                failures += 1
-            else:
-                print("  search                       ok")
-            browser.close()
+        with ThreadPoolExecutor(workers) as pool:
+            jobs = [
+                pool.submit(check_pages, browser_path, origin, port, share, docs[0], executable, has_repository, i == 0)
+                for i, share in enumerate(shares)
+            ]
+            results = [job.result() for job in jobs]
     finally:
         server.shutdown()
+    reports = {doc: line for result in results for doc, line in result["lines"].items()}
+    for doc in [*docs, "search"]:
+        if doc in reports:
+            print(reports[doc])
+    failures = sum(r["failures"] for r in results)
+    minor: dict[str, set[str]] = {}
+    for r in results:
+        for violation, pages in r["minor"].items():
+            minor.setdefault(violation, set()).update(pages)
     for violation, pages in sorted(minor.items()):
         print(f"  note (not blocking) {violation}: {len(pages)} page(s)")
     print(f"check_site: {len(docs)} pages checked in Chromium (Playwright), offline; {failures} with problems")
