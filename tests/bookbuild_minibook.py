@@ -52,14 +52,20 @@ def chapter(title: str, prose: str, code: str) -> str:
     return FRONT + f"# {title}\n\n{prose}\n\n```{{code-cell}} ipython3\n{code}\n```\n"
 
 
-def make_book(root: Path) -> Path:
+def write_minilib(root: Path) -> Path:
+    """The mini books' library, ``root/src/minilib``: ``core`` (SCALE = 2) and ``extra`` (imports core)."""
     lib = root / "src" / "minilib"
     lib.mkdir(parents=True)
     (lib / "__init__.py").write_text("")
     (lib / "core.py").write_text("SCALE = 2\n")
     (lib / "extra.py").write_text("from minilib import core\n\ndef triple():\n    return 3 * core.SCALE\n")
-    (lib / "unused.py").write_text("X = 1\n")
     (root / "pyproject.toml").write_text(PYPROJECT)
+    return lib
+
+
+def make_book(root: Path) -> Path:
+    lib = write_minilib(root)
+    (lib / "unused.py").write_text("X = 1\n")
     (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
     (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n")
     (root / "index.md").write_text("# Index\n")

@@ -11,18 +11,11 @@ import re
 import sys
 from pathlib import Path
 
-from bookbuild_minibook import chapter  # one front matter for every mini book
+from bookbuild_minibook import chapter, write_minilib  # one front matter and library for every mini book
 
 
 def make_book(root: Path) -> Path:
-    lib = root / "src" / "minilib"
-    lib.mkdir(parents=True)
-    (lib / "__init__.py").write_text("")
-    (lib / "core.py").write_text("SCALE = 2\n")
-    (lib / "extra.py").write_text("from minilib import core\n\ndef triple():\n    return 3 * core.SCALE\n")
-    from bookbuild_minibook import PYPROJECT  # the bookbuild tests' [tool.bookbuild] table for minilib
-
-    (root / "pyproject.toml").write_text(PYPROJECT)
+    write_minilib(root)
     (root / "_config.yml").write_text(
         "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: cache\n"
         "sphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n"
