@@ -232,3 +232,15 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
     out, _ = build()
     assert "rendered the site" in out and "New prose of A." in (book / "_build" / "html" / "a.html").read_text()
     assert "Executing notebook" not in (book / "_build" / "logs" / "sphinx.log").read_text()
+    # A prose edit finds its jupyter-cache record by key; a record that is gone is put back from
+    # the store, so myst-nb never executes a chapter itself.
+    from jupyter_cache import get_cache
+
+    cache = get_cache(book / "_build" / ".jupyter_cache")
+    (gone,) = [r for r in cache.list_cache_records() if r.uri.endswith("a.md")]
+    cache.remove_cache(gone.pk)
+    (book / "a.md").write_text((book / "a.md").read_text().replace("New prose of A.", "Newer prose of A."))
+    out, _ = build()
+    assert "Newer prose of A." in (book / "_build" / "html" / "a.html").read_text()
+    assert "Executing notebook" not in (book / "_build" / "logs" / "sphinx.log").read_text()
+    assert sorted(r.uri.rsplit("/", 1)[-1] for r in cache.list_cache_records()) == ["a.md", "b.md"]

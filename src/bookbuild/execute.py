@@ -403,17 +403,16 @@ def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -
             return get_cache(cache_dir)
 
     cache = open_cache()
+    # Each record carries the key of the outputs it holds. jupyter-cache matches a notebook on its
+    # code cells, which are part of the key, so a chapter whose key has a record (a prose-only edit)
+    # is served from it; one query, no notebook hashed or read.
+    present = {(r.data or {}).get("bookbuild_key") for r in cache.list_cache_records()}
     for o in outcomes:
         if o.status not in ("cached", "executed"):
             continue
         ch = o.chapter
-        # jupyter-cache matches on the code cells (outputs and prose excluded), so a prose-only
-        # edit finds its record already there: checked before the stored notebook is read.
-        try:
-            if cache.match_cache_notebook(ch.nb).data.get("bookbuild_key") == ch.key.key:
-                continue
-        except KeyError:
-            pass
+        if ch.key.key in present:
+            continue
         entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
         merged = copy.deepcopy(ch.nb)
         stored_cells = [c for c in entry.nb.cells if c.cell_type == "code"]
