@@ -1,18 +1,29 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from lecturekit import encoders, training
+from lecturekit import data, encoders, losses, training, transforms
 
 TINY_SSL = training.TrainConfig(method="simclr", epochs=1, batch_size=512, seed=0)
 TINY_SUP = training.TrainConfig(method="supervised", epochs=1, batch_size=512, seed=0)
 
 
 @pytest.fixture
-def tiny_training(monkeypatch):
-    """Registry encoders train for one epoch, so these tests stay fast."""
+def few_digits(monkeypatch):
+    """The training split shrinks to 30 digits (40 before the split): a training run takes a moment."""
+    few = data.digits().subset(torch.arange(40))
+    monkeypatch.setattr(data, "digits", lambda size=28: few)
+    return few
+
+
+@pytest.fixture
+def tiny_training(monkeypatch, few_digits):
+    """Registry encoders train for one epoch on a few digits, so these tests stay fast (they test the cache)."""
     monkeypatch.setattr(encoders, "SSL", TINY_SSL)
     monkeypatch.setattr(encoders, "SUPERVISED", TINY_SUP)
 
@@ -143,8 +154,89 @@ def test_corrupt_cache_file_is_retrained_not_used(tiny_training):
 
 
 def test_unknown_training_method_is_an_error():
-    with pytest.raises(ValueError, match="unknown training method"):
+    with pytest.raises(ValueError, match=r"^unknown training method 'magic'; use 'supervised' or 'simclr'$"):
         training.train(encoders.SmallCNN(), training.TrainConfig("magic", epochs=1), "x")
+
+
+@pytest.mark.parametrize(("epochs", "batch_size"), [(0, 8), (1, 1), (-2, 0)])
+def test_no_epoch_or_a_batch_of_one_is_an_error(epochs, batch_size):
+    expected = rf"^need epochs >= 1 and batch_size >= 2 \(batch normalisation\); got {epochs}, {batch_size}$"
+    with pytest.raises(ValueError, match=expected):
+        training.train(encoders.SmallCNN(), training.TrainConfig("supervised", epochs, batch_size), "x")
+
+
+def _tiny_backbone(dim: int = 6) -> nn.Module:
+    """Pixels -> a linear map -> batch normalisation (whose running statistics any forward pass in
+    training mode changes)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, dim), nn.BatchNorm1d(dim))
+
+
+def _reference_train(backbone, config, name):
+    """``train``'s documented recipe, written out: heads initialised from ``seed``, one generator
+    (seeded by ``seed``) for the batches and the views, AdamW under a one-cycle schedule (20 %
+    warm-up, ``epochs * ceil(n / batch_size)`` steps). Returns the progress lines it would report."""
+    train_set, _ = data.split(data.digits())
+    dim = backbone[1].out_features
+    torch.manual_seed(config.seed)
+    if config.method == "supervised":
+        head = nn.Linear(dim, 10)
+    else:
+        head = nn.Sequential(nn.Linear(dim, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Linear(dim, 64))
+    g = torch.Generator().manual_seed(config.seed)
+    params = [*backbone.parameters(), *head.parameters()]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.2)
+    lines = []
+    for epoch in range(1, config.epochs + 1):
+        seen, total = 0, 0.0
+        for idx in training._batches(len(train_set), config.batch_size, g):
+            x, y = train_set.x[idx], train_set.y[idx]
+            if config.method == "supervised":
+                loss = F.cross_entropy(head(backbone(x)), y)
+            else:
+                views = [transforms.augment(x, g, max_angle=config.max_angle) for _ in range(2)]
+                loss = losses.info_nce(head(backbone(views[0])), head(backbone(views[1])), config.temperature)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            seen += len(idx)
+            total += float(loss.detach()) * len(idx)
+        assert seen == len(train_set)
+        lines.append(f"{name}: epoch {epoch}/{config.epochs}, loss {total / seen:.4f}")
+    return lines
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        training.TrainConfig("supervised", epochs=2, batch_size=8, lr=0.01, weight_decay=0.1, seed=3),
+        training.TrainConfig("supervised", epochs=1, batch_size=2, lr=0.02, seed=1),
+        training.TrainConfig(
+            "simclr", epochs=2, batch_size=7, lr=0.01, weight_decay=0.1, temperature=0.5, max_angle=45.0, seed=2
+        ),
+    ],
+)
+def test_train_follows_its_documented_recipe(few_digits, monkeypatch, config):
+    """The trained weights and the reported losses are exactly those of the recipe written out."""
+    reported = []
+    monkeypatch.setattr(training.progress, "report", reported.append)
+    rng_before = torch.random.get_rng_state()
+    backbone = _tiny_backbone()
+    trained = training.train(backbone, config, "tiny")
+    assert trained is backbone and not trained.training
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # the global generator is left alone
+
+    reference = _tiny_backbone()
+    with torch.random.fork_rng():
+        expected = _reference_train(reference.train(), config, "tiny")
+    assert reported == expected
+    for (key, ours), theirs in zip(trained.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs), key
+    assert not torch.equal(trained[1].weight, _tiny_backbone()[1].weight)  # it did train
 
 
 def test_seeds_give_separately_cached_trained_encoders(tiny_training):
