@@ -144,13 +144,92 @@ def test_cache_key_follows_notebook_code(tmp_path):
     assert training.cache_key("cfg", namespace["run"]) != k1
 
 
-def test_corrupt_cache_file_is_retrained_not_used(tiny_training):
+def test_corrupt_cache_file_is_retrained_not_used(tiny_training, monkeypatch):
+    reported = []
+    monkeypatch.setattr(training.progress, "report", reported.append)
     path = training.cached_path(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half-written")
     model = encoders.load("digits-ssl")
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 128)
     assert torch.load(path, weights_only=True)  # replaced by a readable state dict
+    # what progress reports names the encoder: the unreadable file (read before and again after
+    # taking the lock), what it computes and where it goes, and the epoch
+    assert reported[0].startswith(f"digits-ssl: cache file {path} unreadable (")
+    assert f"digits-ssl: computing ({TINY_SSL}), result will be cached at {path}" in reported
+    assert reported[-1].startswith("digits-ssl: epoch 1/1, loss ")
+    assert all(line.startswith("digits-ssl: ") for line in reported), reported
+
+
+UNPICKLED = []
+
+
+def _record(what):
+    UNPICKLED.append(what)
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (_record, ("code ran",))
+
+
+def test_cache_file_that_would_run_code_is_recomputed_not_unpickled():
+    """Cache files load with ``weights_only``: a pickle that calls a function is refused and recomputed."""
+    config = ("pickled", 1)
+
+    def compute():
+        return {"w": torch.ones(2)}
+
+    path = training.weights_path("pickled", config, compute)
+    path.parent.mkdir(parents=True)
+    torch.save({"w": _RunsCodeWhenUnpickled()}, path)
+    assert torch.equal(training.cached_result("pickled", config, compute)["w"], torch.ones(2))
+    assert UNPICKLED == []
+
+
+def test_weights_file_is_named_by_the_result_and_its_key():
+    from lecturekit import profile
+
+    fit = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    key = training.cache_key(TINY_SSL, fit)
+    assert (
+        training.weights_path("digits-ssl", TINY_SSL, fit) == profile.cache_dir() / "weights" / f"digits-ssl-{key}.pt"
+    )
+    assert training.cached_path(encoders.SmallCNN(), TINY_SSL, "digits-ssl").name == f"digits-ssl-{key}.pt"
+
+
+NOTEBOOK_CNN = """
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 4), nn.BatchNorm1d(4))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_cached_path_is_where_cached_keeps_a_notebook_architecture(few_digits):
+    """For an architecture defined in a notebook cell (its source is in the key), ``cached_path``
+    names the file ``cached`` wrote, and that file holds the trained weights."""
+    namespace = {"__name__": "__main__", "nn": nn}  # as in a notebook kernel
+    exec(compile(NOTEBOOK_CNN, "<cell-1>", "exec"), namespace)
+    config = training.TrainConfig("supervised", epochs=1, batch_size=16)
+    trained = training.cached(namespace["TinyNet"](), config, "tiny-net")
+    path = training.cached_path(namespace["TinyNet"](), config, "tiny-net")
+    assert list(path.parent.glob("*.pt")) == [path]
+    assert torch.equal(torch.load(path, weights_only=True)["net.1.weight"], trained.net[1].weight)
+    assert not trained.training
+
+
+def test_cache_key_ignores_only_the_local_build_tag_of_torch(monkeypatch):
+    """The CPU and CUDA wheels of one torch release compute the same on CPU; another release does not."""
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
+    cpu = training.cache_key(TINY_SSL, training.train)
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cu121")
+    assert training.cache_key(TINY_SSL, training.train) == cpu
+    monkeypatch.setattr(torch, "__version__", "2.6.0+cpu")
+    assert training.cache_key(TINY_SSL, training.train) != cpu
 
 
 def test_unknown_training_method_is_an_error():
