@@ -192,6 +192,7 @@ def test_weights_file_is_named_by_the_result_and_its_key():
 
     fit = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
     key = training.cache_key(TINY_SSL, fit)
+    assert len(key) == 16 and set(key) <= set("0123456789abcdef")  # 16 hex digits
     assert (
         training.weights_path("digits-ssl", TINY_SSL, fit) == profile.cache_dir() / "weights" / f"digits-ssl-{key}.pt"
     )
