@@ -136,6 +136,17 @@ def test_mutual_information_and_mig_match_a_hand_computation():
     assert dm.mig(z, f) == pytest.approx(np.mean((top[0] - top[1]) / h), abs=1e-12)
 
 
+def test_n_bins_reaches_the_histogram():
+    rng = np.random.default_rng(7)
+    f = rng.integers(5, size=(500, 2))
+    z = f + 0.4 * rng.normal(size=(500, 2))
+    ref = _reference_mi(z, f, n_bins=5)
+    assert np.allclose(dm.mutual_information_matrix(z, f, n_bins=5), ref, atol=1e-12)
+    top = np.sort(ref, axis=0)[::-1]
+    assert dm.mig(z, f, n_bins=5) == pytest.approx(np.mean((top[0] - top[1]) / dm.factor_entropy(f)), abs=1e-12)
+    assert dm.mig(z, f, n_bins=5) != pytest.approx(dm.mig(z, f), abs=1e-3)  # the default, 20 bins, differs
+
+
 def test_dci_matches_the_entropy_formulas():
     r = np.random.default_rng(5).random((6, 4))
     p_rows = r / r.sum(1, keepdims=True)

@@ -79,3 +79,85 @@ def test_factor_vae_votes_check_their_inputs():
         dm.factor_vae_votes(z, fixed, var, 2, np.array([True, True, False]))  # wrong mask shape only
     with pytest.raises(ValueError, match=mask):
         dm.factor_vae_votes(z, fixed, var, 2, np.array([False, False]))  # no active latent
+
+
+def test_batch_score_sizes_at_their_smallest_are_accepted_and_below_are_errors():
+    def identity(f):
+        return f.astype(float)
+
+    s = dm.factor_vae_score(identity, DS, 1, 1, batch_size=2, n_variance_estimate=2)  # each at its minimum
+    assert 0 <= s.n_active <= 5 and s.eval_accuracy in (0.0, 1.0)
+    for n_train, n_eval in ((0, 1), (1, 0)):
+        with pytest.raises(ValueError, match=rf"^n_train and n_eval must be positive; got {n_train} and {n_eval}$"):
+            dm.factor_vae_score(identity, DS, n_train, n_eval)
+    with pytest.raises(ValueError, match=r"^batch_size must be at least 2; got 1$"):
+        dm.factor_vae_score(identity, DS, 1, 1, batch_size=1)
+    with pytest.raises(ValueError, match=r"^n_variance_estimate must be at least 2; got 1$"):
+        dm.factor_vae_score(identity, DS, 1, 1, n_variance_estimate=1)
+
+
+def test_factor_vae_score_reports_both_accuracies():
+    assert dm.factor_vae_score(lambda f: f.astype(float), DS, 60, 40) == dm.BatchScore(1.0, 1.0, 5)
+
+
+def test_factor_vae_prunes_at_exactly_the_threshold_with_the_sample_std():
+    # The 4 codes of the variance estimate get designed representations: column j is
+    # scale[j] * (0, 0, 0, 2), whose sample standard deviation (ddof 1) is scale[j] -- exactly 1.0
+    # for the first. A latent whose standard deviation equals the threshold stays active.
+    scale = np.array([1.0, 0.5, 2.0, 0.9])
+    designed = np.array([[0.0], [0.0], [0.0], [2.0]]) * scale
+    assert np.sqrt(np.var(designed, axis=0, ddof=1))[0] == 1.0
+
+    def represent(f):
+        return designed if len(f) == 4 else f[:, :4].astype(float)  # batches hold 64 codes or more
+
+    s = dm.factor_vae_score(represent, DS, 5, 5, n_variance_estimate=4, prune_threshold=1.0)
+    assert s.n_active == 2  # scales 1.0 and 2.0 (with ddof 0: only 2.0; with ddof 2: 0.9 as well)
+
+
+def test_represent_of_the_wrong_shape_is_named():
+    message = r"^represent must map \(m, n_factors\) codes to \(m, d\) representations; got shape \(20,\) for 20 codes$"
+    with pytest.raises(ValueError, match=message):
+        dm.factor_vae_score(lambda f: f[:, 0].astype(float), DS, 10, 10, n_variance_estimate=20)
+
+
+def test_dci_seed_reaches_the_trees():
+    # Two copies of each latent: which copy a tree splits on is decided by random_state.
+    f = np.random.default_rng(0).integers(2, size=(60, 2))
+    z = np.hstack([f, f]).astype(float)
+    imp = {seed: dm.importance_matrix(z, f, z, f, seed=seed, n_estimators=5).matrix for seed in (0, 1)}
+    assert not np.allclose(imp[0], imp[1])
+    assert np.array_equal(dm.dci(z, f, z, f, seed=1, n_estimators=5).importance.matrix, imp[1])
+
+
+def test_dci_weights_are_relative_importances():
+    # Weights proportional to each latent's (each factor's) total importance: scaling the matrix
+    # changes nothing, also when its entries sum to less than 1.
+    r = np.array([[0.5, 0.0, 0.1], [0.1, 0.1, 0.0], [0.0, 0.05, 0.3]])
+    for fn in (dm.dci_disentanglement, dm.dci_completeness):
+        assert fn(r / 10) == pytest.approx(fn(r), abs=1e-8)
+        assert fn(r / 10) != pytest.approx(fn(np.ones_like(r)), abs=0.01)
+
+
+def test_importance_checks_name_the_matrix():
+    with pytest.raises(ValueError, match=r"^importance must be a 2-D array \(n_samples, dim\); got shape \(3,\)$"):
+        dm.dci_disentanglement(np.ones(3))
+    with pytest.raises(ValueError, match=r"^disentanglement needs at least 2 factors \(columns\); got 1$"):
+        dm.dci_disentanglement(np.ones((3, 1)))
+    with pytest.raises(ValueError, match=r"^completeness needs at least 2 latents \(rows\); got 1$"):
+        dm.dci_completeness(np.ones((1, 3)))
+
+
+def test_histogram_codes_are_integers_from_one_and_two_bins_is_the_least():
+    codes = dm.histogram_discretize(np.array([[0.0, 4.0], [0.5, 3.0], [1.0, 2.0]]), n_bins=2)
+    assert codes.dtype == np.int64 and np.array_equal(codes, [[1, 2], [2, 2], [2, 1]])
+    with pytest.raises(ValueError, match=r"^n_bins must be at least 2; got 1$"):
+        dm.histogram_discretize(np.zeros((3, 2)), n_bins=1)
+    with pytest.raises(ValueError, match=r"^z must be a 2-D array \(n_samples, dim\); got shape \(3,\)$"):
+        dm.histogram_discretize(np.zeros(3))
+
+
+def test_mig_names_the_constant_factors():
+    f = np.c_[np.arange(10) % 2, np.zeros(10), np.arange(10) % 3, np.ones(10)].astype(int)
+    with pytest.raises(ValueError, match=r"^every factor must vary in the sample; constant factor columns: \[1 3\]$"):
+        dm.mig(f.astype(float), f)
