@@ -161,3 +161,9 @@ def test_mig_names_the_constant_factors():
     f = np.c_[np.arange(10) % 2, np.zeros(10), np.arange(10) % 3, np.ones(10)].astype(int)
     with pytest.raises(ValueError, match=r"^every factor must vary in the sample; constant factor columns: \[1 3\]$"):
         dm.mig(f.astype(float), f)
+
+
+def test_all_zero_importances_score_zero():
+    """No latent predicts anything (constant trees): both scores are 0, not NaN."""
+    for fn in (dm.dci_disentanglement, dm.dci_completeness):
+        assert fn(np.zeros((3, 2))) == pytest.approx(0.0, abs=1e-9)
