@@ -167,3 +167,16 @@ def test_all_zero_importances_score_zero():
     """No latent predicts anything (constant trees): both scores are 0, not NaN."""
     for fn in (dm.dci_disentanglement, dm.dci_completeness):
         assert fn(np.zeros((3, 2))) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_float32_representations_are_pruned_by_their_float64_std():
+    # Latent 0 of the variance sample takes two neighbouring float32 values (1 and 1 + 2**-23):
+    # its standard deviation is 2**-24 (6.0e-8), but computed in float32 the mean rounds to 1 and
+    # it comes out as 6.9e-8. With a threshold between the two, only latent 1 stays active.
+    a = np.float32(1.0)
+    designed = np.array([[a, 0], [a, 0], [a, 0], [np.nextafter(a, np.float32(2.0)), 2]], dtype=np.float32)
+
+    def represent(f):
+        return designed if len(f) == 4 else f[:, :2].astype(np.float32)
+
+    assert dm.factor_vae_score(represent, DS, 5, 5, n_variance_estimate=4, prune_threshold=6.4e-8).n_active == 1
