@@ -180,3 +180,41 @@ def test_float32_representations_are_pruned_by_their_float64_std():
         return designed if len(f) == 4 else f[:, :2].astype(np.float32)
 
     assert dm.factor_vae_score(represent, DS, 5, 5, n_variance_estimate=4, prune_threshold=6.4e-8).n_active == 1
+
+
+def test_factor_checks_name_the_factors():
+    z = np.zeros((10, 2))
+    with pytest.raises(ValueError, match=r"^factors must have one row per representation row \(10\); got 9$"):
+        dm.mig(z, np.zeros((9, 3), dtype=int))
+    message = (
+        r"^factors must be discrete codes \(integer values, one column per factor\); "
+        r"got non-integer values -- discretise continuous factors first$"
+    )
+    with pytest.raises(ValueError, match=message):
+        dm.mig(z, np.full((10, 3), 0.5))
+    with pytest.raises(ValueError, match=r"^factors must be a 2-D array \(n_samples, dim\); got shape \(10,\)$"):
+        dm.mig(z, np.zeros(10, dtype=int))
+    with pytest.raises(ValueError, match=r"^z must be a 2-D array \(n_samples, dim\); got shape \(10,\)$"):
+        dm.mig(np.zeros(10), np.zeros((10, 1), dtype=int))
+    with pytest.raises(ValueError, match=r"^z needs at least 2 rows \(samples\); got 1$"):
+        dm.mutual_information_matrix(np.zeros((1, 1)), np.zeros((1, 1), dtype=int))
+
+
+def test_smallest_inputs_each_score_accepts():
+    # Two samples, one latent: the MI matrix (one latent is enough there) is log 2.
+    mi = dm.mutual_information_matrix(np.array([[0.0], [1.0]]), np.array([[0], [1]]))
+    assert mi == pytest.approx(np.array([[np.log(2)]]))
+    # MIG from two latents, each factor pair once: exactly 1.
+    f = np.stack(np.meshgrid(np.arange(4), np.arange(4)), axis=-1).reshape(-1, 2)
+    assert dm.mig(f.astype(float), f) == pytest.approx(1.0)
+    # One boosting stage is a valid predictor.
+    imp = dm.importance_matrix(f.astype(float), f, f.astype(float), f, n_estimators=1)
+    assert imp.matrix.shape == (2, 2) and np.allclose(imp.matrix.sum(axis=0), 1.0)
+
+
+def test_a_factor_constant_in_the_training_sample_is_named():
+    f = np.c_[np.arange(8) % 2, np.zeros(8, dtype=int)]
+    with pytest.raises(
+        ValueError, match=r"^factor 1 takes a single value in the training sample; every factor must vary$"
+    ):
+        dm.importance_matrix(f.astype(float), f, f.astype(float), f, n_estimators=1)
