@@ -34,6 +34,50 @@ def test_defaults_are_disentanglement_libs_published_settings():
         assert defaults(fn) == {"seed": 0, "n_estimators": 100}, fn.__name__
 
 
+class SpyData:
+    """Five 2-valued factors; records what the batch scores ask for and answers with zeros."""
+
+    factor_sizes = (2, 2, 2, 2, 2)
+
+    def __init__(self):
+        self.calls = []
+
+    def sample_factors(self, n, rng):
+        self.calls.append(("factors", n))
+        return np.zeros((n, 5), dtype=int)
+
+    def sample_pairs(self, fixed, rng):
+        self.calls.append(("pairs", fixed.copy()))
+        return np.zeros((len(fixed), 5), dtype=int), np.zeros((len(fixed), 5), dtype=int)
+
+    def sample_fixed_batches(self, fixed, batch_size, rng):
+        self.calls.append(("batches", fixed.copy(), batch_size))
+        return np.zeros((len(fixed), batch_size, 5), dtype=int)
+
+
+def test_batch_score_defaults_are_the_sizes_sampled():
+    """By default 10,000 training and 5,000 evaluation points of 64 pairs (samples) each, the
+    factors drawn from seed 0, and 10,000 samples for the FactorVAE variances."""
+    rng = np.random.default_rng(0)
+    fixed_train = rng.integers(5, size=10_000)
+    spy = SpyData()
+    dm.beta_vae_score(lambda f: np.c_[f[:, :1], np.arange(len(f)) % 3].astype(float), spy)
+    (kind_a, pairs_train), (kind_b, pairs_eval) = spy.calls
+    assert kind_a == kind_b == "pairs"
+    assert np.array_equal(pairs_train, np.repeat(fixed_train, 64))
+    assert len(pairs_eval) == 5_000 * 64
+    spy = SpyData()
+
+    def represent(f):
+        return np.c_[np.arange(len(f)) % 3, np.arange(len(f)) % 5].astype(float)  # varies within each batch
+
+    dm.factor_vae_score(represent, spy)
+    (kind, n_var), (_, fixed_train, size_train), (_, fixed_eval, size_eval) = spy.calls
+    assert (kind, n_var, size_train, size_eval) == ("factors", 10_000, 64, 64)
+    assert len(fixed_train) == 10_000 and len(fixed_eval) == 5_000
+    assert np.array_equal(fixed_train, np.random.default_rng(0).integers(5, size=10_000))  # seed 0
+
+
 def test_beta_vae_score_reports_both_accuracies_and_every_latent():
     assert dm.beta_vae_score(lambda f: f.astype(float), DS, 60, 40) == dm.BatchScore(1.0, 1.0, 5)
     noise = np.random.default_rng(0)
@@ -128,6 +172,7 @@ def test_dci_seed_reaches_the_trees():
     imp = {seed: dm.importance_matrix(z, f, z, f, seed=seed, n_estimators=5).matrix for seed in (0, 1)}
     assert not np.allclose(imp[0], imp[1])
     assert np.array_equal(dm.dci(z, f, z, f, seed=1, n_estimators=5).importance.matrix, imp[1])
+    assert np.array_equal(dm.dci(z, f, z, f, n_estimators=5).importance.matrix, imp[0])  # seed 0 by default
 
 
 def test_dci_weights_are_relative_importances():
@@ -149,6 +194,8 @@ def test_importance_checks_name_the_matrix():
 
 
 def test_histogram_codes_are_integers_from_one_and_two_bins_is_the_least():
+    ramp = np.linspace(0.0, 1.0, 100)[:, None]
+    assert dm.histogram_discretize(ramp).max() == 20  # 20 bins by default
     codes = dm.histogram_discretize(np.array([[0.0, 4.0], [0.5, 3.0], [1.0, 2.0]]), n_bins=2)
     assert codes.dtype == np.int64 and np.array_equal(codes, [[1, 2], [2, 2], [2, 1]])
     with pytest.raises(ValueError, match=r"^n_bins must be at least 2; got 1$"):
