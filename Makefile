@@ -18,7 +18,8 @@ export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 # Parallel pytest workers (unit tests; nbval runs one notebook per worker, each notebook's cells in order).
 LINT_PATHS := src tests tools benchmarks conftest.py
-NPROC := $(shell nproc 2>/dev/null || echo 2)
+# (GNU nproc honours OMP_NUM_THREADS, which this file exports as 1 for the kernels: ask without it.)
+NPROC := $(shell env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 2)
 
 .PHONY: lint book test browser unit lint-workflows build-strict site-check nbval preview serve clean venv chapter bench data notebook-check results-diff mutation full-standin
 

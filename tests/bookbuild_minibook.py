@@ -109,6 +109,9 @@ def run(
         previous=previous,
         library=config.library(),
     )
+    for o in outcomes:  # shown by pytest when the test fails: why a chapter failed
+        if o.status == "failed":
+            print(f"{o.chapter.docname} failed: {o.error}")
     return {o.chapter.docname: o.status for o in outcomes}, outcomes
 
 

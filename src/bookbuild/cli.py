@@ -145,8 +145,11 @@ def cmd_build(args: argparse.Namespace, rendering: bool = True) -> int:
         _say(f"  nothing changed since the last render; the site is up to date ({time.perf_counter() - started:.1f} s)")
         _say(f"Book: {index}")
         return 0
-    # Hand outputs to myst-nb only for chapters whose source or outputs changed since the last render.
-    changed = render.changed_since(previous, stamp, outcomes)
+    # Hand outputs to myst-nb only for chapters whose outputs (keys) changed since the last render:
+    # jupyter-cache matches a notebook on its code cells, which are part of the key, so a prose
+    # edit finds the record the last render used (were it gone, myst-nb would execute the chapter
+    # itself, which render.sphinx reports and a strict build fails on).
+    changed = render.changed_since(previous, outcomes)
     sync_jupyter_cache(paths.jupyter_cache, outcomes if not paths.jupyter_cache.exists() else changed, ctx.store)
     render.write_manifest(paths, {**render.manifest(outcomes, ctx.profile, device), **changes})
     paths.render_stamp.unlink(missing_ok=True)

@@ -131,14 +131,9 @@ def save_stamp(paths: Paths, stamp: dict) -> None:
     atomic_write(paths.render_stamp, json.dumps(stamp))
 
 
-def changed_since(previous: dict, stamp: dict, outcomes: list[Outcome]) -> list[Outcome]:
-    """Chapters whose source or outputs changed since the render that wrote ``previous``."""
-    return [
-        o
-        for o in outcomes
-        if previous.get("keys", {}).get(o.chapter.docname) != o.chapter.key.key
-        or previous.get("sources", {}).get(f"{o.chapter.docname}.md") != stamp["sources"].get(f"{o.chapter.docname}.md")
-    ]
+def changed_since(previous: dict, outcomes: list[Outcome]) -> list[Outcome]:
+    """Chapters whose outputs (keys) changed since the render that wrote the stamp ``previous``."""
+    return [o for o in outcomes if previous.get("keys", {}).get(o.chapter.docname) != o.chapter.key.key]
 
 
 def report_failures(paths: Paths, outcomes: list[Outcome], strict: bool, say: Callable[[str], None]) -> bool:

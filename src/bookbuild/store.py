@@ -59,35 +59,38 @@ class Store:
         nb_path, meta_path = self._paths(chapter, key)
         if not nb_path.exists() and not meta_path.exists():
             return None
-        problem = self._check(nb_path, meta_path, expected_code)
+        problem, nb, meta = self._read(nb_path, meta_path, expected_code)
         if problem:
             self.remove(chapter, key)
             raise CorruptEntry(f"{chapter} [{key}]: {problem}; entry removed, the chapter will re-execute")
-        nb = nbformat.reads(nb_path.read_text(encoding="utf8"), as_version=4)
-        meta = json.loads(meta_path.read_text())
         if "results" not in meta:  # an entry stored before results were kept
             meta["results"] = results.extract(nb)
         return Entry(nb, meta)
 
     def _check(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> str | None:
+        """What is wrong with the entry at these paths, or None when it is intact."""
+        return self._read(nb_path, meta_path, expected_code)[0]
+
+    def _read(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> tuple[str | None, object, dict]:
+        """(problem, notebook, metadata), each file read and parsed once; the problem is None when intact."""
         if not meta_path.exists():
-            return "no metadata (execution or write interrupted)"
+            return "no metadata (execution or write interrupted)", None, {}
         if not nb_path.exists():
-            return "metadata without notebook"
+            return "metadata without notebook", None, {}
         try:
             meta = json.loads(meta_path.read_text())
         except ValueError:
-            return "unreadable metadata"
+            return "unreadable metadata", None, {}
         data = nb_path.read_bytes()
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-            return "notebook does not match its checksum (truncated or edited)"
+            return "notebook does not match its checksum (truncated or edited)", None, meta
         try:
             nb = nbformat.reads(data.decode("utf8"), as_version=4)
         except Exception as err:  # noqa: BLE001 -- any parse failure means corrupt
-            return f"unreadable notebook ({err})"
+            return f"unreadable notebook ({err})", None, meta
         if expected_code is not None and code_sources(nb) != expected_code:
-            return "code cells differ from the chapter's"
-        return None
+            return "code cells differ from the chapter's", nb, meta
+        return None, nb, meta
 
     def remove(self, chapter: str, key: str) -> None:
         for p in self._paths(chapter, key):
