@@ -49,7 +49,7 @@ def _rot4(f, q=HADAMARD):
 
 def test_identity_scores_one_on_everything(samples):
     train, test = samples
-    s = dm.dci(train, train, test, test)
+    s = dm.dci(train, train, test, test, n_estimators=5)  # a code that is the factors needs few stages
     assert s.disentanglement > 0.99 and s.completeness > 0.99 and s.informativeness == 1.0
     assert dm.mig(train, train) > 0.98
     assert dm.beta_vae_score(identity, DS, 300, 200).eval_accuracy == 1.0
@@ -58,7 +58,8 @@ def test_identity_scores_one_on_everything(samples):
 
 def test_rotation_keeps_information_but_not_disentanglement(samples):
     train, test = samples
-    ident, rot = dm.dci(train, train, test, test), dm.dci(_rot4(train), train, _rot4(test), test)
+    ident = dm.dci(train, train, test, test, n_estimators=5)
+    rot = dm.dci(_rot4(train), train, _rot4(test), test, n_estimators=20)  # 20 stages read a rotated code
     assert rot.informativeness > 0.8  # the trees still read the factors
     probe = [probes.linear_probe_accuracy(_rot4(train), train[:, k], _rot4(test), test[:, k]) for k in range(4)]
     assert min(probe) > 0.95  # so does a linear probe
@@ -76,9 +77,10 @@ def test_noise_scores_near_zero_or_chance(samples):
     train, test = samples
     rng = np.random.default_rng(3)
     z_train, z_test = rng.normal(size=(600, 4)), rng.normal(size=(300, 4))
-    s = dm.dci(z_train, train, z_test, test)
+    s = dm.dci(z_train, train, z_test, test, n_estimators=10)
     assert s.disentanglement < 0.15 and s.completeness < 0.15
     assert s.informativeness < 0.4  # chance is 0.25
+    assert s.importance.train_accuracy.mean() > 0.45  # the trees fit the noise: only held-out accuracy tells
     assert dm.mig(z_train, train) < 0.05
     assert dm.beta_vae_score(noise_fn(), DS, 300, 300).eval_accuracy < 0.35  # chance is 0.2
     assert dm.factor_vae_score(noise_fn(), DS, 300, 300).eval_accuracy < 0.35
@@ -87,7 +89,7 @@ def test_noise_scores_near_zero_or_chance(samples):
 def test_duplicated_latents_lower_completeness_and_mig(samples):
     train, test = samples
     dup = np.hstack([train, train])
-    s = dm.dci(dup, train, np.hstack([test, test]), test)
+    s = dm.dci(dup, train, np.hstack([test, test]), test, n_estimators=5)
     assert s.completeness < 0.85 and s.disentanglement > 0.95  # each latent still serves one factor
     assert dm.mig(dup, train) < 0.05  # two latents tie for every factor
     assert dm.factor_vae_score(duplicated, DS, 300, 200).n_active == 10
@@ -134,6 +136,17 @@ def test_mutual_information_and_mig_match_a_hand_computation():
     assert dm.mig(z, f) == pytest.approx(np.mean((top[0] - top[1]) / h), abs=1e-12)
 
 
+def test_n_bins_reaches_the_histogram():
+    rng = np.random.default_rng(7)
+    f = rng.integers(5, size=(500, 2))
+    z = f + 0.4 * rng.normal(size=(500, 2))
+    ref = _reference_mi(z, f, n_bins=5)
+    assert np.allclose(dm.mutual_information_matrix(z, f, n_bins=5), ref, atol=1e-12)
+    top = np.sort(ref, axis=0)[::-1]
+    assert dm.mig(z, f, n_bins=5) == pytest.approx(np.mean((top[0] - top[1]) / dm.factor_entropy(f)), abs=1e-12)
+    assert dm.mig(z, f, n_bins=5) != pytest.approx(dm.mig(z, f), abs=1e-3)  # the default, 20 bins, differs
+
+
 def test_dci_matches_the_entropy_formulas():
     r = np.random.default_rng(5).random((6, 4))
     p_rows = r / r.sum(1, keepdims=True)
@@ -147,12 +160,14 @@ def test_dci_matches_the_entropy_formulas():
 def test_importances_are_gradient_boosting_feature_importances(samples):
     from sklearn.ensemble import GradientBoostingClassifier
 
+    # scikit-learn's defaults (100 stages) on two-valued factors (one tree per stage), so it stays quick
     train, test = samples
-    z = _rot4(train)
-    imp = dm.importance_matrix(z, train, _rot4(test), test, seed=0)
-    ref = GradientBoostingClassifier(random_state=0).fit(z, train[:, 1])
+    z, f, f_test = _rot4(train), train[:, :2] % 2, test[:, :2] % 2
+    imp = dm.importance_matrix(z, f, _rot4(test), f_test, seed=0)
+    ref = GradientBoostingClassifier(random_state=0).fit(z, f[:, 1])
     assert np.allclose(imp.matrix[:, 1], ref.feature_importances_)
-    assert imp.train_accuracy[1] == pytest.approx(np.mean(ref.predict(z) == train[:, 1]))
+    assert imp.train_accuracy[1] == pytest.approx(np.mean(ref.predict(z) == f[:, 1]))
+    assert imp.test_accuracy[1] == pytest.approx(np.mean(ref.predict(_rot4(test)) == f_test[:, 1]))
 
 
 def test_batch_score_cores_match_loops():

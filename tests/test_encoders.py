@@ -1,18 +1,29 @@
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-from lecturekit import encoders, training
+from lecturekit import data, encoders, losses, training, transforms
 
 TINY_SSL = training.TrainConfig(method="simclr", epochs=1, batch_size=512, seed=0)
 TINY_SUP = training.TrainConfig(method="supervised", epochs=1, batch_size=512, seed=0)
 
 
 @pytest.fixture
-def tiny_training(monkeypatch):
-    """Registry encoders train for one epoch, so these tests stay fast."""
+def few_digits(monkeypatch):
+    """The training split shrinks to 30 digits (40 before the split): a training run takes a moment."""
+    few = data.digits().subset(torch.arange(40))
+    monkeypatch.setattr(data, "digits", lambda size=28: few)
+    return few
+
+
+@pytest.fixture
+def tiny_training(monkeypatch, few_digits):
+    """Registry encoders train for one epoch on a few digits, so these tests stay fast (they test the cache)."""
     monkeypatch.setattr(encoders, "SSL", TINY_SSL)
     monkeypatch.setattr(encoders, "SUPERVISED", TINY_SUP)
 
@@ -133,18 +144,179 @@ def test_cache_key_follows_notebook_code(tmp_path):
     assert training.cache_key("cfg", namespace["run"]) != k1
 
 
-def test_corrupt_cache_file_is_retrained_not_used(tiny_training):
+def test_corrupt_cache_file_is_retrained_not_used(tiny_training, monkeypatch):
+    reported = []
+    monkeypatch.setattr(training.progress, "report", reported.append)
     path = training.cached_path(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"half-written")
     model = encoders.load("digits-ssl")
     assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 128)
     assert torch.load(path, weights_only=True)  # replaced by a readable state dict
+    # what progress reports names the encoder: the unreadable file (read before and again after
+    # taking the lock), what it computes and where it goes, and the epoch
+    assert reported[0].startswith(f"digits-ssl: cache file {path} unreadable (")
+    assert f"digits-ssl: computing ({TINY_SSL}), result will be cached at {path}" in reported
+    assert reported[-1].startswith("digits-ssl: epoch 1/1, loss ")
+    assert all(line.startswith("digits-ssl: ") for line in reported), reported
+
+
+UNPICKLED = []
+
+
+def _record(what):
+    UNPICKLED.append(what)
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (_record, ("code ran",))
+
+
+def test_cache_file_that_would_run_code_is_recomputed_not_unpickled():
+    """Cache files load with ``weights_only``: a pickle that calls a function is refused and recomputed."""
+    config = ("pickled", 1)
+
+    def compute():
+        return {"w": torch.ones(2)}
+
+    path = training.weights_path("pickled", config, compute)
+    path.parent.mkdir(parents=True)
+    torch.save({"w": _RunsCodeWhenUnpickled()}, path)
+    assert torch.equal(training.cached_result("pickled", config, compute)["w"], torch.ones(2))
+    assert UNPICKLED == []
+
+
+def test_weights_file_is_named_by_the_result_and_its_key():
+    from lecturekit import profile
+
+    fit = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    key = training.cache_key(TINY_SSL, fit)
+    assert len(key) == 16 and set(key) <= set("0123456789abcdef")  # 16 hex digits
+    assert (
+        training.weights_path("digits-ssl", TINY_SSL, fit) == profile.cache_dir() / "weights" / f"digits-ssl-{key}.pt"
+    )
+    assert training.cached_path(encoders.SmallCNN(), TINY_SSL, "digits-ssl").name == f"digits-ssl-{key}.pt"
+
+
+NOTEBOOK_CNN = """
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 4), nn.BatchNorm1d(4))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_cached_path_is_where_cached_keeps_a_notebook_architecture(few_digits):
+    """For an architecture defined in a notebook cell (its source is in the key), ``cached_path``
+    names the file ``cached`` wrote, and that file holds the trained weights."""
+    namespace = {"__name__": "__main__", "nn": nn}  # as in a notebook kernel
+    exec(compile(NOTEBOOK_CNN, "<cell-1>", "exec"), namespace)
+    config = training.TrainConfig("supervised", epochs=1, batch_size=16)
+    trained = training.cached(namespace["TinyNet"](), config, "tiny-net")
+    path = training.cached_path(namespace["TinyNet"](), config, "tiny-net")
+    assert list(path.parent.glob("*.pt")) == [path]
+    assert torch.equal(torch.load(path, weights_only=True)["net.1.weight"], trained.net[1].weight)
+    assert not trained.training
+
+
+def test_cache_key_ignores_only_the_local_build_tag_of_torch(monkeypatch):
+    """The CPU and CUDA wheels of one torch release compute the same on CPU; another release does not."""
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
+    cpu = training.cache_key(TINY_SSL, training.train)
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cu121")
+    assert training.cache_key(TINY_SSL, training.train) == cpu
+    monkeypatch.setattr(torch, "__version__", "2.6.0+cpu")
+    assert training.cache_key(TINY_SSL, training.train) != cpu
 
 
 def test_unknown_training_method_is_an_error():
-    with pytest.raises(ValueError, match="unknown training method"):
+    with pytest.raises(ValueError, match=r"^unknown training method 'magic'; use 'supervised' or 'simclr'$"):
         training.train(encoders.SmallCNN(), training.TrainConfig("magic", epochs=1), "x")
+
+
+@pytest.mark.parametrize(("epochs", "batch_size"), [(0, 8), (1, 1), (-2, 0)])
+def test_no_epoch_or_a_batch_of_one_is_an_error(epochs, batch_size):
+    expected = rf"^need epochs >= 1 and batch_size >= 2 \(batch normalisation\); got {epochs}, {batch_size}$"
+    with pytest.raises(ValueError, match=expected):
+        training.train(encoders.SmallCNN(), training.TrainConfig("supervised", epochs, batch_size), "x")
+
+
+def _tiny_backbone(dim: int = 6) -> nn.Module:
+    """Pixels -> a linear map -> batch normalisation (whose running statistics any forward pass in
+    training mode changes)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, dim), nn.BatchNorm1d(dim))
+
+
+def _reference_train(backbone, config, name):
+    """``train``'s documented recipe, written out: heads initialised from ``seed``, one generator
+    (seeded by ``seed``) for the batches and the views, AdamW under a one-cycle schedule (20 %
+    warm-up, ``epochs * ceil(n / batch_size)`` steps). Returns the progress lines it would report."""
+    train_set, _ = data.split(data.digits())
+    dim = backbone[1].out_features
+    torch.manual_seed(config.seed)
+    if config.method == "supervised":
+        head = nn.Linear(dim, 10)
+    else:
+        head = nn.Sequential(nn.Linear(dim, dim), nn.BatchNorm1d(dim), nn.ReLU(), nn.Linear(dim, 64))
+    g = torch.Generator().manual_seed(config.seed)
+    params = [*backbone.parameters(), *head.parameters()]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.2)
+    lines = []
+    for epoch in range(1, config.epochs + 1):
+        seen, total = 0, 0.0
+        for idx in training._batches(len(train_set), config.batch_size, g):
+            x, y = train_set.x[idx], train_set.y[idx]
+            if config.method == "supervised":
+                loss = F.cross_entropy(head(backbone(x)), y)
+            else:
+                views = [transforms.augment(x, g, max_angle=config.max_angle) for _ in range(2)]
+                loss = losses.info_nce(head(backbone(views[0])), head(backbone(views[1])), config.temperature)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            schedule.step()
+            seen += len(idx)
+            total += float(loss.detach()) * len(idx)
+        assert seen == len(train_set)
+        lines.append(f"{name}: epoch {epoch}/{config.epochs}, loss {total / seen:.4f}")
+    return lines
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        training.TrainConfig("supervised", epochs=2, batch_size=8, lr=0.01, weight_decay=0.1, seed=3),
+        training.TrainConfig("supervised", epochs=1, batch_size=2, lr=0.02, seed=1),
+        training.TrainConfig(
+            "simclr", epochs=2, batch_size=7, lr=0.01, weight_decay=0.1, temperature=0.5, max_angle=45.0, seed=2
+        ),
+    ],
+)
+def test_train_follows_its_documented_recipe(few_digits, monkeypatch, config):
+    """The trained weights and the reported losses are exactly those of the recipe written out."""
+    reported = []
+    monkeypatch.setattr(training.progress, "report", reported.append)
+    rng_before = torch.random.get_rng_state()
+    backbone = _tiny_backbone()
+    trained = training.train(backbone, config, "tiny")
+    assert trained is backbone and not trained.training
+    assert torch.equal(torch.random.get_rng_state(), rng_before)  # the global generator is left alone
+
+    reference = _tiny_backbone()
+    with torch.random.fork_rng():
+        expected = _reference_train(reference.train(), config, "tiny")
+    assert reported == expected
+    for (key, ours), theirs in zip(trained.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(ours, theirs), key
+    assert not torch.equal(trained[1].weight, _tiny_backbone()[1].weight)  # it did train
 
 
 def test_seeds_give_separately_cached_trained_encoders(tiny_training):
