@@ -531,3 +531,56 @@ def test_batches_are_full_except_the_last_and_follow_the_generator():
     other = training._batches(50, 8, torch.Generator().manual_seed(4))
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert not torch.equal(torch.cat(first), torch.cat(other))
+
+
+def _notebook(code: str, **names) -> dict:
+    """A namespace as a notebook kernel has: code defined in cells, not in an installed module."""
+    ns = {"torch": torch, **names}
+    exec(compile(code, "<cell>", "exec"), ns)
+    return ns
+
+
+TRAINER = """
+def fit():
+    return (data.sum() * scale, split.x.mean())
+"""
+
+
+def test_cache_key_follows_the_data_notebook_code_reads():
+    """A notebook's training function reads globals: their content is part of the key, not just their type."""
+
+    def key(values=None, scale=2, split=None):
+        values = values if values is not None else torch.arange(6.0)
+        split = split if split is not None else data.ImageSet(torch.ones(3, 1, 2, 2), torch.tensor([0, 1, 2]), "d")
+        ns = _notebook(TRAINER, data=values, scale=scale, split=split)
+        return training.cache_key(("config",), ns["fit"])
+
+    base = key()
+    assert key() == base  # the same content, built again: the same key
+    assert key(values=torch.arange(7.0)) != base  # a longer tensor
+    assert key(values=torch.arange(6.0) + 1) != base  # same shape, other values
+    assert key(values=torch.arange(6.0).double()) != base  # other dtype
+    assert key(scale=3) != base and key(scale=2.0) != base  # a setting, and its type
+    other = data.ImageSet(torch.ones(3, 1, 2, 2), torch.tensor([0, 1, 1]), "d")
+    assert key(split=other) != base  # a library object's content (its labels)
+
+
+def test_cache_key_ignores_globals_the_code_does_not_read():
+    split = data.ImageSet(torch.ones(1, 1, 2, 2), torch.tensor([0]), "d")
+    ns = _notebook(TRAINER, data=torch.arange(6.0), scale=2, split=split)
+    before = training.cache_key(("config",), ns["fit"])
+    ns["unrelated"] = torch.randn(5)
+    assert training.cache_key(("config",), ns["fit"]) == before
+
+
+def test_cache_key_follows_a_model_the_notebook_code_uses():
+    code = "def embed_all():\n    return encoder(x)\n"
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        b.weight.copy_(a.weight)
+        b.bias.copy_(a.bias)
+    keys = [training.cache_key(("c",), _notebook(code, encoder=m, x=torch.ones(1, 2))["embed_all"]) for m in (a, b)]
+    assert keys[0] == keys[1]  # same weights
+    with torch.no_grad():
+        b.bias.add_(1.0)
+    assert training.cache_key(("c",), _notebook(code, encoder=b, x=torch.ones(1, 2))["embed_all"]) != keys[0]

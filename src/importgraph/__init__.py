@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Library", "file_digest", "parse", "reach"]
+__all__ = ["Library", "file_digest", "parse", "reach", "value_digest"]
 
 
 def parse(source: str, where: str) -> ast.Module:
@@ -247,8 +247,16 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
                 code = codes.pop()
                 names.update(code.co_names)
                 codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
-            todo += [fn.__globals__[n] for n in names if n in fn.__globals__]
-            todo += _captured(fn)
+            named = {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}
+            captured = _captured(fn)
+            todo += [*named.values(), *captured]
+            # The data notebook code reads counts by content: a changed global tensor, split or
+            # setting gives another key, even though no source changed.
+            values = [*named.items(), *((f"<captured {i}>", v) for i, v in enumerate(captured))]
+            for label, value in values:
+                digest = value_digest(value, library.package)
+                if digest is not None:
+                    found[f"value:{fn.__qualname__}.{label}"] = digest
             aliases = {
                 n: v.__name__
                 for n, v in fn.__globals__.items()
@@ -262,6 +270,69 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
     for m in library.closure(modules):
         found[f"module:{m}"] = file_digest(library.file(m))
     return dict(sorted(found.items()))
+
+
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+
+
+def value_digest(value: Any, package: str = "", depth: int = 6) -> str | None:
+    """SHA-256 (hex) of a data value's content, or None for what is not data (code, handles, unknowns).
+
+    Data: ``None``, numbers, strings and bytes; NumPy arrays and torch tensors (dtype, shape and
+    bytes); tuples, lists, dicts and sets of data; dataclass instances and instances of ``package``'s
+    classes (their attributes); objects with a ``state_dict`` (a model's weights). Functions, classes
+    and modules are code (:func:`reach` follows them); anything else gives None. Deterministic: the
+    same content gives the same digest in every process.
+
+    >>> value_digest((1, "a")) == value_digest((1, "a")) != value_digest((1, "b"))
+    True
+    >>> value_digest(print) is None
+    True
+    """
+    h = hashlib.sha256()
+    try:
+        return h.hexdigest() if _feed(h, value, package, depth) else None
+    except Exception:  # noqa: BLE001 -- content that cannot be read (a sparse tensor...) is not data here
+        return None
+
+
+def _feed(h: Any, value: Any, package: str, depth: int) -> bool:
+    """Add ``value``'s content to ``h``; False (nothing usable added) for what is not data."""
+    kind = type(value)
+    h.update(f"<{kind.__module__}.{kind.__qualname__}>".encode())
+    if isinstance(value, _SCALARS):
+        h.update(repr(value).encode())
+        return True
+    if depth <= 0 or isinstance(value, (types.FunctionType, types.ModuleType, type)):
+        return False
+    module = kind.__module__ or ""
+    if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "shape"):
+        t = value.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.view(-1).view(__import__("torch").uint8).numpy().tobytes() if t.numel() else b"")
+        return True
+    if module.startswith("numpy") and hasattr(value, "tobytes") and hasattr(value, "dtype"):
+        if value.dtype.kind == "O":  # an array of pointers
+            return False
+        h.update(f"{value.dtype.str}{getattr(value, 'shape', ())}".encode())
+        h.update(value.tobytes())
+        return True
+    if isinstance(value, (tuple, list)):
+        return all([_feed(h, v, package, depth - 1) for v in value]) or not value
+    if isinstance(value, (set, frozenset)):
+        parts = sorted(value_digest(v, package, depth - 1) or "" for v in value)
+        h.update("".join(parts).encode())
+        return all(parts) or not value
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: repr(kv[0]))
+        return all([_feed(h, k, package, depth - 1) and _feed(h, v, package, depth - 1) for k, v in items]) or not value
+    if callable(getattr(value, "state_dict", None)):
+        return _feed(h, dict(value.state_dict()), package, depth - 1)
+    is_dataclass = hasattr(kind, "__dataclass_fields__")
+    if is_dataclass or (package and (module == package or module.startswith(package + "."))):
+        fields = list(kind.__dataclass_fields__) if is_dataclass else sorted(getattr(value, "__dict__", {}))
+        return all([_feed(h, getattr(value, f), package, depth - 1) for f in fields]) and bool(fields)
+    return False
 
 
 def _captured(fn: types.FunctionType) -> list[Any]:
