@@ -67,9 +67,9 @@ class Store:
             meta["results"] = results.extract(nb)
         return Entry(nb, meta)
 
-    def _check(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> str | None:
-        """What is wrong with the entry at these paths, or None when it is intact."""
-        return self._read(nb_path, meta_path, expected_code)[0]
+    def _check(self, nb_path: Path, meta_path: Path) -> str | None:
+        """What is wrong with the entry at these paths (its code unchecked), or None when it is intact."""
+        return self._read(nb_path, meta_path, None)[0]
 
     def _read(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> tuple[str | None, object, dict]:
         """(problem, notebook, metadata), each file read and parsed once; the problem is None when intact."""
@@ -107,7 +107,7 @@ class Store:
             if self.has(chapter, key):
                 continue
             src_nb, src_meta = other._paths(chapter, key)
-            if other._check(src_nb, src_meta, None):
+            if other._check(src_nb, src_meta):
                 rejected += 1
                 continue
             dst_nb, dst_meta = self._paths(chapter, key)
