@@ -309,7 +309,7 @@ def _feed(h: Any, value: Any, package: str, depth: int) -> bool:
     if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "shape"):
         t = value.detach().cpu().contiguous()
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.view(-1).view(__import__("torch").uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.view(-1).view(__import__("torch").uint8).numpy() if t.numel() else b"")  # no copy
         return True
     if module.startswith("numpy") and hasattr(value, "tobytes") and hasattr(value, "dtype"):
         if value.dtype.kind == "O":  # an array of pointers
