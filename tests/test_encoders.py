@@ -535,7 +535,7 @@ def test_batches_are_full_except_the_last_and_follow_the_generator():
 
 def _notebook(code: str, **names) -> dict:
     """A namespace as a notebook kernel has: code defined in cells, not in an installed module."""
-    ns = {"torch": torch, **names}
+    ns = {"__name__": "__main__", "torch": torch, **names}
     exec(compile(code, "<cell>", "exec"), ns)
     return ns
 

@@ -388,8 +388,6 @@ def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -
 
     jupyter-cache is derived data: if it cannot be opened it is rebuilt from the store.
     """
-    if not outcomes:  # nothing to hand over (a prose edit): the cache is not even opened
-        return
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 

@@ -71,7 +71,9 @@ class Store:
         """What is wrong with the entry at these paths (its code unchecked), or None when it is intact."""
         return self._read(nb_path, meta_path, None)[0]
 
-    def _read(self, nb_path: Path, meta_path: Path, expected_code: list[str] | None) -> tuple[str | None, object, dict]:
+    def _read(
+        self, nb_path: Path, meta_path: Path, expected_code: list[str] | None
+    ) -> tuple[str | None, nbformat.NotebookNode | None, dict]:
         """(problem, notebook, metadata), each file read and parsed once; the problem is None when intact."""
         if not meta_path.exists():
             return "no metadata (execution or write interrupted)", None, {}

@@ -307,9 +307,11 @@ def _feed(h: Any, value: Any, package: str, depth: int) -> bool:
         return False
     module = kind.__module__ or ""
     if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "shape"):
+        import torch  # already imported: the value is a tensor
+
         t = value.detach().cpu().contiguous()
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.view(-1).view(__import__("torch").uint8).numpy() if t.numel() else b"")  # no copy
+        h.update(t.view(-1).view(torch.uint8).numpy() if t.numel() else b"")  # the bytes, not a copy
         return True
     if module.startswith("numpy") and hasattr(value, "tobytes") and hasattr(value, "dtype"):
         if value.dtype.kind == "O":  # an array of pointers
