@@ -22,7 +22,7 @@ from pathlib import Path
 #: The execution profiles, ``lite`` first (the default).
 PROFILES: tuple[str, ...] = ("lite", "full")
 DEFAULT_PROFILE = "lite"
-#: Set to 1/true/yes for a stand-in run: generated files, every number meaningless.
+#: The variable that makes a run a stand-in run (1, true or yes); its numbers are meaningless.
 STANDIN_ENV = "LECTUREKIT_STANDIN"
 #: The file that marks a folder of stand-in files (it records their settings).
 STANDIN_MARKER = "STANDIN.json"
