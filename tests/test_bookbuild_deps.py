@@ -1,76 +1,26 @@
-"""bookbuild.deps: the data-digest memo cannot be fooled; every re-execution reason is produced."""
+"""bookbuild.deps: what goes into a chapter's key, and every re-execution reason it gives."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 
 import pytest
-from minibook import book  # noqa: F401 -- a fixture
+from minibook import book  # noqa: F401 -- book is a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import deps
-from bookbuild.deps import ChapterKey, data_digest
+from bookbuild.deps import ChapterKey, Library, data_digest
 
 
-@pytest.fixture
-def data(book, tmp_path, monkeypatch):  # noqa: F811
-    """The mini book's full-profile data folder with one file; returns (config, file, memo path)."""
+def test_data_files_are_hashed_by_label_in_the_profiles_that_read_them(book, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("MINI_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "cache" / "data" / "raw" / "images"
     f.parent.mkdir(parents=True)
     f.write_bytes(b"AAAA")
-    return config_mod.load(book), f, tmp_path / "memo.json"
-
-
-LABEL = "mini-cache/data/raw/images"
-LATER = time.time() + 3600  # "now", long after the files were written: memo entries are trusted
-
-
-def test_the_memo_is_used_for_settled_files(data, monkeypatch):
-    config, f, memo = data
-    assert data_digest(config, "full", memo, now=LATER) == {LABEL: hashlib.sha256(b"AAAA").hexdigest()}
-    assert len(json.loads(memo.read_text())) == 1
-    calls = []
-    monkeypatch.setattr(deps, "file_digest", lambda p: calls.append(p) or "hashed")
-    assert data_digest(config, "full", memo, now=LATER)[LABEL] == hashlib.sha256(b"AAAA").hexdigest()
-    assert calls == []  # looked up, not read
-    assert data_digest(config, "lite", memo, now=LATER) == {}  # lite reads no data files
-
-
-def test_a_same_size_rewrite_with_its_mtime_put_back_is_noticed(data):
-    config, f, memo = data
-    before = data_digest(config, "full", memo, now=LATER)
-    st = f.stat()
-    time.sleep(0.05)  # past the file system's timestamp tick
-    f.write_bytes(b"BBBB")  # same size
-    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime restored, as `touch -r` or `cp -p` would
-    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
-    after = data_digest(config, "full", memo, now=LATER)
-    assert after[LABEL] == hashlib.sha256(b"BBBB").hexdigest() != before[LABEL]
-
-
-def test_a_file_replaced_by_a_rename_is_noticed(data):
-    config, f, memo = data
-    data_digest(config, "full", memo, now=LATER)
-    st = f.stat()
-    other = f.with_name("incoming")
-    other.write_bytes(b"CCCC")
-    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
-    os.replace(other, f)
-    assert data_digest(config, "full", memo, now=LATER)[LABEL] == hashlib.sha256(b"CCCC").hexdigest()
-
-
-def test_a_freshly_written_file_is_always_hashed(data, monkeypatch):
-    """Within one timestamp tick two versions can share every stamp: recent files are never looked up."""
-    config, f, memo = data
-    data_digest(config, "full", memo, now=LATER)
-    stamp = deps._stamp(f, f.stat())
-    memo.write_text(json.dumps({stamp: "stale digest"}))  # what a same-tick rewrite would leave behind
-    assert data_digest(config, "full", memo)[LABEL] == hashlib.sha256(b"AAAA").hexdigest()  # now: racy
-    assert data_digest(config, "full", memo, now=LATER)[LABEL] == "stale digest"  # (the memo is consulted)
+    config = config_mod.load(book)
+    assert data_digest(config, "full") == {"mini-cache/data/raw/images": hashlib.sha256(b"AAAA").hexdigest()}
+    assert data_digest(config, "lite") == {}  # lite reads no data files
 
 
 BASE = {
@@ -184,13 +134,6 @@ def test_the_module_memo_follows_the_code(library, tmp_path):
     assert set(extra.components["modules"]) == {"minilib", "minilib.extra", "minilib.core"}
 
 
-def test_an_unreadable_digest_memo_is_ignored(data):
-    config, f, memo = data
-    memo.write_text("{not json")
-    assert data_digest(config, "full", memo, now=LATER) == {LABEL: hashlib.sha256(b"AAAA").hexdigest()}
-    assert len(json.loads(memo.read_text())) == 1  # rewritten
-
-
 def test_components_recorded_without_modules_still_compare():
     old = {k: v for k, v in BASE.items() if k != "modules"}
     assert ChapterKey("k", old).diff(old) == []
@@ -200,3 +143,30 @@ def test_components_recorded_without_modules_still_compare():
         "no longer imports lib.core",
         "no longer imports lib.old",
     ]
+
+
+def test_import_graph_reading(tmp_path):
+    lib_dir = tmp_path / "pkg"
+    (lib_dir / "sub").mkdir(parents=True)
+    (lib_dir / "__init__.py").write_text('_EXPORTS = {"helper": "pkg.a"}\n')
+    (lib_dir / "a.py").write_text("from . import b\n")
+    (lib_dir / "b.py").write_text("")
+    (lib_dir / "c.py").write_text('_EXPORTS = {"Thing": "pkg.b"}\n')
+    (lib_dir / "sub" / "__init__.py").write_text("")
+    (lib_dir / "sub" / "d.py").write_text("from ..c import *\n")
+    lib = Library(tmp_path, "pkg")
+    assert lib.closure(lib.direct_imports("import pkg as p\np.helper()", "t")) == {"pkg", "pkg.a", "pkg.b"}
+    assert lib.closure(lib.direct_imports("import pkg as p\np.sub.d.f()", "t")) == {
+        "pkg",
+        "pkg.sub",
+        "pkg.sub.d",
+        "pkg.c",
+    }
+    assert lib.direct_imports("import numpy as np\nnp.zeros(1)", "t") == set()
+    # A module's lazy re-exports resolve to the defining module, not to everything.
+    assert lib.closure(lib.direct_imports("import pkg.c as c\nc.Thing()", "t")) == {"pkg", "pkg.c", "pkg.b"}
+    assert lib.closure(lib.direct_imports("from pkg.c import Thing", "t")) == {"pkg", "pkg.c", "pkg.b"}
+    # An alias used in a way that cannot be read statically: depend on everything.
+    assert lib.direct_imports("import pkg as p\ngetattr(p, name)", "t") == lib.all_modules()
+    with pytest.raises(ValueError, match="cannot parse"):
+        lib.direct_imports("def (", "cell 3")

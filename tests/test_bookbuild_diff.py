@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
 import shlex
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from minibook import FRONT, book, run  # noqa: F401 -- book is a fixture
 
 import bookbuild
-from bookbuild import diff, results
+from bookbuild import diff
 from bookbuild.store import Store
 
 TREE_SRC = Path(bookbuild.__file__).resolve().parents[1]
@@ -77,51 +74,6 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-
-
-def test_results_are_extracted_from_glue_outputs_and_images():
-    nb = nbformat.v4.new_notebook()
-    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + struct.pack(">II", 7, 5) + b"rest").decode()
-    glued = nbformat.v4.new_output(
-        "display_data",
-        data={"application/papermill.record/text/plain": "0.25"},
-        metadata={"scrapbook": {"name": "ratio", "mime_prefix": "application/papermill.record/"}},
-    )
-    shown = nbformat.v4.new_output(
-        "display_data",
-        data={"text/plain": "np.float64(2.5)"},
-        metadata={"scrapbook": {"name": "wrapped", "mime_prefix": ""}},
-    )
-    text = nbformat.v4.new_output(
-        "display_data",
-        data={"application/papermill.record/text/plain": "'lite'"},
-        metadata={"scrapbook": {"name": "profile", "mime_prefix": "application/papermill.record/"}},
-    )
-    figure = nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})
-    c1, c2, c3 = (nbformat.v4.new_code_cell(s) for s in ("glue()", "plot()", "plot2()"))
-    c1.outputs = [glued, shown, text]
-    c2.outputs = [figure]
-    c2.metadata = {"mystnb": {"figure": {"name": "fig-spectrum", "caption": "c"}}}
-    c3.outputs = [figure, figure]
-    nb.cells = [c1, c2, c3]
-    r = results.extract(nb)
-    assert r["glue"] == {
-        "profile": {"mime": "text/plain", "text": "'lite'", "value": None},
-        "ratio": {"mime": "text/plain", "text": "0.25", "value": 0.25},
-        "wrapped": {"mime": "text/plain", "text": "np.float64(2.5)", "value": 2.5},
-    }
-    assert list(r["figures"]) == ["fig-spectrum", "cell 3 [1]", "cell 3 [2]"]
-    assert r["figures"]["fig-spectrum"]["width"] == 7 and r["figures"]["fig-spectrum"]["height"] == 5
-    assert r["figures"]["fig-spectrum"]["sha256"] == __import__("hashlib").sha256(base64.b64decode(png)).hexdigest()
-    assert [results.number(t) for t in ("3", "-1e-3", "True", "'x'", "[1]", "tensor(0.5000)", "nan")] == [
-        3.0,
-        -0.001,
-        None,
-        None,
-        None,
-        0.5,
-        None,
-    ]
 
 
 def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number(results_book):
@@ -236,29 +188,3 @@ def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_pat
     assert "~ scaled: 20 -> 30" in bookbuild_cli("diff", str(published), cwd=book).stdout
     done = bookbuild_cli("diff", str(tmp_path / "nothing-here"), cwd=book)
     assert done.returncode == 2 and "no build manifest at" in done.stdout
-
-
-def test_the_status_page_lists_the_changed_numbers():
-    from bookbuild.sphinx_ext import _changes
-
-    report = {
-        "chapters": [
-            {
-                "chapter": "book/priors",
-                "status": "changed",
-                "figures": [{"name": "fig-pca", "change": "changed"}],
-                "glue": [
-                    {"name": "ratio", "change": "changed", "old": "1.01", "new": "1.2", "relative": 0.188118811881},
-                    {"name": "n_seeds", "change": "added", "old": None, "new": "5"},
-                ],
-            },
-            {"chapter": "book/new", "status": "added", "glue": [], "figures": []},
-        ],
-        "identical": ["book/a"],
-    }
-    text = " | ".join(node.astext() for node in _changes(report))
-    assert "2 glued value(s) and 1 figure(s) changed" in text
-    assert "book/priors, ratio: 1.01 \u2192 1.2 (+18.81%)" in text and "book/priors, n_seeds: added (5)" in text
-    assert "book/priors, figure fig-pca: changed" in text and "book/new: added" in text
-    empty = _changes({"chapters": [], "identical": ["book/a", "book/b"]})
-    assert "no glued value or figure changed (2 chapters with byte-identical outputs)" in empty[0].astext()

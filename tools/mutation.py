@@ -65,8 +65,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "src/bookbuild/deps.py",
         [
             "tests/test_bookbuild_deps.py",
-            "tests/test_planmemo.py",
-            "tests/test_bookbuild.py::test_profile_packages_data_and_threads_are_in_the_key",
+            "tests/test_bookbuild_planmemo.py",
+            "tests/test_bookbuild_plan.py::test_profile_packages_data_and_threads_are_in_the_key",
         ],
     ),
     "bookbuild/store": ("src/bookbuild/store.py", ["tests/test_bookbuild_store.py"]),
