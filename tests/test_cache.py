@@ -155,3 +155,23 @@ def test_concurrent_requests_for_one_result_compute_it_once():
         w.join()
     assert len(calls) == 1
     assert len(results) == 2 and all(torch.equal(r["w"], torch.ones(3)) for r in results)
+
+
+def test_cache_key_changes_with_the_thread_count(monkeypatch):
+    """CPU reductions split differently across threads: weights trained with another count are kept apart."""
+    compute = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    base = cache.key(TINY_SSL, compute)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 7)
+    seven = cache.key(TINY_SSL, compute)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert len({base, seven, cache.key(TINY_SSL, compute)}) == 3
+
+
+def test_cache_key_changes_with_the_seed_and_every_other_config_field():
+    import dataclasses
+
+    compute = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    base = cache.key(TINY_SSL, compute)
+    changes = {"seed": 1, "epochs": 2, "batch_size": 256, "lr": 1e-3, "weight_decay": 0.1, "temperature": 0.5}
+    for name, value in {**changes, "max_angle": 10.0, "method": "supervised"}.items():
+        assert cache.key(dataclasses.replace(TINY_SSL, **{name: value}), compute) != base, name
