@@ -33,7 +33,7 @@ def test_reach_follows_notebook_code(tmp_path):
 def _notebook(code: str, **names) -> dict:
     """A namespace as a notebook kernel has: code defined in cells, not in an installed module,
     whose source ``inspect`` finds in ``linecache`` (as ipykernel registers each cell)."""
-    name = f"<cell-{next(_CELLS)}>"
+    name = f"<notebook-cell-{next(_CELLS)}>"  # unlike the bare "<cell-1>" some tests compile
     linecache.cache[name] = (len(code), None, code.splitlines(keepends=True), name)
     ns = {"__name__": "__main__", "torch": torch, **names}
     exec(compile(code, name, "exec"), ns)
