@@ -1,5 +1,6 @@
 """importgraph: the static import graph of a package, and what a piece of code reaches (the basis of keys)."""
 
+import dataclasses
 import itertools
 import linecache
 from pathlib import Path
@@ -324,3 +325,296 @@ def test_a_notebook_class_counts_by_its_class_level_data_and_its_slots_are_no_er
     keys = [reach_of(_notebook(code.format(dim=d))["fit"]) for d in (2, 3)]
     assert "value:Net.DIM" in keys[0] and keys[0] != keys[1]
     assert reach_of(_notebook(code.format(dim=2))["fit"]) == keys[0]
+
+
+# --- digests are stable: every cache key in the shared cache is made of them -----------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    lr: float
+    tags: tuple = ("a",)
+
+
+SLOTTED = "class Slotted:\n    __slots__ = 'w'\n\n    def __init__(self, w):\n        self.w = w\n"
+
+
+def _golden_values() -> dict:
+    import decimal
+    import enum
+    import fractions
+    import random
+
+    import numpy as np
+    import pandas as pd
+
+    class Colour(enum.Enum):
+        RED = 1
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        linear = torch.nn.Linear(2, 1)
+    plain = _notebook("class Plain:\n    def __init__(self):\n        self.w = 3\n        self.v = 'x'\n")["Plain"]
+    return {
+        "scalars": (None, True, 3, 2.5, 1j, "s", b"b"),
+        "tensor": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+        "int tensor": torch.tensor([1, 2], dtype=torch.int16),
+        "empty tensor": torch.zeros(0, 3),
+        "array": np.arange(4, dtype=np.int64).reshape(2, 2),
+        "object array": np.array(["a", 1], dtype=object),
+        "numpy scalar": np.float32(0.5),
+        "list": [1, [2, (3,)]],
+        "set": {1, "a", (2, 3)},
+        "frozenset": frozenset({"x"}),
+        "dict": {"b": 1, "a": [2], 3: None},
+        "path": Path("data/x.csv"),
+        "numbers": (fractions.Fraction(1, 3), decimal.Decimal("0.10")),
+        "enum range slice": (Colour.RED, range(1, 9, 2), slice(None, 4)),
+        "dtypes": (torch.float64, torch.device("cpu"), np.dtype("float32")),
+        "frame": pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}, index=[10, 20]),
+        "series": pd.Series([0.5, 1.5], name="s"),
+        "index": pd.Index(["p", "q"]),
+        "generators": (np.random.default_rng(1), np.random.RandomState(2), random.Random(3)),
+        "torch generator": torch.Generator().manual_seed(4),
+        "model": linear,
+        "dataclass": Setting(0.1),
+        "package object": data.ImageSet(torch.zeros(1, 1, 2, 2), torch.tensor([1]), "tiny"),
+        "notebook object": plain(),
+        "slotted": _notebook(SLOTTED)["Slotted"]([1.5]),
+        "code inside": {"f": len, "g": _golden_values},
+    }
+
+
+GOLDEN = {
+    "scalars": "a95b7973417a530dbdb72c033fea5ec80cdc4d200dde468e1c27006f77cf8506",
+    "tensor": "d8b017fe6e35f8e22cb947aac37c9d4f763cff3b02df02b59433474a967cb8cf",
+    "int tensor": "f512618df95be155f14c8aedb18ebf6d735e74e53e1bac7c35e2e0d72366375f",
+    "empty tensor": "bd433ab1305417aeda562f5e5a6cbc58de78013a8526b1c7a2695e1bec3a5d46",
+    "array": "0e9eaf95fa63348ce0e8cc75ece396fbbb0dd344e74d27f5912f9e7be66fd034",
+    "object array": "f6ea65e3f2bd89ae1426562b810dc067e0d126ab598122da406b4b40db755396",
+    "numpy scalar": "4dcc99ca394c86d59b65fe7a7e0c49045606074b3bca1aef050342c558c765ed",
+    "list": "36d879609b6b90cd434d6b59e160407f17d4255265c2a48828293d30f58a3948",
+    "set": "7e43e952578b07313ee5a06a4d8e43e1a8be69502c0fdc1a8eecee6620d1424c",
+    "frozenset": "d65c4483ebf98c07903174b3222d74bb8ff26e909c6de759f8378ce18e95164b",
+    "dict": "835a75ef33fa0c2721dabc9479a0b1ef652a01a9e10189c8a5563b857dc263c7",
+    "path": "3b9929af893d84995abcc9d9b7a63d08bb93250170b4c809406a165c01d8bf41",
+    "numbers": "f5bce43ec579e1221a535c2fa94590c37f42aac8b0f62eb821e2ba50b5cf90eb",
+    "enum range slice": "37f59bb8261ec22b97c0ea5de4c805e42ef4fe8ec14573e77140d6ca67d86221",
+    "dtypes": "953a154f4df7ce053bd5226cda62588b7fab9bcec2291aec3a9260ee74965f08",
+    "frame": "49ff5d9feffec628a90a2914a6baa6b9d22d987412c92d02f054fb0997a938b4",
+    "series": "82ed7526d9ee59d8b1b36e734ca9630154b0e3ad4990d06571f864ce9de6098f",
+    "index": "35d2b7b5c2e71a96469987254e16966a05f84daeab0920fde727c0d44deaf3bb",
+    "generators": "f172c0503a152418c4062023c4215e4c41121cdd33c6bbea1c411142b58eb846",
+    "torch generator": "7789e49422189cacda94a690d41eefd04d3787bf759025870932e10953daded7",
+    "model": "103c0f95af2c18866425a1c118117e94489c7b1145014cacb142e3726797d585",
+    "dataclass": "692ec2a77efd718cebe1b273a71110dbad0f57b88fd62c4f12e49a45e40da427",
+    "package object": "d5c5e7b88e0f2ba2f90ced04f19cd78ac240715fe4e1985a0ccb3a5a28e68f6c",
+    "notebook object": "0edb81464fc8bafceccf0a2f83d8b4eaf6c99124be7746552d183e59a00b92e9",
+    "slotted": "212cb259116094aef97e23e768c450a4611afad09b085e7b5d0d18af5678c6eb",
+    "code inside": "41ba2594607ca6d6a18ea599f3adcbf9a566c478ae2bc99d7b62d3d0063e9ba7",
+}
+
+
+def test_digests_are_stable_and_each_kind_of_value_has_its_own():
+    """A digest format change changes every cache key: deliberate only (update GOLDEN with the change)."""
+    values = _golden_values()
+    digests = {name: importgraph.value_digest(v, "lecturekit") for name, v in values.items()}
+    assert digests == GOLDEN
+    assert len(set(digests.values())) == len(digests)
+
+
+# --- the static import graph of a package --------------------------------------------------------
+
+PACKAGE = {
+    "__init__.py": "_EXPORTS = {'Thing': 'pkg.things'}\n",
+    "things.py": "X = 1\n",
+    "b.py": "",
+    "a.py": "from . import b\nfrom .sub import deep\nfrom .things import X\nimport os\n",
+    "sub/__init__.py": "from . import other\nfrom .. import b\n",
+    "sub/deep.py": "from ..things import X\nfrom . import other\n",
+    "sub/other.py": "",
+    "lazy.py": "from pkg import Thing, b\n",
+    "chain.py": "import pkg as p\nimport pkg.sub\n\ndef f():\n    return p.Thing, pkg.sub.deep.g, p.b.h\n",
+    "bare.py": "import pkg\n\nprint(pkg)\n",
+    "store.py": "import pkg.b as mod\nimport pkg.things\n\nmod = 1\n",
+}
+
+
+@pytest.fixture
+def package(tmp_path):
+    for name, text in PACKAGE.items():
+        (tmp_path / "pkg" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "pkg" / name).write_text(text)
+    return importgraph.Library(tmp_path, "pkg")
+
+
+def test_the_modules_files_and_packages_of_a_library(package, tmp_path):
+    names = {"pkg", "pkg.things", "pkg.b", "pkg.a", "pkg.sub", "pkg.sub.deep", "pkg.sub.other", "pkg.lazy"}
+    assert package.all_modules() == names | {"pkg.chain", "pkg.bare", "pkg.store"}
+    assert package.file("pkg") == tmp_path / "pkg" / "__init__.py"
+    assert package.file("pkg.sub.deep") == tmp_path / "pkg" / "sub" / "deep.py"
+    assert package.file("pkg.nothing") is None and package.file("other") is None and package.file("pkgx") is None
+    assert [package.is_package(m) for m in ("pkg", "pkg.sub", "pkg.a", "pkg.nothing", "os")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert package.with_parents("pkg.sub.deep") == {"pkg", "pkg.sub", "pkg.sub.deep"}
+    assert package.with_parents("pkg.sub.nothing") == {"pkg", "pkg.sub"}
+    assert package.exports("pkg") == {"Thing": "pkg.things"}
+    assert package.exports("pkg.b") == {} and package.exports("elsewhere") == {}
+
+
+def test_imports_relative_absolute_lazy_and_through_attribute_chains(package):
+    assert package.imports_of("pkg.a") == {"pkg", "pkg.b", "pkg.sub", "pkg.sub.deep", "pkg.things"}
+    assert package.imports_of("pkg.sub") == {"pkg", "pkg.sub", "pkg.sub.other", "pkg.b"}
+    assert package.imports_of("pkg.sub.deep") == {"pkg", "pkg.things", "pkg.sub", "pkg.sub.other"}
+    assert package.imports_of("pkg.lazy") == {"pkg", "pkg.things", "pkg.b"}  # a re-export counts as its module
+    assert package.imports_of("pkg.chain") == {"pkg", "pkg.things", "pkg.sub", "pkg.sub.deep", "pkg.b"}
+    assert package.imports_of("pkg.bare") == package.all_modules()  # the package used whole: everything
+    assert package.imports_of("pkg.store") == {"pkg", "pkg.b", "pkg.things"}  # assigning to an alias is no use
+    assert package.imports_of("pkg.nothing") == frozenset()
+    assert package.closure({"pkg.a"}) == {
+        "pkg",
+        "pkg.a",
+        "pkg.b",
+        "pkg.sub",
+        "pkg.sub.deep",
+        "pkg.sub.other",
+        "pkg.things",
+    }
+    assert package.closure({"pkg.b", "pkg.things"}) == {"pkg.b", "pkg.things"}  # they import nothing
+    assert package.circles() == []
+    # without the module it is in, a relative import cannot be resolved (and is not guessed)
+    assert package.direct_imports("from . import b\nfrom .things import X\n", "<cell>") == set()
+
+
+def test_parse_blanks_magics_keeps_line_numbers_and_names_where_it_failed():
+    tree = importgraph.parse("%matplotlib inline\n  !pip list\nimport os\n", "cell 1")
+    assert [type(n).__name__ for n in tree.body] == ["Import"] and tree.body[0].lineno == 3
+    with pytest.raises(ValueError, match=r"^chapter\.md, cell 4: cannot parse code to find its imports: .*line 3"):
+        importgraph.parse("%time\n\nx = (\n", "chapter.md, cell 4")
+    assert importgraph.parse("y = 100 % 7\n", "c").body[0].value.op.__class__.__name__ == "Mod"
+
+
+def test_file_digest_is_the_sha256_of_the_bytes(tmp_path):
+    import hashlib
+
+    (tmp_path / "f").write_bytes(b"abc")
+    assert importgraph.file_digest(tmp_path / "f") == hashlib.sha256(b"abc").hexdigest()
+
+
+# --- reach: every kind of object it is given, and what it must not drop ------------------------
+
+
+def test_reach_takes_one_object_or_several_and_drops_none_of_them():
+    import functools
+
+    ns = _notebook(
+        "class C:\n    def m(self):\n        return 1\n\n"
+        "def f(x):\n    return x\n\ndef g():\n    return 2\n\ndef h():\n    return 3\n"
+    )
+    assert set(reach_of(ns["g"])) == {"source:g"}
+    assert set(reach_of((ns["g"], ns["h"]))) == {"source:g", "source:h"}
+    # each special kind last in the list (reach takes it first): what follows it is still reached
+    assert {"source:g", "source:C.m", "source:C"} <= set(reach_of([ns["g"], ns["C"]().m]))
+    assert {"source:g", "source:f", "source:C"} <= set(reach_of([ns["g"], functools.partial(ns["f"], ns["C"]())]))
+    assert {"source:g", "source:f", "source:C"} <= set(reach_of([ns["g"], functools.partial(ns["f"], x=ns["C"]())]))
+    assert set(reach_of([ns["g"], torch.nn.functional])) == {"source:g"}  # another package's module
+    assert set(reach_of([ns["g"], torch.nn.functional.relu])) == {"source:g"}  # another package's function
+    assert set(reach_of([ns["g"], 5])) == {"source:g"}  # a builtin value given directly: no code
+    reached = reach_of([ns["g"], data])
+    assert {"source:g", "module:lecturekit.data", "module:lecturekit.profile"} <= set(reached)
+    for label, digest in reached.items():
+        if label.startswith("module:"):
+            assert digest == importgraph.file_digest(LIBRARY.file(label.split(":", 1)[1]))
+
+
+def test_reach_counts_code_defined_in_a_spawned_processes_main_as_notebook_code():
+    ns = _notebook("def f():\n    return 1\n")
+    ns["f"].__module__ = "__mp_main__"
+    assert set(reach_of(ns["f"])) == {"source:f"}
+
+
+def test_library_code_counts_by_its_modules_and_what_its_closures_capture():
+    from lecturekit import training
+
+    assert set(reach_of(data.split)) == {f"module:{m}" for m in LIBRARY.closure({"lecturekit.data"})}
+    inner = _notebook("class Net:\n    pass\n")["Net"]
+    with_model = reach_of(training._fitter(inner(), training.TrainConfig("supervised", 1), "n"))
+    assert "source:Net" in with_model
+
+
+def test_class_level_data_counts_by_content_and_python_bookkeeping_does_not():
+    ns = _notebook(
+        "import abc\n\ndef helper():\n    return 1\n\n"
+        "class Net(abc.ABC):\n    __slots__ = ('w',)\n    DIM = 4\n    TABLE = {'h': helper}\n"
+        "    shortcut = staticmethod(helper)\n\n    def run(self):\n        return self.DIM\n"
+    )
+    reached = reach_of(ns["Net"])
+    assert {k for k in reached if k.startswith("value:")} == {"value:Net.DIM", "value:Net.TABLE"}
+    assert "source:helper" in reached  # held in a class-level dict and as a static method
+    assert all(isinstance(v, str) and len(v) == 64 for v in reached.values())
+    ns["Net"].LOCK = __import__("threading").Lock()
+    with pytest.raises(importgraph.Unhashable, match=r"^Net reads 'LOCK', a _thread\.lock"):
+        reach_of(ns["Net"])
+
+
+def test_code_held_in_data_is_followed_however_it_is_held():
+    ns = _notebook(
+        "import dataclasses\n\ndef act():\n    return 1\n\n"
+        "@dataclasses.dataclass\nclass Variant:\n    fn: object\n    n: int = 1\n\n"
+        "def fit():\n    return variant.fn(), nested, items\n"
+    )
+    ns["variant"] = ns["Variant"](ns["act"])
+    ns["nested"] = [[[[[[[ns["act"]]]]]]]]  # seven lists deep
+    ns["items"] = ({"k": (ns["act"],)}, {ns["act"]})
+    reached = reach_of(ns["fit"])
+    assert "source:act" in reached and "source:Variant" in reached
+    ns["nested"] = [[[[[[[[ns["act"]]]]]]]]]  # eight: deeper than a key is read
+    with pytest.raises(importgraph.Unhashable, match="nested too deep"):
+        reach_of(ns["fit"])
+
+
+def test_properties_and_class_methods_of_notebook_classes_are_their_source():
+    code = (
+        "class Box:\n    @property\n    def size(self):\n        return {a}\n\n    @size.setter\n"
+        "    def size(self, v):\n        self.v = v * {b}\n\n"
+        "    @size.deleter\n    def size(self):\n        self.v = {c}\n\n"
+        "    @classmethod\n    def make(cls):\n        return cls() if {d} else None\n"
+    )
+    base = reach_of(_notebook(code.format(a=1, b=1, c=1, d=1))["Box"])
+    for change in ({"a": 2}, {"b": 2}, {"c": 2}, {"d": 2}):
+        other = {"a": 1, "b": 1, "c": 1, "d": 1, **change}
+        assert reach_of(_notebook(code.format(**other))["Box"]) != base, change
+    box = _notebook(code.format(a=1, b=1, c=1, d=1))["Box"]
+    names = [name for name, _ in importgraph._methods(box)]
+    assert names == ["size.get", "size.set", "size.del", "make"]
+
+
+def test_captured_values_are_named_in_errors_by_their_variable():
+    make = _notebook(
+        "def make(lock, unused=None):\n    later = None\n\n"
+        "    def fit(step=2, *, scale=lock):\n        return lock, later, step, scale\n"
+        "    later = 1\n    return fit\n"
+    )["make"]
+    fit = make(__import__("threading").Lock())
+    assert importgraph._captured_names(fit) == ["later", "lock", "step", "scale"]
+    with pytest.raises(importgraph.Unhashable, match=r"make\.<locals>\.fit reads 'lock'"):
+        reach_of(fit)
+
+
+def test_is_code_tells_code_from_data():
+    ns = _notebook("class Call:\n    def __call__(self):\n        return 1\n")
+    assert importgraph.is_code(len) and importgraph.is_code(torch.nn.functional.relu)
+    assert not importgraph.is_code(ns["Call"]())  # a notebook's callable object holds data
+    assert not importgraph.is_code(torch.nn.Linear(1, 1))  # a model: its weights are data
+    assert not importgraph.is_code(3) and not importgraph.is_code("len")
+
+
+def test_an_unfilled_closure_cell_is_left_out():
+    fit = _notebook("def make():\n    def fit():\n        return later\n    return fit\n    later = 1\n")["make"]()
+    assert importgraph._captured(fit) == [] and importgraph._captured_names(fit) == []
+    assert set(reach_of(fit)) == {"source:make.<locals>.fit"}
