@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 import linecache
+import re
 from pathlib import Path
 
 import pytest
@@ -336,7 +337,18 @@ class Setting:
     tags: tuple = ("a",)
 
 
-SLOTTED = "class Slotted:\n    __slots__ = 'w'\n\n    def __init__(self, w):\n        self.w = w\n"
+SLOTTED = (
+    "class Slotted:\n    __slots__ = 'weight'\n\n    def __init__(self, w):\n        self.weight = w\n\n"
+    "class Open:\n    __slots__ = ('w', '__dict__', '__weakref__')\n\n    def __init__(self):\n        self.w = 1\n"
+)
+#: A class of the library (not a dataclass, no state dict), callable: its instances are data.
+Kit = type("Kit", (), {"__module__": "lecturekit.fake", "__call__": lambda self: 1})
+
+
+def _kit(w):
+    kit = Kit()
+    kit.w = w
+    return kit
 
 
 def _golden_values() -> dict:
@@ -381,7 +393,15 @@ def _golden_values() -> dict:
         "package object": data.ImageSet(torch.zeros(1, 1, 2, 2), torch.tensor([1]), "tiny"),
         "notebook object": plain(),
         "slotted": _notebook(SLOTTED)["Slotted"]([1.5]),
-        "code inside": {"f": len, "g": _golden_values},
+        "open slots": _notebook(SLOTTED)["Open"](),
+        "package objects nested": (
+            [data.ImageSet(torch.zeros(1, 1, 2, 2), torch.tensor([1]), "n")],
+            {"k": _kit(2)},
+            Setting(_kit(3)),
+            np.array([_kit(4), 1], dtype=object),
+            {_kit(5)},
+        ),
+        "code inside": {"f": len, "g": _golden_values, "m": torch.nn.functional, "u": np.sin, "v": np.vectorize(abs)},
     }
 
 
@@ -410,8 +430,10 @@ GOLDEN = {
     "dataclass": "692ec2a77efd718cebe1b273a71110dbad0f57b88fd62c4f12e49a45e40da427",
     "package object": "d5c5e7b88e0f2ba2f90ced04f19cd78ac240715fe4e1985a0ccb3a5a28e68f6c",
     "notebook object": "0edb81464fc8bafceccf0a2f83d8b4eaf6c99124be7746552d183e59a00b92e9",
-    "slotted": "212cb259116094aef97e23e768c450a4611afad09b085e7b5d0d18af5678c6eb",
-    "code inside": "41ba2594607ca6d6a18ea599f3adcbf9a566c478ae2bc99d7b62d3d0063e9ba7",
+    "slotted": "3d1a14b25e3a670bae1fc68fea3bf1e89d9ee238163a0354185c47082faaacac",
+    "open slots": "f57a7ed8b1410da2fe0d57bb7f59c1cc0d0326f4244a1c6369d76de5e1a5dd24",
+    "package objects nested": "ae6519135eb3a03526e62d1b58b8694e3d22d8e7af0edca8f88b81de20df9d99",
+    "code inside": "e4f93f07c5983f817820e7bc1f21378b657870d972d966b0beb1f8a3ca9277bf",
 }
 
 
@@ -429,14 +451,18 @@ PACKAGE = {
     "__init__.py": "_EXPORTS = {'Thing': 'pkg.things'}\n",
     "things.py": "X = 1\n",
     "b.py": "",
-    "a.py": "from . import b\nfrom .sub import deep\nfrom .things import X\nimport os\n",
+    "a.py": "from os import path\nfrom . import b\nfrom .sub import deep\nfrom .things import X\nimport os\n",
     "sub/__init__.py": "from . import other\nfrom .. import b\n",
     "sub/deep.py": "from ..things import X\nfrom . import other\n",
     "sub/other.py": "",
-    "lazy.py": "from pkg import Thing, b\n",
-    "chain.py": "import pkg as p\nimport pkg.sub\n\ndef f():\n    return p.Thing, pkg.sub.deep.g, p.b.h\n",
+    "lazy.py": "from pkg import b, Thing\n",
+    "chain.py": (
+        "import os\nimport pkg as p\nimport pkg.sub\n\n"
+        "def f():\n    return os.path.sep, p.Thing, pkg.sub.deep.g, p.b.h\n"
+    ),
+    "named.py": "from pkg import sub\n\ndef f():\n    return sub.deep.g\n",
     "bare.py": "import pkg\n\nprint(pkg)\n",
-    "store.py": "import pkg.b as mod\nimport pkg.things\n\nmod = 1\n",
+    "store.py": "import pkg.b as mod\nimport pkg.things\nimport pkg.sub as s\n\nmod = 1\ns = 2\n",
 }
 
 
@@ -450,7 +476,7 @@ def package(tmp_path):
 
 def test_the_modules_files_and_packages_of_a_library(package, tmp_path):
     names = {"pkg", "pkg.things", "pkg.b", "pkg.a", "pkg.sub", "pkg.sub.deep", "pkg.sub.other", "pkg.lazy"}
-    assert package.all_modules() == names | {"pkg.chain", "pkg.bare", "pkg.store"}
+    assert package.all_modules() == names | {"pkg.chain", "pkg.bare", "pkg.store", "pkg.named"}
     assert package.file("pkg") == tmp_path / "pkg" / "__init__.py"
     assert package.file("pkg.sub.deep") == tmp_path / "pkg" / "sub" / "deep.py"
     assert package.file("pkg.nothing") is None and package.file("other") is None and package.file("pkgx") is None
@@ -474,7 +500,13 @@ def test_imports_relative_absolute_lazy_and_through_attribute_chains(package):
     assert package.imports_of("pkg.lazy") == {"pkg", "pkg.things", "pkg.b"}  # a re-export counts as its module
     assert package.imports_of("pkg.chain") == {"pkg", "pkg.things", "pkg.sub", "pkg.sub.deep", "pkg.b"}
     assert package.imports_of("pkg.bare") == package.all_modules()  # the package used whole: everything
-    assert package.imports_of("pkg.store") == {"pkg", "pkg.b", "pkg.things"}  # assigning to an alias is no use
+    assert package.imports_of("pkg.store") == {
+        "pkg",
+        "pkg.b",
+        "pkg.things",
+        "pkg.sub",
+    }  # assigning to an alias is no use
+    assert package.imports_of("pkg.named") == {"pkg", "pkg.sub", "pkg.sub.deep"}
     assert package.imports_of("pkg.nothing") == frozenset()
     assert package.closure({"pkg.a"}) == {
         "pkg",
@@ -564,23 +596,26 @@ def test_class_level_data_counts_by_content_and_python_bookkeeping_does_not():
 
 def test_code_held_in_data_is_followed_however_it_is_held():
     ns = _notebook(
-        "import dataclasses\n\ndef act():\n    return 1\n\n"
+        "import dataclasses\n\ndef act1():\n    return 1\n\ndef act2():\n    return 2\n\n"
+        "def act3():\n    return 3\n\ndef act4():\n    return 4\n\n"
         "@dataclasses.dataclass\nclass Variant:\n    fn: object\n    n: int = 1\n\n"
-        "def fit():\n    return variant.fn(), nested, items\n"
+        "def fit():\n    return variant, nested, items, bag\n"
     )
-    ns["variant"] = ns["Variant"](ns["act"])
-    ns["nested"] = [[[[[[[ns["act"]]]]]]]]  # seven lists deep
-    ns["items"] = ({"k": (ns["act"],)}, {ns["act"]})
+    ns["variant"] = ns["Variant"](ns["act1"])
+    ns["nested"] = [[[[[[[ns["act2"]]]]]]]]  # seven lists deep
+    ns["items"] = {"k": (ns["act3"],)}
+    ns["bag"] = {ns["act4"]}
     reached = reach_of(ns["fit"])
-    assert "source:act" in reached and "source:Variant" in reached
-    ns["nested"] = [[[[[[[[ns["act"]]]]]]]]]  # eight: deeper than a key is read
+    assert {"source:act1", "source:act2", "source:act3", "source:act4", "source:Variant"} <= set(reached)
+    ns["nested"] = [[[[[[[[ns["act2"]]]]]]]]]  # eight: deeper than a key is read
     with pytest.raises(importgraph.Unhashable, match="nested too deep"):
         reach_of(ns["fit"])
 
 
 def test_properties_and_class_methods_of_notebook_classes_are_their_source():
     code = (
-        "class Box:\n    @property\n    def size(self):\n        return {a}\n\n    @size.setter\n"
+        "class Box:\n    def first(self):\n        return 0\n\n"
+        "    @property\n    def size(self):\n        return {a}\n\n    @size.setter\n"
         "    def size(self, v):\n        self.v = v * {b}\n\n"
         "    @size.deleter\n    def size(self):\n        self.v = {c}\n\n"
         "    @classmethod\n    def make(cls):\n        return cls() if {d} else None\n"
@@ -591,7 +626,7 @@ def test_properties_and_class_methods_of_notebook_classes_are_their_source():
         assert reach_of(_notebook(code.format(**other))["Box"]) != base, change
     box = _notebook(code.format(a=1, b=1, c=1, d=1))["Box"]
     names = [name for name, _ in importgraph._methods(box)]
-    assert names == ["size.get", "size.set", "size.del", "make"]
+    assert names == ["first", "size.get", "size.set", "size.del", "make"]
 
 
 def test_captured_values_are_named_in_errors_by_their_variable():
@@ -618,3 +653,172 @@ def test_an_unfilled_closure_cell_is_left_out():
     fit = _notebook("def make():\n    def fit():\n        return later\n    return fit\n    later = 1\n")["make"]()
     assert importgraph._captured(fit) == [] and importgraph._captured_names(fit) == []
     assert set(reach_of(fit)) == {"source:make.<locals>.fit"}
+
+
+# --- edges found by mutation testing (make mutation) --------------------------------------------
+
+
+def _deepest(wrap, leaf, limit: int = 14) -> int:
+    """The most times ``wrap`` can be applied around ``leaf`` with the value still hashable."""
+    value, ok = leaf, -1
+    for n in range(limit):
+        try:
+            importgraph.value_digest(value, "lecturekit")
+        except importgraph.Unhashable as err:
+            assert "nested too deep" in str(err)
+            return ok
+        ok, value = n, wrap(value)
+    raise AssertionError("no depth limit")
+
+
+def _object_array(v):
+    import numpy as np
+
+    out = np.empty(1, dtype=object)
+    out[0] = v
+    return out
+
+
+def test_values_nest_eight_containers_deep_whatever_the_containers():
+    """Eight containers around a value are read; a ninth is an error -- the same limit for every kind."""
+    import numpy as np
+
+    plain = _notebook("class Box:\n    def __init__(self, v):\n        self.v = v\n")["Box"]
+    leaves = {"a number": 1, "a tensor": torch.zeros(1)}
+    wraps = {
+        "list": lambda v: [v],
+        "tuple": lambda v: (v, 0),
+        "frozenset": lambda v: frozenset({v}),
+        "dict value": lambda v: {"k": v},
+        "object array": _object_array,
+        "dataclass": Setting,
+        "notebook object": plain,
+        "package object": _kit,
+    }
+    for leaf_name, leaf in leaves.items():
+        for wrap_name, wrap in wraps.items():
+            # a tensor is a level of its own, and so is the Setting's tuple of tags beside the value
+            expected = 8 if leaf_name == "a number" and wrap_name != "dataclass" else 7
+            assert _deepest(wrap, leaf) == expected, (wrap_name, leaf_name)
+    for n, ok in ((7, True), (8, False)):  # a dict whose key is n tuples deep
+        key: object = 1
+        for _ in range(n):
+            key = (key,)
+        if ok:
+            importgraph.value_digest({key: 0})
+        else:
+            with pytest.raises(importgraph.Unhashable, match="nested too deep"):
+                importgraph.value_digest({key: 0})
+    assert _deepest(lambda v: [v], np.random.default_rng(0)) == 5  # its state: a dict of a dict
+    assert _deepest(lambda v: [v], random_state()) == 4  # a dict holding a dict holding an array
+    assert _deepest(lambda v: [v], torch.Generator()) == 6  # its state: a tensor
+    assert _deepest(lambda v: [v], torch.nn.Linear(1, 1)) == 5  # its state dict: a dict of tensors
+
+
+def random_state():
+    import numpy as np
+
+    return np.random.RandomState(0)
+
+
+def test_library_objects_are_data_only_for_their_package():
+    kit = _kit(1)
+    assert importgraph.value_digest(kit, "lecturekit") != importgraph.value_digest(_kit(2), "lecturekit")
+    assert not importgraph.is_code(kit, "lecturekit") and importgraph.is_code(kit)  # callable: code to others
+    top = type("Top", (), {"__module__": "lecturekit"})()
+    assert isinstance(importgraph.value_digest(top, "lecturekit"), str)
+    for other in (type("X", (), {"__module__": "lecturekitx"})(), type("Y", (), {"__module__": "other.lecturekit"})()):
+        with pytest.raises(importgraph.Unhashable):
+            importgraph.value_digest(other, "lecturekit")
+    spawned = type("S", (), {"__module__": "__mp_main__"})()
+    spawned.w = 1
+    assert isinstance(importgraph.value_digest(spawned), str)
+    ns = _notebook("def fit():\n    return kit()\n", kit=kit)
+    assert "value:fit.kit" in reach_of(ns["fit"])
+
+
+def test_other_packages_objects_that_look_like_dtypes_or_frames_are_errors_not_guesses():
+    import inspect
+
+    import pandas as pd
+
+    with pytest.raises(importgraph.Unhashable, match=r"^a inspect\.Parameter: not data"):
+        importgraph.value_digest(inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY))
+    odd = _notebook("class Odd:\n    def __init__(self):\n        self.dtype = 'f4'\n        self.shape = (2,)\n")[
+        "Odd"
+    ]
+    assert isinstance(importgraph.value_digest(odd()), str)  # a notebook object: by its attributes
+    with pytest.raises(importgraph.Unhashable, match=r"^a pandas\.DataFrame whose cells cannot be hashed \("):
+        importgraph.value_digest(pd.DataFrame({"x": [[1], [2]]}))
+    assert importgraph.is_code(__import__("numpy").sin)  # a ufunc: another package's code
+
+
+def test_code_in_data_is_named_the_same_in_every_process():
+    import numpy as np
+
+    a, b = np.vectorize(abs), np.vectorize(abs)
+    assert importgraph.value_digest([a]) == importgraph.value_digest([b])  # not by its address
+    assert importgraph.value_digest([torch.nn.functional]) != importgraph.value_digest([torch.nn.init])
+    assert importgraph._code_name(torch.nn.functional) == "torch.nn.functional"
+    assert importgraph._code_name(len) == "builtins.len"
+    assert importgraph._code_name(a) == "numpy.vectorize"
+    nameless = _notebook("def f():\n    return 1\n")["f"]
+    nameless.__module__ = None
+    assert importgraph._code_name(nameless) == ".f"
+
+
+def test_a_broken_library_file_is_named(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "__init__.py").write_text("_EXPORTS = {\n")
+    (tmp_path / "bad" / "mod.py").write_text("def (:\n")
+    lib = importgraph.Library(tmp_path, "bad")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'bad' / 'mod.py'))}: cannot parse"):
+        lib.imports_of("bad.mod")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(tmp_path / 'bad' / '__init__.py'))}: cannot parse"):
+        lib.exports("bad")
+    with pytest.raises(ValueError, match=r"^chapter\.md, cell 2: cannot parse"):
+        LIBRARY.direct_imports("x = (", "chapter.md, cell 2")
+
+
+def test_reach_does_not_drop_what_is_pending():
+    from lecturekit import training
+
+    g = _notebook("def g():\n    return 2\n")["g"]
+    fit = training._fitter(torch.nn.Linear(1, 1), training.TrainConfig("supervised", 1), "n")
+    assert "source:g" in reach_of([g, fit])  # a library closure taken first
+    two = _notebook("def fit():\n    return (lambda: first)(), (lambda: second)()\n", first=1, second=2)["fit"]
+    assert {"value:fit.first", "value:fit.second"} <= set(reach_of(two))  # sibling nested code objects
+    ns = _notebook(
+        "def helper():\n    return 1\n\nclass Base:\n    pass\n\n"
+        "class Net(Base):\n    TABLE = {'h': helper}\n    scale = 2\n"
+    )
+    reached = reach_of(ns["Net"])
+    assert {"source:Base", "source:helper", "value:Net.TABLE", "value:Net.scale"} <= set(reached)
+
+
+def test_reach_reads_the_attribute_chains_of_every_method_with_source():
+    ns = _notebook("import lecturekit as lk\n\ndef b(self):\n    return lk.transforms.rotate\n")
+    nosource = {}
+    exec(compile("def a(self):\n    return 1\n", "<no-source>", "exec"), nosource)
+    cls = type("Net", (), {"__module__": "__main__", "a": nosource["a"], "b": ns["b"]})
+    assert "module:lecturekit.transforms" in reach_of(cls)
+
+
+def test_a_function_without_a_module_counts_as_notebook_code_and_compiled_code_has_no_addresses():
+    bare: dict = {}
+    exec(compile("def f():\n    return (lambda: 1)()\n", "<no-source>", "exec"), bare)
+    again: dict = {}
+    exec(compile("def f():\n    return (lambda: 1)()\n", "<no-source>", "exec"), again)
+    assert bare["f"].__module__ is None or bare["f"].__module__ == "builtins"
+    assert set(reach_of(bare["f"])) == {"source:f"}
+    assert reach_of(bare["f"]) == reach_of(again["f"])  # the nested lambda by its content, not its address
+
+
+def test_dataclass_fields_set_after_init_may_be_missing():
+    ns = _notebook(
+        "import dataclasses\n\ndef act():\n    return 1\n\n"
+        "@dataclasses.dataclass\nclass V:\n    fn: object\n    later: int = dataclasses.field(init=False)\n\n"
+        "def fit():\n    return v.fn()\n"
+    )
+    ns["v"] = ns["V"](ns["act"])
+    assert "source:act" in reach_of(ns["fit"])

@@ -377,6 +377,15 @@ def value_digest(value: Any, package: str = "", depth: int = 8) -> str | None:
     return h.hexdigest()
 
 
+def _code_name(value: Any) -> str:
+    """A name for code held in data that is the same on every machine and in every process."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    if isinstance(getattr(value, "__qualname__", None), str):
+        return f"{getattr(value, '__module__', None) or ''}.{value.__qualname__}"
+    return f"{type(value).__module__}.{type(value).__qualname__}"  # a callable object: its class
+
+
 def _own_class(kind: type, package: str) -> bool:
     """Whether ``kind`` is defined in ``package`` or in a notebook (its instances count by their attributes)."""
     module = getattr(kind, "__module__", None) or ""
@@ -395,8 +404,8 @@ def _feed(h: Any, value: Any, package: str, depth: int) -> None:
         return
     if depth <= 0:
         raise Unhashable(f"a {name} nested too deep to hash (a structure that contains itself?)")
-    if is_code(value, package):  # inside a container: reach follows it
-        h.update(f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}".encode())
+    if is_code(value, package):  # inside a container: by its name (reach follows it)
+        h.update(_code_name(value).encode())
         return
     module = kind.__module__ or ""
     if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "shape"):
