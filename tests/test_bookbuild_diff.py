@@ -585,3 +585,70 @@ def test_a_side_from_outcomes_leaves_out_failed_chapters():
     ]
     side = diff.from_outcomes("now", outcomes)
     assert side.label == "now" and side.chapters == {"book/a": _results(), "book/b": None}
+
+
+# --- edges found by mutation testing (make mutation) --------------------------------------------
+
+
+def test_fingerprints_decode_pdfs_sort_json_and_read_pngs_of_any_width():
+    import hashlib
+
+    pdf = results.fingerprint("application/pdf", base64.b64encode(b"%PDF-1.4 x").decode())
+    assert pdf["bytes"] == 10 and pdf["sha256"] == hashlib.sha256(b"%PDF-1.4 x").hexdigest()
+    as_json = results.fingerprint("application/json", {"b": 1, "a": 2})
+    assert as_json["sha256"] == hashlib.sha256(b'{"a": 2, "b": 1}').hexdigest()
+    wide = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + struct.pack(">II", 2**31, 2**32 - 1)
+    png = results.fingerprint("image/png", base64.b64encode(wide).decode())
+    assert (png["width"], png["height"]) == (2**31, 2**32 - 1)
+    assert results.number("1e999") is None and results.number("-1e999") is None  # infinite: no number
+
+
+def test_extract_reads_notebooks_with_fields_left_out():
+    """Cells and outputs as other writers leave them: no metadata, no outputs, no data, no prefix, no text."""
+    nb = nbformat.from_dict(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 5,
+            "metadata": {},
+            "cells": [
+                {"cell_type": "code", "source": "a"},  # no metadata, no outputs
+                {
+                    "cell_type": "code",
+                    "source": "b",
+                    "outputs": [
+                        {"output_type": "stream", "name": "stdout", "text": "first"},
+                        {"output_type": "display_data"},  # no data
+                        {"output_type": "display_data", "data": {"text/plain": "just text"}},
+                        {"output_type": "display_data", "data": {"image/svg+xml": "<svg/>"}},
+                        {
+                            "output_type": "display_data",
+                            "data": {"text/plain": "0.5"},
+                            "metadata": {"scrapbook": {"name": "noprefix"}},
+                        },
+                        {
+                            "output_type": "display_data",
+                            "data": {"image/svg+xml": "<svg/>"},
+                            "metadata": {"scrapbook": {"name": "notext", "mime_prefix": ""}},
+                        },
+                    ],
+                },
+            ],
+        }
+    )
+    r = results.extract(nb)
+    assert r["glue"]["noprefix"] == {"mime": "text/plain", "text": "0.5", "value": 0.5}
+    assert r["glue"]["notext"]["text"] == "" and r["glue"]["notext"]["mime"] == "image/svg+xml"
+    assert list(r["figures"]) == ["cell 2"] and r["figures"]["cell 2"]["mime"] == "image/svg+xml"
+
+
+def test_the_outputs_digest_follows_every_output_and_not_key_order():
+    def notebook(text, order=("name", "output_type", "text")):
+        out = {"output_type": "stream", "name": "stdout", "text": text}
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("print()")]
+        nb.cells[0].outputs = [nbformat.from_dict({k: out[k] for k in order})]
+        return nb
+
+    base = results.extract(notebook("1\n"))["outputs"]
+    assert results.extract(notebook("2\n"))["outputs"] != base
+    assert results.extract(notebook("1\n", ("text", "output_type", "name")))["outputs"] == base

@@ -822,3 +822,10 @@ def test_dataclass_fields_set_after_init_may_be_missing():
     )
     ns["v"] = ns["V"](ns["act"])
     assert "source:act" in reach_of(ns["fit"])
+
+
+def test_library_objects_count_as_dict_keys_and_as_class_level_data():
+    assert importgraph.value_digest({_kit(1): 0}, "lecturekit") != importgraph.value_digest({_kit(2): 0}, "lecturekit")
+    ns = _notebook("class Net:\n    pass\n")
+    ns["Net"].kit = _kit(1)
+    assert "value:Net.kit" in reach_of(ns["Net"])
