@@ -44,6 +44,8 @@ def fake_worker(path: str, timeout: int, kernel_log: str) -> dict:
         return {"ok": False, "seconds": 1.25, "error": "cell 1 raised ZeroDivisionError"}
     if how.startswith("sleep"):
         time.sleep(float(how.split()[1]))
+    if how == "no cpu":
+        return {"ok": True, "seconds": 1.0, "nb": nbformat.writes(executed_nb())}
     return {
         "ok": True,
         "seconds": 2.3456,
@@ -264,3 +266,151 @@ def test_outcome_defaults():
     o = Outcome(chapter=None, status="cached")
     assert (o.seconds, o.error, o.meta, o.reasons) == (0.0, "", {}, [])
     assert json.dumps(o.meta) == "{}"
+
+
+# --- edges found by mutation testing (make mutation) --------------------------------------------
+
+
+def test_outcomes_carry_their_chapter_and_defaults_for_what_a_record_lacks(tmp_path, fake_kernels):
+    store = Store(tmp_path / "s")
+    stored, fresh = chapter(tmp_path, "old"), chapter(tmp_path, "new", "no cpu", components={"code": "c"})
+    store.put(stored.name, stored.key.key, executed_nb(), {})  # no seconds, no executed_at
+    (cached, executed), lines = run([stored, fresh], store)
+    assert cached.chapter is stored and executed.chapter is fresh
+    assert cached.seconds == 0.0 and lines[0] == "  book/old                     cached     (0.0 s when executed ?)"
+    assert executed.meta["cpu_seconds"] == 0.0 and executed.meta["packages"] == {}
+    assert "executed   1.0 s, kernel CPU 0.0 s (elapsed 0 s; no earlier execution)" in lines[-1]
+
+
+def test_an_entry_with_other_code_cells_is_executed_again(tmp_path, fake_kernels):
+    store = Store(tmp_path / "s")
+    ch = chapter(tmp_path)
+    other = executed_nb()
+    other.cells[1].source = "print(2)"
+    store.put(ch.name, ch.key.key, other, {})
+    [outcome], lines = run([ch], store)
+    assert outcome.status == "executed"
+    assert (
+        lines[0]
+        == "  book/a: book__a [key-a]: code cells differ from the chapter's; entry removed, the chapter will re-execute"
+    )
+
+
+def test_three_reasons_are_shown_whole_and_more_are_cut(tmp_path, fake_kernels):
+    old = {**COMPONENTS, "code": "c0", "profile": "full", "env": {"X": "1"}}
+    [outcome], lines = run([chapter(tmp_path)], Store(tmp_path / "s"), previous={"book/a": {"components": old}})
+    assert outcome.reasons == ["code changed", "profile changed", "env changed"]
+    assert lines[-1].endswith("(elapsed 0 s; code changed; profile changed; env changed)")
+
+
+def test_progress_lines_list_every_running_chapter(tmp_path, fake_kernels):
+    from concurrent.futures import ProcessPoolExecutor
+
+    chapters = [chapter(tmp_path, "a", "sleep 0.6"), chapter(tmp_path, "b", "sleep 0.6")]
+    lines: list[str] = []
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        list(
+            execute_mod._run_pool(pool, chapters, 2, 9, tmp_path / "logs", lines.append, time.perf_counter(), every=0.2)
+        )
+    assert lines[0] == "  book/a                       started    (elapsed 0 s)"
+    assert "  ... book/a 0 s, book/b 0 s" in lines
+
+
+def test_stderr_outputs_without_text_or_outputs():
+    nb = nbformat.v4.new_notebook()
+    bare = nbformat.from_dict({"cell_type": "code", "source": "x", "metadata": {}})  # no outputs at all
+    quiet = nbformat.v4.new_code_cell("y")
+    quiet.outputs = [nbformat.from_dict({"output_type": "stream", "name": "stderr"})]  # no text
+    nb.cells = [bare, quiet]
+    assert stderr_outputs(nb) == ["code cell 2: "]
+
+
+def test_children_cpu_is_user_plus_system_time(monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(execute_mod.resource, "getrusage", lambda who: SimpleNamespace(ru_utime=1.5, ru_stime=0.25))
+    assert execute_mod._children_cpu() == 1.75
+
+
+def test_the_device_falls_back_to_the_platform_and_asks_nvidia_smi_with_a_timeout(monkeypatch):
+    import platform
+    import subprocess
+
+    monkeypatch.setattr(execute_mod.shutil, "which", lambda name: None)
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    assert execute_mod.device_description() == f"CPU: {model} ({execute_mod.os.cpu_count()} cores)"
+
+    class Unreadable:
+        def __init__(self, *args):
+            pass
+
+        def read_text(self):
+            raise OSError("no /proc here")
+
+    monkeypatch.setattr(execute_mod, "Path", Unreadable)
+    expected = platform.processor() or platform.machine()
+    assert execute_mod.device_description() == f"CPU: {expected} ({execute_mod.os.cpu_count()} cores)"
+    monkeypatch.setattr(execute_mod.shutil, "which", lambda name: "/bin/smi" if name == "nvidia-smi" else None)
+    seen = {}
+
+    def smi(cmd, **kwargs):
+        seen.update(kwargs)
+        return subprocess.CompletedProcess(cmd, 0, stdout="L4\n", stderr="")
+
+    monkeypatch.setattr(execute_mod.subprocess, "run", smi)
+    assert execute_mod.device_description() == "GPU: L4" and seen["timeout"] == 20
+
+
+def test_the_kernel_library_check_runs_where_the_kernels_start(tmp_path):
+    """A library importable only from the chapters' folder (the kernels' working directory) is found there."""
+    import sys
+
+    from bookbuild.deps import Library
+    from bookbuild.execute import WrongLibrary, check_kernel_library
+
+    here = tmp_path / "src"
+    (here / "onlyhere_lib").mkdir(parents=True)
+    (here / "onlyhere_lib" / "__init__.py").write_text("")
+    assert (
+        check_kernel_library(Library(here, "onlyhere_lib"), here) == (here / "onlyhere_lib" / "__init__.py").resolve()
+    )
+    (here / "onlyhere_ns").mkdir()  # a namespace package: no __init__, found by its folder
+    assert check_kernel_library(Library(here, "onlyhere_ns"), here) == (here / "onlyhere_ns").resolve()
+    with pytest.raises(WrongLibrary) as err:
+        check_kernel_library(Library(here, "onlyhere_lib"), tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"the kernels cannot import 'onlyhere_lib' ({sys.executable}); bookbuild hashed ")
+    assert f"`{Path(sys.executable).parent / 'pip'} install -e .` in {here.resolve().parent}" in message
+
+
+FRONT = "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: {kernel}\n---\n"
+
+
+def test_the_real_worker_runs_in_the_chapters_folder_with_its_kernel_timeout_and_log(tmp_path, monkeypatch):
+    folder = tmp_path / "book" / "part"
+    folder.mkdir(parents=True)
+    plain = folder / "plain.md"  # no front matter: the default kernel
+    plain.write_text(
+        "# T\n\n```{code-cell} ipython3\nimport os\nprint(os.getcwd())\n"
+        "os.write(1, b'raw out\\n')\nos.write(2, b'raw err\\n')\n```\n"
+    )
+    cpu = iter([100.0, 101.5, 0.0, 0.0, 0.0])
+    monkeypatch.setattr(execute_mod, "_children_cpu", lambda: next(cpu))
+    log = tmp_path / "deep" / "er" / "plain.kernel.log"
+    start = time.perf_counter()
+    result = execute_mod._execute_worker(str(plain), 60, str(log))
+    took = time.perf_counter() - start
+    assert result["ok"] is True and 0 < result["seconds"] <= took and result["cpu_seconds"] == 1.5
+    assert nbformat.reads(result["nb"], as_version=4).cells[1].outputs[0]["text"] == f"{folder}\n"
+    assert "raw out" in log.read_text() and "raw err" in log.read_text()
+    slow = folder / "slow.md"
+    slow.write_text("# T\n\n```{code-cell} ipython3\nimport time\ntime.sleep(30)\n```\n")
+    start = time.perf_counter()
+    timed_out = execute_mod._execute_worker(str(slow), 2, str(tmp_path / "logs" / "slow.log"))
+    assert timed_out["ok"] is False and "timed out" in timed_out["error"].lower()
+    assert 0 < timed_out["seconds"] <= time.perf_counter() - start < 25
+    odd = folder / "odd.md"
+    odd.write_text(FRONT.format(kernel="no-such-kernel-here") + "# T\n\n```{code-cell} ipython3\nprint(1)\n```\n")
+    with pytest.raises(Exception, match="no-such-kernel-here"):
+        execute_mod._execute_worker(str(odd), 60, str(tmp_path / "logs" / "odd.log"))
