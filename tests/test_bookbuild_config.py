@@ -390,3 +390,58 @@ def test_kernel_defaults_are_set_only_where_the_caller_set_nothing(tmp_path, mon
 
     assert os.environ["K_ONE"] == "1" and os.environ["K_TWO"] == "mine"
     monkeypatch.delenv("K_ONE")
+
+
+# --- edges found by mutation testing (make mutation) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"library_root": 3}, "[tool.bookbuild]: library_root must be a string, got 3"),
+        ({"profile_env": 3}, "[tool.bookbuild]: profile_env must be a string, got 3"),
+        ({"key_env": "X"}, "[tool.bookbuild]: key_env must be a list of non-empty strings, got 'X'"),
+        ({"standin_env": 3}, "[tool.bookbuild]: standin_env must be a string, got 3"),
+        ({"sources": "x"}, "[tool.bookbuild]: sources must be a list of non-empty strings, got 'x'"),
+        ({"data": [{"label": 3, "pattern": "*"}]}, "[tool.bookbuild], data[0]: label must be a string, got 3"),
+        ({"data": [{"label": "l", "pattern": 3}]}, "[tool.bookbuild], data[0]: pattern must be a string, got 3"),
+        (
+            {"data": [{"label": "l", "pattern": "*", "default": 3}]},
+            "[tool.bookbuild], data[0]: default must be a string, got 3",
+        ),
+        (
+            {"data": [{"label": "l", "pattern": "*", "default": "d", "profiles": "x"}]},
+            "[tool.bookbuild], data[0]: profiles must be a list of non-empty strings, got 'x'",
+        ),
+    ],
+)
+def test_each_type_error_names_where_it_is(tmp_path, table, message):
+    with pytest.raises(ConfigError) as err:
+        config_mod.from_table(tmp_path, {"package": "p", **table})
+    assert str(err.value) == message
+
+
+def test_values_at_the_edges_of_what_is_allowed(tmp_path, monkeypatch):
+    c = config_mod.from_table(tmp_path, {"package": "p", "library_root": "lib", "standin_env": "my_standin_2"})
+    assert c.library_root == "lib" and c.standin_env == "my_standin_2"
+    assert config_mod.from_table(tmp_path, {"package": "p"}, book={"execute": {"timeout": 1}}).timeout == 1
+    monkeypatch.setenv("my_standin_2", "yes")
+    assert c.standin() == "my_standin_2" and c.paths().build == tmp_path / "_build" / "standin"
+    monkeypatch.setenv("my_standin_2", "no")
+    assert c.standin() is None
+
+
+def test_a_listed_page_that_does_not_exist_is_no_site_source(tmp_path):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: gone\n")
+    (tmp_path / "index.md").write_text("x")
+    c = config_mod.from_table(tmp_path, {"package": "p"})
+    assert c.site_sources() == [tmp_path / "index.md", tmp_path / "_toc.yml"]
+
+
+def test_a_missing_pyproject_says_what_to_add(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        config_mod.load(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'pyproject.toml'} does not exist; bookbuild reads its settings from a [tool.bookbuild] "
+        'table there (at least package = "<the library the chapters import>")'
+    )
