@@ -76,6 +76,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "src/bookbuild/execute.py",
         ["tests/test_bookbuild_execute.py", "tests/test_bookbuild_config.py"],
     ),
+    "bookbuild/record": ("src/bookbuild/record.py", ["tests/test_bookbuild_record.py"]),
+    "bookbuild/glue": ("src/bookbuild/glue.py", ["tests/test_bookbuild_glue.py"]),
+    "bookbuild/book": ("src/bookbuild/book.py", ["tests/test_bookbuild_book.py"]),
     "bookbuild/config": (
         "src/bookbuild/config.py",
         ["tests/test_bookbuild_config.py", "tests/test_bookbuild_standin.py", "tests/test_bookbuild_deps.py"],
