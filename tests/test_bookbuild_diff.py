@@ -697,3 +697,12 @@ def test_no_manifest_says_how_to_build_or_execute_a_base(tmp_path):
         "build it first (python -m bookbuild build), or pass --execute-base to execute that checkout against "
         "this build's store"
     )
+
+
+def test_every_removed_chapter_is_reported():
+    report = diff.compare(diff.Side("x", {"a": _results(), "b": _results(), "c": _results()}), diff.Side("y", {}))
+    assert [(ch["chapter"], ch["status"]) for ch in report["chapters"]] == [
+        ("a", "removed"),
+        ("b", "removed"),
+        ("c", "removed"),
+    ]
