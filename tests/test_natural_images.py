@@ -18,7 +18,7 @@ def test_patches_are_exact_crops_inside_their_band():
     images = torch.arange(2 * 1 * 10 * 20, dtype=torch.float32).view(2, 1, 10, 20)
     x, source = data.patches(images, 50, 4, torch.Generator().manual_seed(0), columns=(0.5, 1.0))
     assert x.shape == (50, 1, 4, 4) and source.shape == (50,)
-    for patch, s in zip(x, source):
+    for patch, s in zip(x, source, strict=True):
         # pixel values encode (image, row, column): recover the top-left corner and compare
         value = int(patch[0, 0, 0])
         s_, rest = divmod(value, 200)
@@ -67,8 +67,8 @@ def test_brightness_alone_scales_every_pixel_of_an_image_by_one_factor():
 def test_random_flip_flips_about_half_and_only_left_right():
     x = torch.rand(400, 1, 3, 5)
     out = transforms.random_flip(x, torch.Generator().manual_seed(0))
-    flipped = torch.tensor([torch.equal(o, xi.flip(-1)) for o, xi in zip(out, x)])
-    kept = torch.tensor([torch.equal(o, xi) for o, xi in zip(out, x)])
+    flipped = torch.tensor([torch.equal(o, xi.flip(-1)) for o, xi in zip(out, x, strict=True)])
+    kept = torch.tensor([torch.equal(o, xi) for o, xi in zip(out, x, strict=True)])
     assert bool((flipped | kept).all()) and 150 < int(flipped.sum()) < 250
     assert torch.equal(transforms.random_flip(x, torch.Generator(), p=0.0), x)
     with pytest.raises(ValueError, match="p must be"):

@@ -230,7 +230,7 @@ def patches(
     source = torch.randint(m, (n,), generator=generator)
     top = torch.randint(h - size + 1, (n,), generator=generator)
     left = torch.randint(lo, hi + 1, (n,), generator=generator)
-    out = torch.stack([images[s, :, t : t + size, c : c + size] for s, t, c in zip(source, top, left)])
+    out = torch.stack([images[s, :, t : t + size, c : c + size] for s, t, c in zip(source, top, left, strict=True)])
     return out.contiguous(), source
 
 
