@@ -9,7 +9,8 @@ training loop does it, visibly. The three families of collapse prevention each h
   :func:`vicreg_covariance`;
 - architectural: :func:`regression_loss` (BYOL / JEPA), used with a predictor, a stop-gradient
   and a target network kept by :func:`ema_update` (momentum per step from
-  :func:`ema_momentum_schedule`).
+  :func:`ema_momentum_schedule`); DINO's self-distillation, :func:`dino_loss`, with its running
+  centre :func:`dino_center`.
 """
 
 from __future__ import annotations
@@ -310,3 +311,68 @@ def ema_momentum_schedule(
     if kind == "constant":
         return torch.full_like(k, base)
     raise ValueError(f"unknown schedule kind {kind!r}; use 'cosine', 'linear' or 'constant'")
+
+
+def dino_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    center: torch.Tensor,
+    student_temperature: float = 0.1,
+    teacher_temperature: float = 0.04,
+) -> torch.Tensor:
+    """DINO's self-distillation loss (Caron et al., 2021, `caron2021dino`): cross-entropy from teacher to student.
+
+    ``H(P_t, P_s) = -sum_k P_t[k] log P_s[k]``, averaged over the batch, with
+    ``P_t = softmax((teacher_logits - center) / teacher_temperature)`` (centring, then sharpening
+    by a low temperature) and ``P_s = softmax(student_logits / student_temperature)``. Defaults are
+    the paper's (student 0.1, teacher 0.04 at the start of its warm-up). The teacher's
+    probabilities are computed without gradient, as in the reference code; the caller pairs the
+    views (DINO sums over every student view and every other teacher view).
+
+    Args:
+        student_logits: ``(n, k)`` student outputs for one view.
+        teacher_logits: ``(n, k)`` teacher outputs for the other view of the same images.
+        center: ``(k,)`` running mean of the teacher's outputs (:func:`dino_center`); zeros turn
+            centring off.
+        student_temperature, teacher_temperature: positive softmax temperatures.
+
+    Returns:
+        Scalar loss; ``log k`` when both distributions are uniform.
+
+    >>> round(float(dino_loss(torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(4))), 4)  # log 4
+    1.3863
+    """
+    _check_pair(student_logits, teacher_logits)
+    if center.shape != (student_logits.shape[1],):
+        raise ValueError(
+            f"center must be ({student_logits.shape[1]},), one value per output; got {tuple(center.shape)}"
+        )
+    if student_temperature <= 0 or teacher_temperature <= 0:
+        raise ValueError(f"temperatures must be positive; got {student_temperature} and {teacher_temperature}")
+    p_teacher = F.softmax((teacher_logits.detach() - center) / teacher_temperature, dim=-1)
+    return -(p_teacher * F.log_softmax(student_logits / student_temperature, dim=-1)).sum(dim=-1).mean()
+
+
+def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor, momentum: float = 0.9) -> torch.Tensor:
+    """DINO's centre update: ``momentum * center + (1 - momentum) * mean(teacher_logits)`` (a new tensor).
+
+    Caron et al. (2021) keep this running mean of the teacher's outputs over batches (momentum 0.9
+    in the reference code) and subtract it before the teacher's softmax, so that no output
+    dimension can dominate for every input.
+
+    Args:
+        center: ``(k,)`` current centre.
+        teacher_logits: ``(n, k)`` teacher outputs of the batch (all views).
+        momentum: in [0, 1].
+
+    >>> dino_center(torch.zeros(2), torch.tensor([[1.0, 3.0]]), momentum=0.5).tolist()
+    [0.5, 1.5]
+    """
+    if teacher_logits.ndim != 2 or center.shape != (teacher_logits.shape[1],):
+        raise ValueError(
+            "teacher_logits must be (n, k) and center (k,); "
+            f"got {tuple(teacher_logits.shape)} and {tuple(center.shape)}"
+        )
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+    return momentum * center + (1 - momentum) * teacher_logits.detach().mean(dim=0)

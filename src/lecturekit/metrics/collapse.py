@@ -166,6 +166,39 @@ def uniformity(z: np.ndarray | torch.Tensor, t: float = 2.0) -> float:
     return float(np.log(np.exp(-t * sq[iu]).mean()))
 
 
+def _as_probabilities(p: np.ndarray | torch.Tensor) -> np.ndarray:
+    p = as_matrix(p, "p")
+    if (p < -1e-9).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(
+            "p must hold one probability distribution per row (non-negative, rows summing to 1); apply a softmax first"
+        )
+    return np.clip(p, 0.0, 1.0)
+
+
+def output_entropy(p: np.ndarray | torch.Tensor) -> float:
+    """Mean entropy (nats) of the per-input output distributions ``(n, k)``: ``log k`` when every output is uniform.
+
+    With :func:`marginal_entropy` it tells DINO's two collapses apart (Caron et al., 2021):
+    uniform collapse has both at ``log k``; collapse to one dimension has both near 0; a healthy
+    teacher is confident per input (low) but uses many dimensions across inputs (high marginal).
+
+    >>> round(output_entropy(np.full((3, 4), 0.25)), 4) == round(float(np.log(4)), 4)
+    True
+    """
+    p = _as_probabilities(p)
+    return float(-(p * np.log(np.maximum(p, 1e-30))).sum(axis=1).mean())
+
+
+def marginal_entropy(p: np.ndarray | torch.Tensor) -> float:
+    """Entropy (nats) of the mean output distribution over the inputs: 0 when all inputs pick one dimension.
+
+    >>> marginal_entropy(np.eye(4)) == float(np.log(4))
+    True
+    """
+    p = _as_probabilities(p).mean(axis=0)
+    return float(-(p * np.log(np.maximum(p, 1e-30))).sum())
+
+
 def summary(z: np.ndarray | torch.Tensor) -> dict[str, float]:
     """The collapse numbers of one embedding, for a table row.
 
