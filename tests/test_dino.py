@@ -68,3 +68,25 @@ def test_entropies_of_the_two_collapses_and_a_healthy_output():
     assert collapse.marginal_entropy(healthy) == pytest.approx(np.log(k))
     with pytest.raises(ValueError, match="softmax"):
         collapse.output_entropy(np.ones((2, 3)))
+
+
+def test_directpred_weight_shares_the_eigenvectors_and_follows_the_formula():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, 6, generator=g) @ torch.randn(6, 6, generator=g)
+    corr = z.T @ z / len(z)
+    w = losses.directpred_weight(corr, eps=0.1)
+    assert torch.allclose(w, w.T, atol=1e-5)
+    s, u = torch.linalg.eigh(corr)
+    assert torch.allclose(u.T @ w @ u, torch.diag((s / s.max()).sqrt() + 0.1), atol=1e-4)
+    assert collapse.eigenbasis_alignment(w, z) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="square"):
+        losses.directpred_weight(torch.zeros(2, 3))
+
+
+def test_eigenbasis_alignment_of_random_matrices_is_low():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(500, 16)) @ rng.normal(size=(16, 16))
+    scores = [collapse.eigenbasis_alignment(rng.normal(size=(16, 16)), z) for _ in range(20)]
+    assert np.mean(scores) == pytest.approx(2 / 17, abs=0.05)
+    with pytest.raises(ValueError, match=r"\(d, d\)"):
+        collapse.eigenbasis_alignment(np.eye(3), z)

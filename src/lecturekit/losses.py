@@ -10,7 +10,8 @@ training loop does it, visibly. The three families of collapse prevention each h
 - architectural: :func:`regression_loss` (BYOL / JEPA), used with a predictor, a stop-gradient
   and a target network kept by :func:`ema_update` (momentum per step from
   :func:`ema_momentum_schedule`); DINO's self-distillation, :func:`dino_loss`, with its running
-  centre :func:`dino_center`.
+  centre :func:`dino_center`; DirectPred's predictor set from the embeddings' correlation,
+  :func:`directpred_weight`.
 """
 
 from __future__ import annotations
@@ -376,3 +377,31 @@ def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor, momentum: fl
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
     return momentum * center + (1 - momentum) * teacher_logits.detach().mean(dim=0)
+
+
+def directpred_weight(correlation: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+    """DirectPred's linear predictor (Tian et al., 2021, `tian2021directpred`), set from the correlation, not trained.
+
+    With the eigendecomposition ``F = U diag(s) U^T`` of the embeddings' correlation
+    ``F = E[z z^T]``, the predictor is ``W = U diag(p) U^T`` with ``p_j = sqrt(s_j / max s) + eps``:
+    it shares ``F``'s eigenvectors by construction, the state a trained linear predictor drifts
+    towards in the paper's analysis. Negative eigenvalues (estimation noise) count as 0.
+
+    Args:
+        correlation: ``(d, d)`` symmetric correlation matrix (e.g. a running mean of ``z.T @ z / n``).
+        eps: added to every eigenvalue of the predictor, so that weak directions still pass.
+
+    Returns:
+        ``(d, d)`` symmetric predictor weight (use as ``nn.Linear(d, d, bias=False).weight``).
+
+    >>> directpred_weight(torch.diag(torch.tensor([4.0, 1.0]))).diag().tolist()
+    [1.100000023841858, 0.6000000238418579]
+    """
+    if correlation.ndim != 2 or correlation.shape[0] != correlation.shape[1]:
+        raise ValueError(f"correlation must be a square (d, d) matrix; got {tuple(correlation.shape)}")
+    if eps < 0:
+        raise ValueError(f"eps must be non-negative; got {eps}")
+    s, u = torch.linalg.eigh((correlation + correlation.T) / 2)
+    s = s.clamp(min=0)
+    p = (s / s.max().clamp(min=1e-12)).sqrt() + eps
+    return u @ torch.diag(p) @ u.T

@@ -199,6 +199,33 @@ def marginal_entropy(p: np.ndarray | torch.Tensor) -> float:
     return float(-(p * np.log(np.maximum(p, 1e-30))).sum())
 
 
+def eigenbasis_alignment(weight: np.ndarray | torch.Tensor, z: np.ndarray | torch.Tensor) -> float:
+    """How far a linear predictor shares the eigenvectors of the embeddings' correlation, in [0, 1].
+
+    Tian et al. (2021) show that the symmetric part of a BYOL/SimSiam linear predictor ``W`` aligns
+    its eigenspace with that of the correlation ``F = z^T z / n`` of the embeddings it reads. This
+    writes ``W_s = (W + W^T) / 2`` in ``F``'s eigenbasis ``U`` and returns the share of its squared
+    Frobenius norm on the diagonal: 1 when ``W_s`` and ``F`` share eigenvectors, about ``2 / (d + 1)``
+    for a random symmetric matrix (a convention of this library; the paper plots per-eigenvector
+    cosines instead).
+
+    Args:
+        weight: ``(d, d)`` predictor weight.
+        z: ``(n, d)`` embeddings the predictor reads.
+
+    >>> eigenbasis_alignment(np.diag([3.0, 1.0]), np.array([[1.0, 0.0], [0.0, 2.0]]))
+    1.0
+    """
+    w = np.asarray(weight.detach() if isinstance(weight, torch.Tensor) else weight, dtype=np.float64)
+    z = as_matrix(z, min_rows=2)
+    if w.ndim != 2 or w.shape != (z.shape[1], z.shape[1]):
+        raise ValueError(f"weight must be (d, d) with d = {z.shape[1]} (the embeddings' dim); got {w.shape}")
+    _, u = np.linalg.eigh(z.T @ z / len(z))
+    a = u.T @ ((w + w.T) / 2) @ u
+    total = (a**2).sum()
+    return float((np.diag(a) ** 2).sum() / total) if total > 0 else 0.0
+
+
 def summary(z: np.ndarray | torch.Tensor) -> dict[str, float]:
     """The collapse numbers of one embedding, for a table row.
 
