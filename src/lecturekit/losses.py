@@ -11,7 +11,9 @@ training loop does it, visibly. The three families of collapse prevention each h
   and a target network kept by :func:`ema_update` (momentum per step from
   :func:`ema_momentum_schedule`); DINO's self-distillation, :func:`dino_loss`, with its running
   centre :func:`dino_center`; DirectPred's predictor set from the embeddings' correlation,
-  :func:`directpred_weight`.
+  :func:`directpred_weight`;
+- Bengio et al.'s regularized autoencoders: :func:`contractive_penalty` (CAE) and the masking
+  corruption of a denoising autoencoder, :func:`mask_noise`.
 """
 
 from __future__ import annotations
@@ -405,3 +407,51 @@ def directpred_weight(correlation: torch.Tensor, eps: float = 0.1) -> torch.Tens
     s = s.clamp(min=0)
     p = (s / s.max().clamp(min=1e-12)).sqrt() + eps
     return u @ torch.diag(p) @ u.T
+
+
+def contractive_penalty(h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The contractive autoencoder's penalty (Rifai et al., 2011, `rifai2011contractive`) for a sigmoid layer.
+
+    For ``h = sigmoid(x W^T + b)`` the Jacobian of ``h`` with respect to ``x`` has the closed-form
+    squared Frobenius norm ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2`` per input (the paper's Eq. for
+    sigmoid units); this returns its mean over the batch. It is small when the code barely moves
+    under small changes of the input, in every direction.
+
+    Args:
+        h: ``(n, k)`` sigmoid activations of the layer.
+        weight: ``(k, d)`` the layer's weight (``nn.Linear(d, k).weight``).
+
+    Returns:
+        Scalar penalty, differentiable in ``h`` and ``weight``.
+
+    >>> float(contractive_penalty(torch.full((1, 2), 0.5), torch.ones(2, 3)))
+    0.375
+    """
+    if h.ndim != 2 or weight.ndim != 2 or weight.shape[0] != h.shape[1]:
+        raise ValueError(
+            f"h must be (n, k) and weight (k, d) with the same k; got {tuple(h.shape)} and {tuple(weight.shape)}"
+        )
+    return ((h * (1 - h)) ** 2 @ (weight**2).sum(dim=1)).mean()
+
+
+def mask_noise(x: torch.Tensor, generator: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    """A denoising autoencoder's masking corruption (Vincent et al., 2008, `vincent2008dae`): zero a share ``p``.
+
+    Each entry of ``x`` is set to 0 independently with probability ``p``; the autoencoder is then
+    trained to reconstruct the clean ``x`` from the corrupted copy.
+
+    Args:
+        x: any-shape tensor (a batch of images).
+        generator: the source of randomness.
+        p: probability of zeroing an entry, in [0, 1).
+
+    Returns:
+        Corrupted copy of ``x``; ``x`` is not modified.
+
+    >>> mask_noise(torch.ones(2, 4), torch.Generator().manual_seed(0), p=0.0).sum().item()
+    8.0
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p must be in [0, 1); got {p}")
+    keep = torch.rand(x.shape, generator=generator) >= p
+    return x * keep
