@@ -652,3 +652,57 @@ def test_the_outputs_digest_follows_every_output_and_not_key_order():
     base = results.extract(notebook("1\n"))["outputs"]
     assert results.extract(notebook("2\n"))["outputs"] != base
     assert results.extract(notebook("1\n", ("text", "output_type", "name")))["outputs"] == base
+
+
+def test_a_glued_value_that_turns_from_an_image_into_text_shows_both_sides():
+    image = {"mime": "image/png", "sha256": "a" * 64, "bytes": 3, "width": 2, "height": 1, "text": "<F>", "value": None}
+    text = {"mime": "text/plain", "text": "'n/a'", "value": None}
+    number = {"mime": "text/plain", "text": "3", "value": 3.0}
+    report = diff.compare(
+        diff.Side("x", {"b": _results({"g": image, "t": text})}),
+        diff.Side("y", {"b": _results({"g": text, "t": number}, outputs="o2")}),
+        threshold=0.5,
+    )
+    glue = {g["name"]: g for g in report["chapters"][0]["glue"]}
+    assert (glue["g"]["old"], glue["g"]["new"]) == ("2x1 px, image/png aaaaaaaaaa", "'n/a'")
+    assert (glue["t"]["old"], glue["t"]["new"], glue["t"]["relative"]) == ("'n/a'", "3", None)
+    assert glue["t"]["flagged"] is True
+    assert report["chapters"][0]["outputs_only"] is False  # glued values changed, no figure did
+
+
+def test_unchanged_chapters_and_figures_do_not_stop_the_comparison():
+    same, moved = {"f1": {"sha256": "1" * 64}}, {"f2": {"sha256": "2" * 64}}
+    base = diff.Side(
+        "x", {"a": _results(outputs="s"), "b": _results(outputs="s2"), "c": _results(figures={**same, **moved})}
+    )
+    head = diff.Side(
+        "y",
+        {
+            "a": _results(outputs="s"),
+            "b": _results(outputs="s2"),
+            "c": _results(figures={**same, "f2": {"sha256": "3" * 64}}, outputs="c2"),
+        },
+    )
+    report = diff.compare(base, head)
+    assert report["identical"] == ["a", "b"]
+    assert [f["name"] for f in report["chapters"][0]["figures"]] == ["f2"]
+    assert diff.terminal(report).endswith("byte-identical: a, b\n")
+    assert diff.markdown(report).endswith("Byte-identical: a, b.\n")
+
+
+def test_no_manifest_says_how_to_build_or_execute_a_base(tmp_path):
+    with pytest.raises(diff.NoBuild) as err:
+        diff.manifest_path(tmp_path)
+    assert str(err.value).endswith(
+        "build it first (python -m bookbuild build), or pass --execute-base to execute that checkout against "
+        "this build's store"
+    )
+
+
+def test_every_removed_chapter_is_reported():
+    report = diff.compare(diff.Side("x", {"a": _results(), "b": _results(), "c": _results()}), diff.Side("y", {}))
+    assert [(ch["chapter"], ch["status"]) for ch in report["chapters"]] == [
+        ("a", "removed"),
+        ("b", "removed"),
+        ("c", "removed"),
+    ]
