@@ -12,6 +12,7 @@ environment variables, its profiles, its data files, the kernel settings -- come
     key_packages = ["numpy"]          # installed packages whose versions are part of every key
     kernel_env = {OMP_NUM_THREADS = "1"}  # defaults set for the kernels (the caller's value wins)
     standin_env = "MYLIB_STANDIN"     # a stand-in run: kept in _build/standin, never rendered (optional)
+    repository = "owner/name"         # GitHub repository: notebooks install from it, pages link to Colab (optional)
 
     [[tool.bookbuild.data]]           # files whose content is part of every key in some profiles
     profiles = ["large"]
@@ -123,7 +124,8 @@ TOP_KEYS = {
     "kernel_env",
     "data",
     "standin_env",
-}  # standin_env: read by bookbuild.standin
+    "repository",
+}  # standin_env: read by bookbuild.standin; repository ("owner/name" on GitHub): by bookbuild.notebooks
 DATA_KEYS = {"label", "pattern", "root_env", "default", "profiles"}
 
 

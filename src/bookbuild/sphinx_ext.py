@@ -173,36 +173,101 @@ def _store_notebook(app, docname: str, info: dict) -> Path | None:
     return path if path.exists() else None
 
 
+PDF_FOLDER = "_pdf"
+
+
 def _run_links(app, doctree, docname: str) -> None:
-    """Put "Download notebook" and "Open in Colab" under the title of every executed chapter."""
+    """Under the title of every executed chapter: its notebook, Colab (when the repository is known), its PDF.
+
+    Every other page of the book links to the whole book's PDF (written by ``make pdf``).
+    """
     from bookbuild import notebooks
 
-    manifest, _ = _manifest(app)
-    info = manifest.get("chapters", {}).get(docname)
-    if app.builder.format != "html" or not info or not _store_notebook(app, docname, info):
+    if app.builder.format != "html":
         return
-    depth = docname.count("/")
-    href = "../" * depth + f"{notebooks.FOLDER}/{docname}.ipynb"
-    name = docname.rsplit("/", 1)[-1]
-    parts = [
-        f'<a class="bookbuild-download reference external" href="{href}" download="{name}.ipynb">'
-        "Download notebook (.ipynb)</a>"
-    ]
-    repo = notebooks.repository()
-    if repo:
-        url = notebooks.colab_url(repo, app.config.bookbuild_notebooks_branch, docname)
-        parts.append(f'<a class="bookbuild-colab reference external" href="{url}">Open in Colab</a>')
-    else:
-        parts.append(
-            '<span class="bookbuild-colab-note">"Open in Colab" is offered on the published site, '
-            "whose build knows its GitHub repository.</span>"
-        )
-    html = '<p class="bookbuild-run"><strong>Run this chapter yourself:</strong> ' + " · ".join(parts) + "</p>"
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         return
+    manifest, _ = _manifest(app)
+    info = manifest.get("chapters", {}).get(docname)
+    up = "../" * docname.count("/")
+    book_pdf = (
+        f'<a class="bookbuild-pdf-book reference external" href="{up}{PDF_FOLDER}/book.pdf">the whole book (PDF)</a>'
+    )
+    if info and _store_notebook(app, docname, info):
+        name = docname.rsplit("/", 1)[-1]
+        parts = [
+            f'<a class="bookbuild-download reference external" href="{up}{notebooks.FOLDER}/{docname}.ipynb" '
+            f'download="{name}.ipynb">Download notebook (.ipynb)</a>'
+        ]
+        repo = notebooks.repository(Path(app.srcdir))
+        if repo:
+            url = notebooks.colab_url(repo, app.config.bookbuild_notebooks_branch, docname)
+            parts.append(f'<a class="bookbuild-colab reference external" href="{url}">Open in Colab</a>')
+        parts.append(
+            f'<a class="bookbuild-pdf reference external" href="{up}{PDF_FOLDER}/{docname}.pdf">'
+            "This chapter as a PDF</a>"
+        )
+        parts.append(book_pdf)
+        html = '<p class="bookbuild-run"><strong>Run or print this chapter:</strong> ' + " · ".join(parts) + "</p>"
+    elif docname in app.env.found_docs and not docname.startswith(("_", "genindex", "search")):
+        html = f'<p class="bookbuild-run">Read offline: {book_pdf}</p>'
+    else:
+        return
     title = next(iter(section.findall(nodes.title)), None)
     section.insert(section.index(title) + 1 if title is not None else 0, nodes.raw("", html, format="html"))
+
+
+def _citations(app) -> dict:
+    """Every bibliography entry as the page cites it: "(Author, year)" and its full reference."""
+    from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
+    from pybtex.richtext import Text
+
+    from bookbuild.notebooks import Citation
+
+    out = {}
+    style = find_plugin("pybtex.style.formatting", "plain")()
+    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
+        bib = parse_file(str(Path(app.srcdir) / name))
+        formatted = {e.key: e.text.render_as("text") for e in style.format_entries(bib.entries.values())}
+        for key, entry in bib.entries.items():
+            people = entry.persons.get("author") or entry.persons.get("editor") or []
+            last = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
+            if len(last) > 2:
+                authors = f"{last[0]} et al."
+            else:
+                authors = " and ".join(last) or key
+            entry_text = " ".join(formatted.get(key, key).split())
+            out[key] = Citation(authors, entry.fields.get("year", "n.d."), entry_text)
+    return out
+
+
+def _references(app):
+    """What the pages resolved roles to (numbers, titles, citations, glossary), for the readers' notebooks."""
+    from bookbuild.notebooks import References
+
+    env = app.env
+    std = env.get_domain("std")
+    base = (app.config.html_baseurl or "").rstrip("/")
+
+    def url(doc: str, anchor: str) -> str:
+        return f"{base}/{doc}.html#{anchor}" if base else ""
+
+    refs = References(numfig_format=dict(app.config.numfig_format or {}) or {"figure": "Fig. %s"})
+    for label, (doc, labelid, title) in std.labels.items():
+        numbers = env.toc_fignumbers.get(doc, {})
+        if labelid in numbers.get("figure", {}):
+            refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
+        if title:
+            refs.sections[label] = (title, url(doc, labelid))
+    for doc, kinds in env.toc_fignumbers.items():
+        for node_id, number in kinds.get("exercise", {}).items():
+            refs.exercises[node_id] = ".".join(map(str, number))
+    for term, (doc, labelid) in std._terms.items():
+        refs.terms[term] = url(doc, labelid)
+    refs.citations = _citations(app)
+    return refs
 
 
 def _write_notebooks(app, exception) -> None:
@@ -220,6 +285,7 @@ def _write_notebooks(app, exception) -> None:
             app.config.bookbuild_install_package,
             app.config.bookbuild_install_requirement,
             app.config.bookbuild_notebooks_branch,
+            _references(app),
         )
 
 
@@ -238,6 +304,19 @@ def _detach_foreign_documents(app, doctree) -> None:
             node._document = None
 
 
+def _unique_solution_ids(app, doctree, docname: str) -> None:
+    """sphinx-exercise gives every solution's body the same ``id="solution-content"`` (invalid HTML:
+    ids are unique); name each after its solution instead (nothing links to these ids).
+    """
+    seen = 0
+    for section in doctree.findall(nodes.section):
+        if "solution-content" in section["ids"]:
+            seen += 1
+            parent_ids = [i for i in section.parent.get("ids", []) if i] if section.parent is not None else []
+            new = f"{parent_ids[0]}-content" if parent_ids else f"solution-content-{seen}"
+            section["ids"] = [new if i == "solution-content" else i for i in section["ids"]]
+
+
 def setup(app):
     app.add_config_value("bookbuild_manifest", "_build/exec-manifest.json", "env")
     app.add_config_value("bookbuild_store", "_build/exec-store", "env")
@@ -246,6 +325,7 @@ def setup(app):
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
+    app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
     app.connect("env-get-outdated", _outdated)
     app.add_directive("execution-status", ExecutionStatus)
