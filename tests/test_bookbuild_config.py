@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bookbuild_minibook import PYPROJECT, book, run  # noqa: F401 -- book is a fixture
+from minibook import PYPROJECT, book, run  # noqa: F401 -- book is a fixture
 
 import bookbuild
 from bookbuild import cli

@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from bookbuild_minibook import book  # noqa: F401 -- a fixture
+from minibook import book  # noqa: F401 -- a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import deps
@@ -200,8 +200,3 @@ def test_components_recorded_without_modules_still_compare():
         "no longer imports lib.core",
         "no longer imports lib.old",
     ]
-
-
-def test_safe_name_keeps_the_folder_and_replaces_the_rest():
-    assert deps.safe_name("book/priors") == "book__priors"
-    assert deps.safe_name("part 1/what?.md") == "part_1__what_.md"

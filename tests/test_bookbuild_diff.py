@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from bookbuild_minibook import FRONT, book, run  # noqa: F401 -- book is a fixture
+from minibook import FRONT, book, run  # noqa: F401 -- book is a fixture
 
 import bookbuild
 from bookbuild import diff, results

@@ -1,4 +1,4 @@
-"""Mutation testing of the library's numeric modules and the build's store and keys with mutmut.
+"""Mutation testing of the library's numeric modules, its cache, the import graph and the build with mutmut.
 
 ``make mutation`` runs every module in turn (slow; not in ``make test``). mutmut writes a mutated copy
 of the sources to ``mutants/`` beside ``pyproject.toml``; to keep the tree clean each module runs in
@@ -41,7 +41,9 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 MODULES: dict[str, tuple[str, list[str]]] = {
     "losses": ("src/lecturekit/losses.py", ["tests/test_losses.py"]),
     "transforms": ("src/lecturekit/transforms.py", ["tests/test_transforms.py", "tests/test_views.py"]),
-    "training": ("src/lecturekit/training.py", ["tests/test_encoders.py"]),
+    "training": ("src/lecturekit/training.py", ["tests/test_training.py"]),
+    "cache": ("src/lecturekit/cache.py", ["tests/test_cache.py"]),
+    "importgraph": ("src/importgraph/__init__.py", ["tests/test_importgraph.py"]),
     "metrics/_checks": ("src/lecturekit/metrics/_checks.py", ["tests/test_metrics.py", "tests/test_collapse.py"]),
     "metrics/collapse": ("src/lecturekit/metrics/collapse.py", ["tests/test_collapse.py", "tests/test_metrics.py"]),
     "metrics/disentanglement": (
@@ -75,7 +77,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 # disentanglement tests used to be here (14-30 s each); they now train on a few digits and fit
 # fewer boosting stages where their claim allows, and every module runs with all its tests.
 SLOW: dict[str, list[str]] = {
-    "training": ["tests/test_encoders.py::test_a_few_supervised_epochs_make_neighbours_agree_more"],  # 3 epochs
+    "training": ["tests/test_training.py::test_a_few_supervised_epochs_make_neighbours_agree_more"],  # 3 epochs
 }
 
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), reduced to what the score needs.

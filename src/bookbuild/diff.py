@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bookbuild.deps import safe_name
+from bookbuild.book import safe_name
 from bookbuild.store import CorruptEntry, Store
 
 

@@ -19,6 +19,13 @@ from docutils import nodes
 from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
+from bookbuild import notebooks
+from bookbuild.book import Paths, safe_name
+
+# Where the build keeps the manifest and the store, relative to the book root (a rendered build is
+# never a stand-in run, so the real layout).
+_LAYOUT = Paths(Path())
+
 
 def _manifest(app) -> tuple[dict, str]:
     path = Path(app.srcdir) / app.config.bookbuild_manifest
@@ -167,8 +174,6 @@ def _changes(report: dict) -> list[nodes.Node]:
 
 
 def _store_notebook(app, docname: str, info: dict) -> Path | None:
-    from bookbuild.deps import safe_name
-
     path = Path(app.srcdir) / app.config.bookbuild_store / safe_name(docname) / f"{info.get('key')}.ipynb"
     return path if path.exists() else None
 
@@ -181,8 +186,6 @@ def _run_links(app, doctree, docname: str) -> None:
 
     Every other page of the book links to the whole book's PDF (written by ``make pdf``).
     """
-    from bookbuild import notebooks
-
     if app.builder.format != "html":
         return
     section = next(iter(doctree.findall(nodes.section)), None)
@@ -261,7 +264,7 @@ def _references(app):
             refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
         if title:
             refs.sections[label] = (title, url(doc, labelid))
-    for doc, kinds in env.toc_fignumbers.items():
+    for kinds in env.toc_fignumbers.values():
         for node_id, number in kinds.get("exercise", {}).items():
             refs.exercises[node_id] = ".".join(map(str, number))
     for term, (doc, labelid) in std._terms.items():
@@ -271,8 +274,6 @@ def _references(app):
 
 
 def _write_notebooks(app, exception) -> None:
-    from bookbuild import notebooks
-
     if exception is not None or app.builder.format != "html":
         return
     manifest, _ = _manifest(app)
@@ -305,8 +306,9 @@ def _detach_foreign_documents(app, doctree) -> None:
 
 
 def _unique_solution_ids(app, doctree, docname: str) -> None:
-    """sphinx-exercise gives every solution's body the same ``id="solution-content"`` (invalid HTML:
-    ids are unique); name each after its solution instead (nothing links to these ids).
+    """Give each solution body its own id (sphinx-exercise gives all of them ``solution-content``).
+
+    Ids must be unique in a page; nothing links to these.
     """
     seen = 0
     for section in doctree.findall(nodes.section):
@@ -318,8 +320,8 @@ def _unique_solution_ids(app, doctree, docname: str) -> None:
 
 
 def setup(app):
-    app.add_config_value("bookbuild_manifest", "_build/exec-manifest.json", "env")
-    app.add_config_value("bookbuild_store", "_build/exec-store", "env")
+    app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
+    app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")

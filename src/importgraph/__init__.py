@@ -156,6 +156,23 @@ class Library:
             self._imports[module] = frozenset(self.direct_imports(f.read_text(), str(f), module)) if f else frozenset()
         return self._imports[module]
 
+    def circles(self) -> list[list[str]]:
+        """The import circles of the package: each set of modules that import one another, sorted.
+
+        An import inside a function counts (it still runs, and still ties the modules together); a
+        module's import of the packages above it does not (Python runs those first, whatever the code).
+
+        >>> Library(Path(__file__).parents[1], "importgraph").circles()
+        []
+        """
+        found: set[frozenset[str]] = set()
+        for module in sorted(self.all_modules()):
+            above = self.with_parents(module) - {module}
+            reached = self.closure(set(self.imports_of(module) - above - {module}))
+            if module in reached:  # the modules on a way back to ``module``
+                found.add(frozenset(m for m in reached if module in self.closure(set(self.imports_of(m)) - {m})))
+        return sorted(sorted(circle) for circle in found)
+
     def closure(self, modules: set[str]) -> set[str]:
         """Modules reachable from ``modules`` through the import graph (including them)."""
         seen, todo = set(), list(modules)
