@@ -159,6 +159,7 @@ class References:
 
     figures: dict[str, str] = field(default_factory=dict)  # label -> "1.3"
     exercises: dict[str, str] = field(default_factory=dict)  # label -> "3"
+    section_numbers: dict[str, str] = field(default_factory=dict)  # label -> "4.2"
     sections: dict[str, tuple[str, str]] = field(default_factory=dict)  # label -> (title, page url or "")
     citations: dict[str, Citation] = field(default_factory=dict)
     terms: dict[str, str] = field(default_factory=dict)  # lower-case term -> url ("" = plain text)
@@ -289,9 +290,11 @@ class Converter:
 
     def numref(self, content: str) -> str:
         text, label = _explicit(content)
-        for kind, numbers in (("figure", self.refs.figures), ("exercise", self.refs.exercises)):
+        defaults = {"figure": "Fig. %s", "exercise": "Exercise %s", "section": "Section %s"}
+        refs = self.refs
+        for kind, numbers in (("figure", refs.figures), ("exercise", refs.exercises), ("section", refs.section_numbers)):
             if label in numbers:
-                fmt = text or self.refs.numfig_format.get(kind, "Fig. %s" if kind == "figure" else "Exercise %s")
+                fmt = text or self.refs.numfig_format.get(kind, defaults[kind])
                 return fmt.replace("{number}", numbers[label]).replace("%s", numbers[label])
         raise self.fail(f"{{numref}} to {label!r}, which has no number in this build")
 

@@ -264,6 +264,9 @@ def _references(app):
             refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
         if title:
             refs.sections[label] = (title, url(doc, labelid))
+        secnumber = env.toc_secnumbers.get(doc, {}).get("#" + labelid)
+        if secnumber:
+            refs.section_numbers[label] = ".".join(map(str, secnumber))
     for kinds in env.toc_fignumbers.values():
         for node_id, number in kinds.get("exercise", {}).items():
             refs.exercises[node_id] = ".".join(map(str, number))
