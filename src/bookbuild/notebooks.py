@@ -292,7 +292,8 @@ class Converter:
         text, label = _explicit(content)
         defaults = {"figure": "Fig. %s", "exercise": "Exercise %s", "section": "Section %s"}
         refs = self.refs
-        for kind, numbers in (("figure", refs.figures), ("exercise", refs.exercises), ("section", refs.section_numbers)):
+        kinds = {"figure": refs.figures, "exercise": refs.exercises, "section": refs.section_numbers}
+        for kind, numbers in kinds.items():
             if label in numbers:
                 fmt = text or self.refs.numfig_format.get(kind, defaults[kind])
                 return fmt.replace("{number}", numbers[label]).replace("%s", numbers[label])
