@@ -459,6 +459,28 @@ def reader_notebook(
     return out
 
 
+def with_current_prose(executed: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNode:
+    """The chapter's cells as its source file has them now, with the executed notebook's outputs.
+
+    A stored execution is reused while the code is unchanged, so its Markdown can be older than
+    the page's: the prose comes from ``source`` (read by jupytext, as the build reads it), the
+    outputs from ``executed``, code cell by code cell (their sources must agree).
+    """
+    import jupytext
+
+    current = jupytext.read(source)
+    done = [c for c in executed.cells if c.cell_type == "code"]
+    code = [c for c in current.cells if c.cell_type == "code"]
+    if len(done) != len(code) or any(a.source.strip() != b.source.strip() for a, b in zip(done, code, strict=False)):
+        raise ExportError(f"{source}: its code cells differ from the executed notebook's; build the book again")
+    for new, old in zip(code, done, strict=True):
+        new.outputs = old.get("outputs", [])
+        new.execution_count = old.get("execution_count")
+        new.metadata = old.metadata
+    current.metadata = executed.metadata
+    return current
+
+
 def write_all(
     outdir: Path,
     root: Path,
@@ -467,13 +489,20 @@ def write_all(
     requirement_template: str,
     branch: str,
     refs: References | None = None,
+    sources: dict[str, Path] | None = None,
 ) -> dict:
-    """Write every chapter's reader notebook under ``outdir/_notebooks``; return the index written beside them."""
+    """Write every chapter's reader notebook under ``outdir/_notebooks``; return the index written beside them.
+
+    ``notebooks``: the executed notebook of each chapter; ``sources``: its source file, whose prose
+    is the current one (see :func:`with_current_prose`).
+    """
     source = install_source(root)
     requirement = requirement_template.format(source=source) if source else None
     folder = outdir / FOLDER
     for docname, path in notebooks.items():
         nb = nbformat.read(path, as_version=4)
+        if sources and docname in sources:
+            nb = with_current_prose(nb, sources[docname])
         target = folder / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(reader_notebook(nb, package, requirement, docname, refs), target)

@@ -246,6 +246,22 @@ def _citations(app) -> dict:
     return out
 
 
+def _section_numbers(env, doc: str, _cache: dict = {}) -> dict[str, str]:  # noqa: B006 (per build)
+    """``{id: "4.2"}`` for every id of every numbered section of ``doc`` (a label is one of its ids)."""
+    key = (id(env), doc)
+    if key not in _cache:
+        numbers = env.toc_secnumbers.get(doc, {})
+        found = {}
+        if numbers:
+            for section in env.get_doctree(doc).findall(nodes.section):
+                ids = section.get("ids", [])
+                number = numbers.get("#" + ids[0]) if ids else None
+                if number:
+                    found.update({i: ".".join(map(str, number)) for i in ids})
+        _cache[key] = found
+    return _cache[key]
+
+
 def _references(app):
     """What the pages resolved roles to (numbers, titles, citations, glossary), for the readers' notebooks."""
     from bookbuild.notebooks import References
@@ -264,9 +280,9 @@ def _references(app):
             refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
         if title:
             refs.sections[label] = (title, url(doc, labelid))
-        secnumber = env.toc_secnumbers.get(doc, {}).get("#" + labelid)
+        secnumber = _section_numbers(env, doc).get(labelid)
         if secnumber:
-            refs.section_numbers[label] = ".".join(map(str, secnumber))
+            refs.section_numbers[label] = secnumber
     for kinds in env.toc_fignumbers.values():
         for node_id, number in kinds.get("exercise", {}).items():
             refs.exercises[node_id] = ".".join(map(str, number))
@@ -290,6 +306,7 @@ def _write_notebooks(app, exception) -> None:
             app.config.bookbuild_install_requirement,
             app.config.bookbuild_notebooks_branch,
             _references(app),
+            {doc: Path(app.env.doc2path(doc)) for doc in found},
         )
 
 
@@ -322,6 +339,50 @@ def _unique_solution_ids(app, doctree, docname: str) -> None:
             section["ids"] = [new if i == "solution-content" else i for i in section["ids"]]
 
 
+def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
+    """Leave out what a page does not use: MathJax where it has no formula, Thebe everywhere.
+
+    jupyter-book sets Sphinx's asset policy to "always", so every page loaded all of MathJax
+    (1.2 MB) even without a formula; Thebe (live code, off in _config.yml) still declared its
+    configuration twice (a console error on every page) and loaded its script.
+    """
+    scripts = context.get("script_files")
+    if scripts is None:
+        return
+    has_math = app.env.get_domain("math").has_equations(pagename)
+
+    def keep(js) -> bool:
+        name = str(getattr(js, "filename", js) or "")
+        body = str(getattr(js, "attributes", {}).get("body", ""))
+        if "thebe" in name.lower() or "thebe" in body.lower():
+            return False
+        if not has_math and ("mathjax" in name.lower() or "MathJax" in body):
+            return False
+        return True
+
+    scripts[:] = [js for js in scripts if keep(js)]
+
+
+# sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
+# fonts); the pages load tex-chtml.js, which fetches only the CHTML woff-v2 fonts, TeX extensions
+# on demand, and the accessibility tools (a11y/, sre/, ui/) when a reader opens them from its menu.
+MATHJAX_KEEP = ("tex-chtml.js", "input/tex/extensions/", "output/chtml/fonts/woff-v2/", "a11y/", "sre/", "ui/")
+
+
+def _prune_mathjax(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    folder = Path(app.outdir) / "_static" / Path(app.config.mathjax_path).parent
+    if folder.name != "mathjax" or not (folder / Path(app.config.mathjax_path).name).exists():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):
+        rel = path.relative_to(folder).as_posix() + ("/" if path.is_dir() else "")
+        if path.is_file() and not rel.startswith(MATHJAX_KEEP) and rel != Path(app.config.mathjax_path).name:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
 def setup(app):
     app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
     app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
@@ -332,6 +393,8 @@ def setup(app):
     app.connect("doctree-resolved", _run_links)
     app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
+    app.connect("build-finished", _prune_mathjax, priority=900)  # after sphinx-mathjax-offline copied it
+    app.connect("html-page-context", _lighter_pages, priority=900)  # after sphinx.ext.mathjax added it
     app.connect("env-get-outdated", _outdated)
     app.add_directive("execution-status", ExecutionStatus)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}
