@@ -273,7 +273,7 @@ def check_phone(browser, route, origin: str, doc: str, executable: set[str]) -> 
             toggle.tap()
             page.wait_for_timeout(400)
             links = page.eval_on_selector_all(
-                "#pst-primary-sidebar a.reference.internal, .bd-sidebar-primary a.reference.internal",
+                "#pst-primary-sidebar-modal a.reference.internal, #pst-primary-sidebar a.reference.internal",
                 "els => els.filter(e => { const r = e.getBoundingClientRect(); "
                 "return r.width > 0 && r.left >= 0 && r.right <= innerWidth + 1; }).map(e => e.getAttribute('href'))",
             )
