@@ -19,6 +19,7 @@ import argparse
 import re
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,12 +50,20 @@ PREPARE_JS = """() => {
   document.querySelectorAll('.cell.tag_hide-input .cell_input, .cell.tag_remove-input .cell_input').forEach(e => {
     hidden.push(e.innerText); e.remove();
   });
-  return hidden;
+  const shown = Array.from(document.querySelectorAll('.cell_input, pre')).map(e => e.innerText);
+  return {hidden, shown};
 }"""
 
 
 def normalise(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Text as compared: ligatures unfolded (the PDF has "ﬁ"), no whitespace (line breaks differ)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def pieces(text: str, size: int = 40) -> list[str]:
+    """Runs of plain prose of ``size`` characters (MathJax output is not text in a PDF)."""
+    words = [w for w in re.split(r"(?<=[.;:,])\s+|\n", text) if re.fullmatch(rf"[A-Za-z ,'’()-]{{{size},}}", w)]
+    return [normalise(w)[:size] for w in words]
 
 
 def print_site(site: Path, out: Path) -> dict[str, dict]:
@@ -81,12 +90,13 @@ def print_site(site: Path, out: Path) -> dict[str, dict]:
                 page.goto(f"http://127.0.0.1:{port}/{doc}.html", wait_until="load")
                 if page.evaluate("() => !!(window.MathJax && window.MathJax.startup)"):
                     page.evaluate("() => window.MathJax.startup.promise")
-                hidden = page.evaluate(PREPARE_JS)
+                code = page.evaluate(PREPARE_JS)
                 solutions = page.eval_on_selector_all("div.solution", "els => els.map(e => e.innerText)")
                 target = out / "pages" / f"{doc}.pdf"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 page.pdf(path=str(target), **PDF_OPTIONS)
-                report[doc] = {"path": target, "hidden": hidden, "solutions": solutions, "chapter": doc in executable}
+                report[doc] = {"path": target, "hidden": code["hidden"], "shown": code["shown"]}
+                report[doc].update(solutions=solutions, chapter=doc in executable)
             browser.close()
     finally:
         server.shutdown()
@@ -108,18 +118,20 @@ def assemble(report: dict[str, dict], out: Path) -> list[str]:
             info["path"].replace(chapter)
             info["path"] = chapter
             for sol in info["solutions"]:
-                sample = normalise(sol)[-60:]
-                if sample and sample not in text:
-                    problems.append(f"{doc}: a solution is missing from the PDF ({sol.strip()[-60:]!r})")
+                samples = pieces(sol)
+                if samples and not any(p in text for p in samples):
+                    problems.append(f"{doc}: a solution is missing from the PDF ({sol.strip()[:60]!r})")
                     break
             for code in info["hidden"]:
-                lines = [normalise(line) for line in code.splitlines() if len(normalise(line)) > 25]
-                if any(line in text for line in lines):
-                    problems.append(f"{doc}: the PDF prints hidden code ({code.strip().splitlines()[0]!r})")
+                shown = normalise("\n".join(info["shown"]))  # a line also in a visible cell may be printed
+                lines = [ln for ln in code.splitlines() if len(normalise(ln)) > 25 and normalise(ln) not in shown]
+                printed = [line for line in lines if normalise(line) in text]
+                if printed:
+                    problems.append(f"{doc}: the PDF prints hidden code ({printed[0].strip()!r})")
                     break
         start = len(book.pages)
         book.append(str(info["path"]))
-        book.add_outline_item(doc, start)
+        book.add_outline_item(title=doc, page_number=start)
     book.write(out / "book.pdf")
     for leftover in sorted((out / "pages").rglob("*.pdf"), reverse=True):
         leftover.unlink()
