@@ -326,17 +326,19 @@ def _detach_foreign_documents(app, doctree) -> None:
 
 
 def _unique_solution_ids(app, doctree, docname: str) -> None:
-    """Give each solution body its own id (sphinx-exercise gives all of them ``solution-content``).
+    """Give each exercise's and solution's body its own id.
 
-    Ids must be unique in a page; nothing links to these.
+    sphinx-exercise gives all of them ``exercise-content`` / ``solution-content``, and ids must be
+    unique in a page; nothing links to these.
     """
     seen = 0
     for section in doctree.findall(nodes.section):
-        if "solution-content" in section["ids"]:
+        shared = [i for i in section["ids"] if i in ("solution-content", "exercise-content")]
+        if shared:
             seen += 1
             parent_ids = [i for i in section.parent.get("ids", []) if i] if section.parent is not None else []
-            new = f"{parent_ids[0]}-content" if parent_ids else f"solution-content-{seen}"
-            section["ids"] = [new if i == "solution-content" else i for i in section["ids"]]
+            new = f"{parent_ids[0]}-content" if parent_ids else f"{shared[0]}-{seen}"
+            section["ids"] = [new if i in shared else i for i in section["ids"]]
 
 
 def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
