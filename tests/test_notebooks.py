@@ -205,3 +205,16 @@ def test_the_colab_path_resolves_in_the_branch_the_publish_job_pushes(tmp_path, 
     )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["cells"][0]["cell_type"] == "code"
+
+
+def test_check_notebook_compares_the_run_with_what_the_text_shows():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import check_notebook
+
+    nb = {"metadata": {"bookbuild": {"glue": [["ratio", ".2f", "0.12"], ["name", "", "lite"]]}}}
+    assert check_notebook.compare_glue(nb, {"ratio": "0.1234", "name": "'lite'"}) == []
+    assert check_notebook.compare_glue(nb, {"ratio": "0.1299", "name": "'full'"}) == [
+        "ratio: the page shows '0.12', this run gives '0.13'",
+        "name: the page shows 'lite', this run gives 'full'",
+    ]
+    assert check_notebook.compare_glue(nb, {"name": "'lite'"}) == ["ratio: not glued in this run"]
