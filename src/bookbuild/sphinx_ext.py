@@ -385,16 +385,15 @@ def _prune_mathjax(app, exception) -> None:
             path.rmdir()
 
 
-def _theme_mode(app, config) -> None:
+def _theme_mode(app, pagename, templatename, context, doctree) -> None:
     """Follow the system's light/dark setting from the first visit.
 
-    jupyter-book leaves pydata-sphinx-theme's ``default_mode`` empty, which the theme's script
-    rejects on a first visit ("Got invalid theme mode", a console error) before falling back to auto.
+    pydata-sphinx-theme 0.17's layout reads a template variable ``default_mode`` that nothing
+    sets, so a first visit started from mode "" ("Got invalid theme mode", a console error)
+    before the theme fell back to auto.
     """
-    options = dict(config.html_theme_options or {})
-    if not options.get("default_mode"):
-        options["default_mode"] = "auto"
-        config.html_theme_options = options
+    if not context.get("default_mode"):
+        context["default_mode"] = context.get("theme_default_mode") or "auto"
 
 
 def setup(app):
@@ -403,7 +402,7 @@ def setup(app):
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
-    app.connect("config-inited", _theme_mode, priority=900)
+    app.connect("html-page-context", _theme_mode)
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
     app.connect("doctree-resolved", _unique_solution_ids)
