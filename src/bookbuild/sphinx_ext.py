@@ -402,13 +402,15 @@ def setup(app):
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
-    app.connect("html-page-context", _theme_mode)
+    app.connect("html-page-context", _theme_mode, priority=501)
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
     app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
     app.connect("build-finished", _prune_mathjax, priority=900)  # after sphinx-mathjax-offline copied it
-    app.connect("html-page-context", _lighter_pages, priority=900)  # after sphinx.ext.mathjax added it
+    # After sphinx.ext.mathjax added it (500), before any handler that returns a template name (which
+    # ends the event: Sphinx emits html-page-context with emit_firstresult).
+    app.connect("html-page-context", _lighter_pages, priority=501)
     app.connect("env-get-outdated", _outdated)
     app.add_directive("execution-status", ExecutionStatus)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}
