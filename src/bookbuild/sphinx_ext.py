@@ -351,7 +351,9 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
     scripts = context.get("script_files")
     if scripts is None:
         return
-    has_math = app.env.get_domain("math").has_equations(pagename)
+    # The page's own formulas: MathDomain.has_equations also counts every page in its toctree, which
+    # made the landing page load MathJax.
+    has_math = bool(app.env.get_domain("math").data.get("has_equations", {}).get(pagename))
 
     def keep(js) -> bool:
         name = str(getattr(js, "filename", js) or "")
@@ -363,6 +365,9 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
         return True
 
     scripts[:] = [js for js in scripts if keep(js)]
+    styles = context.get("css_files")
+    if styles is not None:
+        styles[:] = [css for css in styles if "thebe" not in str(getattr(css, "filename", css) or "").lower()]
 
 
 # sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
