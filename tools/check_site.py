@@ -11,10 +11,16 @@ page's JavaScript run, and checks what the reader sees:
   are printed, and the README lists them);
 - every chapter: states the profile its numbers come from, numbered figures (``Fig. <chapter>.<n>``)
   with images and captions, exercise solutions collapsed and opened by a click on their toggle,
-  a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link (when the
-  build knew its GitHub repository; otherwise the note that says where it is offered);
+  a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link exactly when
+  the build knew its GitHub repository;
 - the status page lists every executed chapter; the landing page links to every chapter; the
-  search page finds a glossary term.
+  search page finds a glossary term;
+- every page: no console error while it loads, no build jargon (outside the API reference and
+  the status page); every chapter: its notebook has no MyST left and shows the page's glued
+  values, in order, and it links to its PDF;
+- every page again on a 390x844 phone (axe; nothing wider than the screen outside a scrolling
+  container; the menu button opens the drawer with every chapter) and where the system asks for
+  dark mode (the theme follows; axe).
 
 Usage: python tools/check_site.py [--site _build/html]   (exit 1 on any problem)
 """
