@@ -176,7 +176,7 @@ def test_defaults_of_a_minimal_table(tmp_path):
         (
             {"package": "p", "x": 1, "a": 2},
             "[tool.bookbuild]: unknown key(s) a, x; allowed: data, kernel_env, key_env, key_packages, library_root, "
-            "package, profile_env, profiles, sources, standin_env",
+            "package, profile_env, profiles, repository, sources, standin_env",
         ),
         (
             {"package": "p", "profiles": ["a", ""]},

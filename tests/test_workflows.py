@@ -208,6 +208,11 @@ def test_pr_workflow_is_the_local_test_command():
     for job in wf["jobs"].values():
         report = [s for s in steps(job) if s.get("uses", "").startswith("actions/upload-artifact@")]
         assert report and report[0]["if"] == "failure()"
+    # The PDFs: make test's site-check builds them first (make pdf), and the job uploads them.
+    site_check = re.search(r"^site-check:(.*)$", (ROOT / "Makefile").read_text(), re.M)
+    assert site_check and "pdf" in site_check.group(1).split() and "site-check" in rule.group(1).split()
+    uploads = [s["with"]["path"] for s in steps(wf["jobs"]["lite"]) if s.get("uses", "").startswith("actions/upload-a")]
+    assert "_build/html/_pdf" in uploads
 
 
 def test_pr_workflow_runs_the_full_profile_on_standins():
