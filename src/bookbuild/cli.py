@@ -351,10 +351,11 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--strict", action="store_true", help="fail if the source holds corrupt entries")
     pl = sub.add_parser("plan", help="show which chapters would execute, and why")
     _common(pl, execute_opts=False)
-    from bookbuild import chapter, preview  # contributor commands: make chapter, make preview
+    from bookbuild import chapter, preview, validated  # contributor commands: make chapter, make preview, make nbval
 
     chapter.add_parser(sub)
     preview.add_parser(sub)
+    validated.add_parser(sub)
     return p
 
 
@@ -371,9 +372,14 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.root = args.root.resolve()
-    from bookbuild import chapter, preview
+    from bookbuild import chapter, preview, validated
 
-    commands = {**COMMANDS, "chapter": chapter.cmd_chapter, "preview": preview.cmd_preview}
+    commands = {
+        **COMMANDS,
+        "chapter": chapter.cmd_chapter,
+        "preview": preview.cmd_preview,
+        "nbval": validated.cmd_nbval,
+    }
     try:
         return commands[args.command](args)
     except (ConfigError, WrongLibrary, diff.NoBuild) as err:
