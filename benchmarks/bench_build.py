@@ -171,17 +171,15 @@ def main() -> int:
         "jupyter-cache and trained weights, so its first build renders without executing); no unit tests or nbval",
     )
     args = parser.parse_args()
-    from bookbuild.deps import Library
-    from bookbuild.execute import discover, plan
+    from bookbuild.book import discover
+    from bookbuild.config import load
+    from bookbuild.plan import plan
 
-    n_chapters = len(discover(ROOT))
+    config = load(ROOT)
+    n_chapters = len(discover(ROOT, config.exclude_patterns))
 
     module = MODULE_FILE[len("src/") : -len(".py")].replace("/", ".")
-    dependents = [
-        c.docname
-        for c in plan(ROOT, Library(ROOT / "src", "lecturekit"), "lite")
-        if module in c.key.components["modules"]
-    ]
+    dependents = [c.docname for c in plan(config, "lite") if module in c.key.components["modules"]]
     print(
         f"benchmark on {os.cpu_count()} cores; {n_chapters} chapters; {module} is imported (directly or "
         f"through other modules) by {len(dependents)}: {', '.join(dependents)}",

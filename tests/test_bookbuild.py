@@ -1,4 +1,4 @@
-"""The build's re-execution rules, proven on a small book made in a temporary folder (see bookbuild_minibook)."""
+"""The build's re-execution rules, proven on a small book made in a temporary folder (see minibook)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from bookbuild_minibook import book, chapter, components, output_text, run  # noqa: F401 -- book is a fixture
+from minibook import book, chapter, components, output_text, run  # noqa: F401 -- book is a fixture
 
 import bookbuild
+from bookbuild import config as config_mod
 from bookbuild import deps
 from bookbuild.deps import Library
-from bookbuild.execute import plan, sync_jupyter_cache
+from bookbuild.plan import plan
+from bookbuild.render import sync_jupyter_cache
 from bookbuild.store import Store
 
 
@@ -73,7 +75,7 @@ def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp
     raw.mkdir(parents=True)
 
     def key(profile="lite"):
-        (a,) = [c for c in plan(book, None, profile, ["a"])]
+        (a,) = [c for c in plan(config_mod.load(book), profile, ["a"])]
         return a.key.key, a.key.components
 
     def changed(before, after):
@@ -90,6 +92,11 @@ def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp
     monkeypatch.setenv("PYTHONHASHSEED", "0")
     monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "x")  # not in key_env
     assert key() == base
+    monkeypatch.setenv("MINI_KERNEL_ONLY", "other")  # a kernel default, not a key variable
+    assert key() == base
+    monkeypatch.setenv("MINI_KEYED", "x")  # a key variable the kernels get no default for
+    assert changed(base, key()) == {"env"}
+    monkeypatch.delenv("MINI_KEYED")
     with monkeypatch.context() as m:
         real = deps.package_versions
         assert set(real(("numpy",))) == {"python", "numpy"}  # what key_packages names, plus Python
@@ -112,7 +119,8 @@ def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp
 def test_corrupt_or_half_written_entries_are_re_executed_never_used(book):
     run(book)
     store = Store(book / "_build" / "exec-store")
-    (chapter_a,) = [c for c in plan(book, Library(book / "src", "minilib"), "lite") if c.docname == "a"]
+    chapters = plan(config_mod.load(book), "lite", library=Library(book / "src", "minilib"))
+    (chapter_a,) = [c for c in chapters if c.docname == "a"]
     nb_path = store.root / chapter_a.name / f"{chapter_a.key.key}.ipynb"
     nb_path.write_text(nb_path.read_text()[:100])  # a build killed mid-write
     status, outcomes = run(book)
@@ -197,7 +205,7 @@ def test_import_graph_reading(tmp_path):
 def test_priors_chapter_depends_on_what_it_uses():
     root = Path(__file__).resolve().parent.parent
     lib = Library(root / "src", "lecturekit")
-    (priors,) = [c for c in plan(root, lib, "lite", ["priors"])]
+    (priors,) = [c for c in plan(config_mod.load(root), "lite", ["priors"], lib)]
     modules = set(priors.key.components["modules"])
     assert {"lecturekit.encoders", "lecturekit.training", "lecturekit.metrics.pca"} <= modules
     assert not any(m.startswith("bookbuild") for m in modules)

@@ -8,7 +8,7 @@ import os
 import time
 
 import pytest
-from bookbuild_minibook import book  # noqa: F401 -- a fixture
+from minibook import book  # noqa: F401 -- a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import deps
@@ -202,6 +202,72 @@ def test_components_recorded_without_modules_still_compare():
     ]
 
 
-def test_safe_name_keeps_the_folder_and_replaces_the_rest():
-    assert deps.safe_name("book/priors") == "book__priors"
-    assert deps.safe_name("part 1/what?.md") == "part_1__what_.md"
+# --- each input that must enter a key changes it; what must not, does not ------------------------
+
+
+def _config(root, **table):
+    return config_mod.from_table(root, {"package": "minilib", **table})
+
+
+def test_chapter_key_hashes_the_key_variables_and_not_the_kernel_defaults(library, monkeypatch):
+    """``key_env`` is in the key; ``kernel_env`` only sets the kernels' defaults (a fixture that tells them apart)."""
+    config = _config(library.root.parent, key_env=["MINI_KEYED"], kernel_env={"MINI_KERNEL_ONLY": "1"})
+    nb = notebook("print(1)")
+    monkeypatch.setenv("MINI_KEYED", "a")
+    monkeypatch.setenv("MINI_KERNEL_ONLY", "x")
+    base = deps.chapter_key(nb, "a.md", library, "lite", config=config)
+    assert base.components["env"] == {"MINI_KEYED": "a"}
+    monkeypatch.setenv("MINI_KERNEL_ONLY", "y")
+    assert deps.chapter_key(nb, "a.md", library, "lite", config=config).key == base.key
+    monkeypatch.setenv("MINI_KEYED", "b")
+    changed = deps.chapter_key(nb, "a.md", library, "lite", config=config)
+    assert changed.key != base.key and changed.diff(base.components) == ["env changed"]
+
+
+def test_chapter_key_changes_with_the_profile_the_packages_and_the_data(library, monkeypatch):
+    nb = notebook("print(1)")
+    config = _config(library.root.parent, key_packages=["pytest"])
+    base = deps.chapter_key(nb, "a.md", library, "lite", data={"d/x": "1"}, config=config)
+    assert "pytest" in base.components["packages"]
+    assert deps.chapter_key(nb, "a.md", library, "full", data={"d/x": "1"}, config=config).key != base.key
+    assert deps.chapter_key(nb, "a.md", library, "lite", data={"d/x": "2"}, config=config).key != base.key
+    assert deps.chapter_key(nb, "a.md", library, "lite", data={}, config=config).key != base.key
+    monkeypatch.setattr(deps, "package_versions", lambda names: {n: "0.0-other" for n in names})
+    other = deps.chapter_key(nb, "a.md", library, "lite", data={"d/x": "1"}, config=config)
+    assert other.key != base.key and other.diff(base.components) == ["packages changed"]
+
+
+def test_data_without_a_profile_list_is_part_of_every_profiles_key(tmp_path, monkeypatch):
+    """A data spec that names no profiles applies to all of them; one that names ``full`` only to it."""
+    monkeypatch.setenv("MINI_ALWAYS", str(tmp_path / "always"))
+    (tmp_path / "always").mkdir()
+    (tmp_path / "always" / "table.csv").write_text("a,b\n")
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "weights.bin").write_bytes(b"w")
+    config = _config(
+        tmp_path,
+        profiles=["lite", "full"],
+        data=[
+            {"label": "always", "root_env": "MINI_ALWAYS", "pattern": "*.csv"},
+            {"label": "big", "default": str(tmp_path / "big"), "pattern": "*.bin", "profiles": ["full"]},
+        ],
+    )
+    assert [d.label for d in config.data_for("lite")] == ["always"]
+    assert [d.label for d in config.data_for("full")] == ["always", "big"]
+    assert list(deps.data_files(config, "lite")) == ["always/table.csv"]
+    assert list(deps.data_files(config, "full")) == ["always/table.csv", "big/weights.bin"]
+    before = data_digest(config, "lite", now=LATER)
+    (tmp_path / "always" / "table.csv").write_text("a,c\n")
+    assert data_digest(config, "lite")["always/table.csv"] != before["always/table.csv"]
+
+
+def test_data_files_are_labelled_independently_of_their_folder(tmp_path, monkeypatch):
+    for where in ("one", "two"):
+        (tmp_path / where / "sub").mkdir(parents=True)
+        (tmp_path / where / "sub" / "f.bin").write_bytes(b"x")
+        (tmp_path / where / "sub" / "dir.bin").mkdir()  # a folder matching the pattern is no data file
+    config = _config(tmp_path, data=[{"label": "d", "root_env": "MINI_D", "pattern": "**/*.bin"}])
+    monkeypatch.setenv("MINI_D", str(tmp_path / "one"))
+    one = data_digest(config, "default", now=LATER)
+    monkeypatch.setenv("MINI_D", str(tmp_path / "two"))
+    assert data_digest(config, "default", now=LATER) == one == {"d/sub/f.bin": hashlib.sha256(b"x").hexdigest()}

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from bookbuild_minibook import FRONT  # one front matter for every mini book
+from minibook import FRONT  # one front matter for every mini book
 
-from bookbuild import standin
+from bookbuild import config as config_mod
+from bookbuild import glue as standin
+from bookbuild.config import ConfigError
 
 GLUE_CELL = "from myst_nb import glue\nglue('present', 3.0, display=False)"
 
@@ -43,22 +45,24 @@ def bookbuild(root: Path, *args: str, standin_on: bool) -> subprocess.CompletedP
     return subprocess.run(cmd, capture_output=True, text=True, env=env)
 
 
-def test_variable_is_read_from_pyproject(tmp_path):
-    assert standin.variable(tmp_path) is None  # no pyproject.toml
-    (tmp_path / "pyproject.toml").write_text("[tool.other]\nx = 1\n")
-    assert standin.variable(tmp_path) is None
-    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\nstandin_env = "MY_STANDIN"\n')
-    assert standin.variable(tmp_path) == "MY_STANDIN"
-    assert standin.active(tmp_path, {"MY_STANDIN": "1"}) == "MY_STANDIN"
-    assert standin.active(tmp_path, {"MY_STANDIN": "0"}) is None and standin.active(tmp_path, {}) is None
-    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\nstandin_env = "not a name"\n')
-    with pytest.raises(ValueError, match="environment variable name"):
-        standin.variable(tmp_path)
+def test_the_switch_is_read_from_pyproject_once_with_the_settings(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "m"\n')
+    assert config_mod.load(tmp_path).standin({"MY_STANDIN": "1"}) is None  # no standin_env
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "m"\nstandin_env = "MY_STANDIN"\n')
+    config = config_mod.load(tmp_path)
+    assert config.standin_env == "MY_STANDIN"
+    assert config.standin({"MY_STANDIN": "1"}) == "MY_STANDIN"
+    assert config.standin({"MY_STANDIN": "0"}) is None and config.standin({}) is None
+    assert config.paths({"MY_STANDIN": "yes"}).store == tmp_path / "_build" / "standin" / "exec-store"
+    assert config.paths({}).store == tmp_path / "_build" / "exec-store"
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "m"\nstandin_env = "not a name"\n')
+    with pytest.raises(ConfigError, match="environment variable name"):
+        config_mod.load(tmp_path)
 
 
 def test_the_project_names_its_standin_switch():
     root = Path(__file__).resolve().parent.parent
-    assert standin.variable(root) == "LECTUREKIT_STANDIN"
+    assert config_mod.load(root).standin_env == "LECTUREKIT_STANDIN"
 
 
 def test_standin_run_executes_apart_and_is_never_rendered(book):

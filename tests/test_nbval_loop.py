@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from bookbuild_minibook import chapter, write_minilib
+from minibook import chapter, write_minilib
 
 from bookbuild import validated
 from bookbuild.store import Store

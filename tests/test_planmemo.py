@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from minibook import make_book
 
+from bookbuild import config as config_mod
+from bookbuild.book import Paths
 from bookbuild.deps import Library, read_notebook
-from bookbuild.execute import plan
+from bookbuild.plan import plan
 from bookbuild.planmemo import ChapterMemo
 
 
@@ -14,16 +16,17 @@ def without_ids(nb):
     return {**nb, "cells": [{k: v for k, v in cell.items() if k != "id"} for cell in nb["cells"]]}
 
 
-def keys(root, memo):
-    return {
-        c.docname: (c.key.key, without_ids(c.nb))
-        for c in plan(root, Library(root / "src", "minilib"), "lite", memo=memo)
-    }
+def chapters(root, paths):
+    return plan(config_mod.load(root), "lite", library=Library(root / "src", "minilib"), paths=paths)
+
+
+def keys(root, paths):
+    return {c.docname: (c.key.key, without_ids(c.nb)) for c in chapters(root, paths)}
 
 
 def test_memo_gives_the_same_plan_and_follows_every_change(tmp_path):
     root = make_book(tmp_path / "book")
-    memo = root / "_build" / "data-digests.json"
+    memo = Paths(root)
     fresh = keys(root, None)
     assert keys(root, memo) == fresh  # first run fills the memo
     assert (root / "_build" / "plan-memo" / "b.json").exists()
@@ -39,7 +42,7 @@ def test_memo_gives_the_same_plan_and_follows_every_change(tmp_path):
     (root / "src" / "minilib" / "core.py").write_text("from minilib import other\nSCALE = 2\n")
     after = keys(root, memo)
     assert after == keys(root, None)
-    (a,) = [c for c in plan(root, Library(root / "src", "minilib"), "lite", memo=memo) if c.docname == "a"]
+    (a,) = [c for c in chapters(root, memo) if c.docname == "a"]
     assert "minilib.other" in a.key.components["modules"]
 
     # A damaged memo is a miss, not an error.

@@ -172,17 +172,6 @@ def test_heatmaps_one_titled_panel_per_map_with_a_shared_scale():
         plotting.heatmaps({"a": np.zeros((2, 2)), "b": np.zeros((2, 2))}, axes=given[:1])
 
 
-def test_metric_curves_one_panel_per_metric_and_one_colour_per_run():
-    runs = {"r1": {"loss": [3, 2, 1], "rank": [1, 2, 3]}, "r2": {"loss": [1, 1, 1]}}
-    axes = plotting.metric_curves([0, 1, 2], runs, {"loss": "loss", "rank": "rank"}, logy=["loss"])
-    assert len(axes) == 2 and axes[0].get_yscale() == "log" and axes[1].get_yscale() == "linear"
-    assert len(axes[0].lines) == 2 and len(axes[1].lines) == 1  # r2 has no rank
-    assert axes[0].lines[0].get_color() == axes[1].lines[0].get_color() == "C0"
-    assert axes[0].lines[1].get_color() == "C1"
-    legend = axes[0].figure.legends[0]
-    assert [t.get_text() for t in legend.get_texts()] == ["r1", "r2"]
-
-
 def test_spectra_draw_shares_above_the_floor_and_skip_empty_spectra():
     ax = plotting.spectra({"a": np.array([3.0, 1.0, 0.0]), "zero": np.zeros(3), "b": np.array([1.0, 1.0])})
     assert len(ax.lines) == 2 and ax.get_yscale() == "log"

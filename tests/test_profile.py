@@ -28,3 +28,20 @@ def test_cache_dir_follows_env(tmp_path, monkeypatch):
     monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "elsewhere"))
     assert profile.cache_dir() == tmp_path / "elsewhere"
     assert (tmp_path / "elsewhere").is_dir()
+
+
+def test_standin_mode_never_downloads(monkeypatch):
+    monkeypatch.setenv("LECTUREKIT_PROFILE", "full")
+    assert profile.downloads_allowed()
+    monkeypatch.setenv("LECTUREKIT_STANDIN", "1")
+    assert profile.is_standin() and not profile.downloads_allowed()
+
+
+def test_check_both_ways(tmp_path, monkeypatch):
+    assert profile.check_standin(tmp_path, "things") is None  # a real folder in a real run
+    monkeypatch.setenv("LECTUREKIT_STANDIN", "1")
+    with pytest.raises(FileNotFoundError, match="no stand-in things"):
+        profile.check_standin(tmp_path, "things")
+    (tmp_path / profile.STANDIN_MARKER).write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        profile.check_standin(tmp_path, "things")

@@ -57,7 +57,7 @@ def test_generate_writes_the_real_layout_and_mnist_reads_it(tmp_path, monkeypatc
         match = [int(torch.nonzero(((flat - x * 255).abs() < 0.5).all(1))[0]) for x in ds.x.flatten(1)]
         assert torch.equal(digits.y[match], ds.y)
     assert not {tuple(x.tolist()) for x in test.x.flatten(1)} & {tuple(x.tolist()) for x in train.x.flatten(1)}
-    marker = json.loads((raw / standin.MARKER).read_text())
+    marker = json.loads((raw / profile.STANDIN_MARKER).read_text())
     assert marker["images"] == 30 and marker["pixels"] == 28
     # Same settings: nothing rewritten. Other settings: rewritten.
     before = {p: p.stat().st_mtime_ns for p in paths}
@@ -78,23 +78,6 @@ def test_generate_refuses_real_folders_and_bad_knobs(tmp_path):
         standin.generate(tmp_path / "c2", tmp_path / "t2", pixels=30)
     with pytest.raises(ValueError, match="images must be between"):
         standin.generate(tmp_path / "c2", tmp_path / "t2", images=5000)
-
-
-def test_standin_mode_never_downloads(monkeypatch):
-    monkeypatch.setenv("LECTUREKIT_PROFILE", "full")
-    assert profile.downloads_allowed()
-    monkeypatch.setenv("LECTUREKIT_STANDIN", "1")
-    assert standin.active() and not profile.downloads_allowed()
-
-
-def test_check_both_ways(tmp_path, monkeypatch):
-    assert standin.check(tmp_path, "things") is None  # a real folder in a real run
-    monkeypatch.setenv("LECTUREKIT_STANDIN", "1")
-    with pytest.raises(FileNotFoundError, match="no stand-in things"):
-        standin.check(tmp_path, "things")
-    (tmp_path / standin.MARKER).write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        standin.check(tmp_path, "things")
 
 
 def test_cli(tmp_path, capsys):

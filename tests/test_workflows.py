@@ -19,7 +19,7 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 PR, FULL = WORKFLOWS / "pr.yml", WORKFLOWS / "full.yml"
 
 # Run steps that are not `make <target>`: setup that has no local equivalent, each documented in
-# the workflow beside it (and in the README's CI section).
+# the workflow beside it (and in docs/ci.md).
 SETUP_COMMANDS = {
     FULL.name: {
         "Fingerprint the environment and the data manifest",  # cache keys: pip freeze, GPU, manifest

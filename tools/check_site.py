@@ -37,7 +37,8 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from bookbuild.execute import discover, toc_docnames  # noqa: E402
+from bookbuild.book import discover, toc_docnames  # noqa: E402
+from bookbuild.config import load as load_config  # noqa: E402
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 INSTALL_HINT = "Install it with `apt-get update && apt-get install -y chromium` (Debian; as root) and run again."
@@ -270,7 +271,7 @@ def main() -> int:
         sys.exit(f"check_site: no site at {args.site}; run `make book` first")
     browser_path = find_browser()
 
-    executable = {doc for doc, _ in discover(ROOT)}
+    executable = {doc for doc, _ in discover(ROOT, load_config(ROOT).exclude_patterns)}
     docs = toc_docnames(ROOT)
     manifest_path = args.site.parent / "bookbuild-manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}

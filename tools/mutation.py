@@ -1,4 +1,4 @@
-"""Mutation testing of the library's numeric modules and the build's store and keys with mutmut.
+"""Mutation testing of the library's numeric modules, its cache, the import graph and the build with mutmut.
 
 ``make mutation`` runs every module in turn (slow; not in ``make test``). mutmut writes a mutated copy
 of the sources to ``mutants/`` beside ``pyproject.toml``; to keep the tree clean each module runs in
@@ -41,7 +41,9 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 MODULES: dict[str, tuple[str, list[str]]] = {
     "losses": ("src/lecturekit/losses.py", ["tests/test_losses.py"]),
     "transforms": ("src/lecturekit/transforms.py", ["tests/test_transforms.py", "tests/test_views.py"]),
-    "training": ("src/lecturekit/training.py", ["tests/test_encoders.py"]),
+    "training": ("src/lecturekit/training.py", ["tests/test_training.py"]),
+    "cache": ("src/lecturekit/cache.py", ["tests/test_cache.py"]),
+    "importgraph": ("src/importgraph/__init__.py", ["tests/test_importgraph.py", "tests/test_bookbuild_deps.py"]),
     "metrics/_checks": ("src/lecturekit/metrics/_checks.py", ["tests/test_metrics.py", "tests/test_collapse.py"]),
     "metrics/collapse": ("src/lecturekit/metrics/collapse.py", ["tests/test_collapse.py", "tests/test_metrics.py"]),
     "metrics/disentanglement": (
@@ -68,15 +70,47 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "bookbuild/store": ("src/bookbuild/store.py", ["tests/test_bookbuild_store.py"]),
+    "bookbuild/results": ("src/bookbuild/results.py", ["tests/test_bookbuild_diff.py"]),
+    "bookbuild/diff": ("src/bookbuild/diff.py", ["tests/test_bookbuild_diff.py"]),
+    "bookbuild/execute": (
+        "src/bookbuild/execute.py",
+        ["tests/test_bookbuild_execute.py", "tests/test_bookbuild_config.py"],
+    ),
+    "bookbuild/record": ("src/bookbuild/record.py", ["tests/test_bookbuild_record.py"]),
+    "bookbuild/glue": ("src/bookbuild/glue.py", ["tests/test_bookbuild_glue.py"]),
+    "bookbuild/book": ("src/bookbuild/book.py", ["tests/test_bookbuild_book.py"]),
+    "bookbuild/config": (
+        "src/bookbuild/config.py",
+        ["tests/test_bookbuild_config.py", "tests/test_bookbuild_standin.py", "tests/test_bookbuild_deps.py"],
+    ),
 }
 
 # Tests too slow to run once per mutant on a small machine; ``--skip-slow`` leaves them out, in a
 # separate work folder, and its score is then a lower bound (labelled "fast tests"). The cache and
 # disentanglement tests used to be here (14-30 s each); they now train on a few digits and fit
 # fewer boosting stages where their claim allows, and every module runs with all its tests.
+# The mini-book builds of test_bookbuild_diff.py start kernels (seconds each); the fast tests there
+# check results and diff on notebooks and reports made in the test.
+_DIFF_BUILDS = [
+    f"tests/test_bookbuild_diff.py::{name}"
+    for name in (
+        "test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number",
+        "test_a_prose_edit_gives_an_empty_report",
+        "test_a_figure_change_is_reported",
+        "test_the_pull_request_command_builds_the_base_from_the_shared_store",
+        "test_two_builds_compared_by_their_manifests_and_stores",
+    )
+]
 SLOW: dict[str, list[str]] = {
-    "training": ["tests/test_encoders.py::test_a_few_supervised_epochs_make_neighbours_agree_more"],  # 3 epochs
+    "training": ["tests/test_training.py::test_a_few_supervised_epochs_make_neighbours_agree_more"],  # 3 epochs
+    "bookbuild/results": _DIFF_BUILDS,
+    "bookbuild/diff": _DIFF_BUILDS,
 }
+
+# Tests about this checkout itself (where its kernels import the library from), which cannot pass in
+# the copy under _build/mutation/: always left out there.
+_THIS_CHECKOUT = "tests/test_bookbuild_config.py::test_this_checkouts_environment_imports_this_checkouts_library"
+ELSEWHERE: dict[str, list[str]] = {"bookbuild/execute": [_THIS_CHECKOUT], "bookbuild/config": [_THIS_CHECKOUT]}
 
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), reduced to what the score needs.
 KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
@@ -111,7 +145,9 @@ def write_config(target: Path, module: str, skip_slow: bool = False) -> None:
     text = (ROOT / "pyproject.toml").read_text()
     settings = tomllib.loads(text)["tool"]["mutmut"]
     path, tests = MODULES[module]
-    deselect = [f"--deselect={test}" for test in SLOW.get(module, [])] if skip_slow else []
+    deselect = [
+        f"--deselect={test}" for test in (SLOW.get(module, []) if skip_slow else []) + ELSEWHERE.get(module, [])
+    ]
     settings = {**settings, "only_mutate": [path], "pytest_add_cli_args_test_selection": tests + deselect}
     # drop the table (up to the next table header) and append the narrowed one; JSON values are TOML
     text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[)", "", text)

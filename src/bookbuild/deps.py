@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +38,11 @@ __all__ = [
     "data_digest",
     "data_files",
     "read_notebook",
-    "safe_name",
 ]
 
 
 def read_notebook(path: Path, memo=None) -> nbformat.NotebookNode:
-    """Read a MyST Markdown notebook exactly as myst-nb does (so cache hashes agree).
+    """Read a chapter (MyST Markdown or ``.ipynb``) exactly as myst-nb does (so cache hashes agree).
 
     ``memo``: a :class:`bookbuild.planmemo.ChapterMemo`, which returns the notebook read last time
     if the text is the same.
@@ -52,7 +50,9 @@ def read_notebook(path: Path, memo=None) -> nbformat.NotebookNode:
     text = path.read_text(encoding="utf8")
 
     def read():
-        from myst_nb.core.read import read_myst_markdown_notebook
+        if path.suffix == ".ipynb":  # myst-nb's standard_nb_read
+            return nbformat.reads(text, as_version=4)
+        from myst_nb.core.read import read_myst_markdown_notebook  # the renderer: imported when needed
 
         return read_myst_markdown_notebook(text, path=path)
 
@@ -185,11 +185,3 @@ def chapter_key(
     }
     key = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()[:20]
     return ChapterKey(key, components)
-
-
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-def safe_name(docname: str) -> str:
-    """A file-system-safe name for a chapter (``book/priors`` -> ``book__priors``)."""
-    return _SAFE.sub("_", docname.replace("/", "__"))

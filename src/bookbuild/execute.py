@@ -1,11 +1,17 @@
-"""Find the chapters, decide which need executing, execute them in parallel, hand outputs to myst-nb."""
+"""Step 2 of a build: reuse stored outputs where the key matches, execute the rest in parallel kernels.
+
+Each chapter that needs executing runs in its own worker process and kernel (nbclient), ``jobs``
+at a time; its executed notebook goes into the store (:mod:`bookbuild.store`) with what produced
+it (time, device, profile, packages, the key's components, what the cells wrote to stderr).
+Before any kernel starts, :func:`check_kernel_library` makes sure the kernels import the library
+from the tree whose files were hashed.
+"""
 
 from __future__ import annotations
 
-import copy
-import fnmatch
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -17,27 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-import yaml
 
-from bookbuild import config as config_mod
-from bookbuild.config import Config
-from bookbuild.deps import ChapterKey, Library, chapter_key, code_sources, data_digest, read_notebook, safe_name
-from bookbuild.planmemo import ChapterMemo, library_fingerprint
+from bookbuild.deps import Library, code_sources, read_notebook
+from bookbuild.plan import Chapter
 from bookbuild.store import CorruptEntry, Store
-
-
-@dataclass
-class Chapter:
-    """One executable page of the book."""
-
-    docname: str  # e.g. "book/priors", as in _toc.yml
-    path: Path
-    nb: nbformat.NotebookNode  # as myst-nb reads it (no outputs)
-    key: ChapterKey
-
-    @property
-    def name(self) -> str:
-        return safe_name(self.docname)
 
 
 @dataclass
@@ -48,50 +37,6 @@ class Outcome:
     error: str = ""
     meta: dict = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
-
-
-def book_config(root: Path) -> dict:
-    path = root / "_config.yml"
-    return yaml.safe_load(path.read_text()) if path.exists() else {}
-
-
-def toc_docnames(root: Path) -> list[str]:
-    """Every ``file:`` of ``_toc.yml`` (root first), in reading order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    names = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                names.append(str(node["file"]))
-            for k, v in node.items():
-                if k != "file":
-                    walk(v)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [n[:-3] if n.endswith((".md", ".ipynb")) else n for n in names]
-
-
-def is_executable(path: Path) -> bool:
-    text = path.read_text(encoding="utf8")
-    return text.startswith("---") and "kernelspec:" in text.split("---", 2)[1] and "```{code-cell}" in text
-
-
-def discover(root: Path) -> list[tuple[str, Path]]:
-    """The executable chapters of the book, minus ``execute.exclude_patterns``."""
-    excluded = book_config(root).get("execute", {}).get("exclude_patterns", []) or []
-    found = []
-    for doc in toc_docnames(root):
-        path = root / f"{doc}.md"
-        if not path.exists():
-            raise FileNotFoundError(f"_toc.yml lists {doc!r} but {path} does not exist; add the file or fix _toc.yml")
-        if any(fnmatch.fnmatch(f"{doc}.md", pat) for pat in excluded) or not is_executable(path):
-            continue
-        found.append((doc, path))
-    return found
 
 
 def device_description() -> str:
@@ -118,52 +63,6 @@ def device_description() -> str:
     except OSError:
         pass
     return f"CPU: {model} ({os.cpu_count()} cores)"
-
-
-def plan(
-    root: Path,
-    library: Library | None,
-    profile: str,
-    only: list[str] | None = None,
-    memo: Path | None = None,
-    config: Config | None = None,
-) -> list[Chapter]:
-    """Read every executable chapter and compute its key.
-
-    ``config`` defaults to ``root``'s ``[tool.bookbuild]``; ``library`` to the one it names.
-    """
-    config = config or config_mod.load(root)
-    library = library or config.library()
-    data = data_digest(config, profile, memo)
-    # Parsed notebooks and import graphs of unchanged contents are remembered beside ``memo``.
-    memo_dir = memo.parent / "plan-memo" if memo else None
-    library_digest = library_fingerprint(library.root, library.package) if memo_dir else ""
-    chapters = []
-    for doc, path in discover(root):
-        if only and doc not in only and safe_name(doc) not in only and Path(doc).name not in only:
-            continue
-        chapter_memo = ChapterMemo(memo_dir, safe_name(doc))
-        nb = read_notebook(path, chapter_memo)
-        chapters.append(
-            Chapter(
-                doc,
-                path,
-                nb,
-                chapter_key(
-                    nb, str(path), library, profile, data, config, memo=chapter_memo, library_digest=library_digest
-                ),
-            )
-        )
-        chapter_memo.save()
-    if only:
-        known = {c.docname for c in chapters} | {Path(c.docname).name for c in chapters}
-        unknown = [o for o in only if o not in known and o not in {c.name for c in chapters}]
-        if unknown:
-            raise ValueError(
-                f"unknown chapter(s) {', '.join(unknown)}; chapters: "
-                f"{', '.join(Path(d).name for d, _ in discover(root))}"
-            )
-    return chapters
 
 
 class WrongLibrary(RuntimeError):
@@ -214,6 +113,7 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
     The kernel process's own stderr (start-up chatter, crashes) goes to ``kernel_log``; what
     cells print reaches the notebook through the kernel protocol as usual.
     """
+    # Imported here, in the worker: a build with nothing to execute never pays for the kernel machinery.
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -243,8 +143,6 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
 
 def _children_cpu() -> float:
     """User + system CPU seconds of this process's finished child processes (the kernels)."""
-    import resource
-
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -381,42 +279,3 @@ def execute(
                     f"(elapsed {time.perf_counter() - start:.0f} s; {why})"
                 )
     return [outcomes[ch.docname] for ch in chapters]
-
-
-def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -> None:
-    """Put each chapter's stored outputs into myst-nb's jupyter-cache, keyed as myst-nb will look them up.
-
-    jupyter-cache is derived data: if it cannot be opened it is rebuilt from the store.
-    """
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-
-    def open_cache():
-        try:
-            cache = get_cache(cache_dir)
-            cache.list_cache_records()
-            return cache
-        except Exception:  # noqa: BLE001 -- a broken derived cache is rebuilt, not trusted
-            shutil.rmtree(cache_dir, ignore_errors=True)
-            return get_cache(cache_dir)
-
-    cache = open_cache()
-    # Each record carries the key of the outputs it holds. jupyter-cache matches a notebook on its
-    # code cells, which are part of the key, so a chapter whose key has a record (a prose-only edit)
-    # is served from it; one query, no notebook hashed or read.
-    present = {(r.data or {}).get("bookbuild_key") for r in cache.list_cache_records()}
-    for o in outcomes:
-        if o.status not in ("cached", "executed"):
-            continue
-        ch = o.chapter
-        if ch.key.key in present:
-            continue
-        entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
-        merged = copy.deepcopy(ch.nb)
-        stored_cells = [c for c in entry.nb.cells if c.cell_type == "code"]
-        for cell, done in zip((c for c in merged.cells if c.cell_type == "code"), stored_cells, strict=False):
-            cell.outputs = done.get("outputs", [])
-            cell.execution_count = done.get("execution_count")
-        cache.cache_notebook_bundle(
-            CacheBundleIn(merged, str(ch.path), data={"bookbuild_key": ch.key.key}), overwrite=True
-        )

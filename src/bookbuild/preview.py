@@ -18,15 +18,14 @@ last good pages stay served until the next save.
 
 from __future__ import annotations
 
-import argparse
-import os
+import socket
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-# Watched besides the folders of the table of contents' pages (book/ here) and the library's
-# folder (src/): the configuration and the table of contents.
-WATCHED_FILES = ("_config.yml", "_toc.yml")
+from bookbuild.build import Request, build, context, reported
+from bookbuild.inprocess import preload
+
 # Editor droppings and caches: saving them is not an edit.
 IGNORED_PATTERNS = (
     r"__pycache__",
@@ -44,13 +43,10 @@ IGNORED_PATTERNS = (
 class Rebuild:
     """The build step sphinx-autobuild calls with the changed paths (in a child process; picklable)."""
 
-    def __init__(self, build_argv: list[str], root: Path) -> None:
-        self.build_argv = build_argv
-        self.root = root
+    def __init__(self, root: Path, package: str | None, library_root: str | None, request: Request) -> None:
+        self.root, self.package, self.library_root, self.request = root, package, library_root, request
 
     def __call__(self, *, changed_paths=()) -> None:
-        from bookbuild import cli
-
         if changed_paths:
             shown = []
             for p in changed_paths[:5]:
@@ -61,10 +57,7 @@ class Rebuild:
             more = f" and {len(changed_paths) - 5} more" if len(changed_paths) > 5 else ""
             print(f"\n[preview] changed: {', '.join(shown)}{more}; rebuilding", flush=True)
         start = time.perf_counter()
-        try:
-            rc = cli.main(self.build_argv)
-        except SystemExit as done:  # argument or profile errors
-            rc = done.code if isinstance(done.code, int) else 1
+        rc = reported(lambda: build(context(self.root, self.package, self.library_root), self.request))
         if rc == 0:
             print(f"[preview] rebuilt in {time.perf_counter() - start:.1f} s; the open page reloads", flush=True)
         else:
@@ -74,23 +67,12 @@ class Rebuild:
             )
 
 
-def watched_paths(root: Path, library_root: str) -> list[Path]:
-    """The pages' folders (a page in the book root itself: that file), the library's folder, the configuration."""
-    from bookbuild.execute import toc_docnames
+def serve(root: Path, package: str | None, library_root: str | None, jobs: int, host: str, port: int) -> int:
+    """Build, serve ``_build/html`` on ``host:port`` (0: a free port), rebuild on every save, reload the page.
 
-    found: list[Path] = []
-    for doc in toc_docnames(root):
-        top = doc.split("/", 1)[0]
-        path = root / top if "/" in doc else root / f"{doc}.md"
-        if path not in found and path.exists():
-            found.append(path)
-    found += [root / library_root if not Path(library_root).is_absolute() else Path(library_root)]
-    found += [root / name for name in WATCHED_FILES]
-    return [p for p in dict.fromkeys(found) if p.exists()]
-
-
-def cmd_preview(args: argparse.Namespace) -> int:
-    try:
+    What is watched is what the site is made from (:meth:`bookbuild.config.Config.site_sources`).
+    """
+    try:  # the dev extras; a clear error without them
         import uvicorn
         from sphinx_autobuild.filter import IgnoreFilter
         from sphinx_autobuild.middleware import JavascriptInjectorMiddleware
@@ -105,16 +87,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
             "pip install -e '.[dev]' (make venv does)"
         )
         return 2
-    from bookbuild.inprocess import preload
-
-    root = args.root
-    site = root / "_build" / "html"
-    build_argv = ["--root", str(root)]
-    for flag, value in (("--library-root", args.library_root), ("--package", args.package)):
-        if value:
-            build_argv += [flag, value]
-    build_argv += ["build", "--jobs", str(args.jobs)]
-    rebuild = Rebuild(build_argv, root)
+    ctx = context(root, package, library_root)
+    site = ctx.paths.book_site().html
+    rebuild = Rebuild(root, package, library_root, Request(jobs=jobs))
 
     print("[preview] loading the renderer once (Sphinx, myst-nb, theme, extensions)", flush=True)
     preload()
@@ -124,19 +99,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
         pool.submit(rebuild).result()
     site.mkdir(parents=True, exist_ok=True)
 
-    host, port = args.host, args.port
     if port == 0:
-        import socket
-
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    from bookbuild import cli
-
-    library = cli.context(args).library
-    paths = watched_paths(
-        root, str(library.root.relative_to(root)) if library.root.is_relative_to(root) else str(library.root)
-    )
+    paths = ctx.config.site_sources()
     ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
     watcher = RebuildServer(paths, ignore, change_callback=rebuild)
     app = Starlette(
@@ -154,21 +121,3 @@ def cmd_preview(args: argparse.Namespace) -> int:
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
-
-
-def add_parser(sub) -> None:
-    """The ``preview`` subcommand (called from ``bookbuild.cli.parser``)."""
-    p = sub.add_parser("preview", help="serve the site, rebuild on save (dependency-aware), reload the browser")
-    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("PREVIEW_PORT", 8000)),
-        help="port (default $PREVIEW_PORT or 8000; 0 picks a free one)",
-    )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=int(os.environ.get("BOOKBUILD_JOBS", os.cpu_count() or 1)),
-        help="parallel kernels when chapters execute",
-    )

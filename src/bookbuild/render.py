@@ -1,27 +1,30 @@
-"""Rendering: the execution manifest, the render stamp, failure reports and the Sphinx run.
+"""Steps 4 and 5 of a build: hand the outputs to myst-nb through jupyter-cache, then run Sphinx.
 
-The driver (:mod:`bookbuild.cli`) executes chapters, then calls into this module:
-:func:`report_failures` stops a build that must not be rendered, :func:`write_manifest` records
-what produced each chapter's outputs (the status page renders it), :func:`render_stamp` tells
-whether anything the site depends on changed since the last render, and :func:`sphinx` runs
-jupyter-book's Sphinx build with its log in a file.
+:func:`render_stamp` says whether anything the site is made from changed since the last render
+(if not, Sphinx is not even started); :func:`sync_jupyter_cache` puts each chapter's stored outputs
+where myst-nb looks them up, so Sphinx only renders; :func:`sphinx` runs jupyter-book's Sphinx
+build in this process, with its log in a file, and reports its warnings and any notebook myst-nb
+executed itself (which would mean the store and jupyter-cache disagree).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import re
-import sys
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bookbuild import standin
+from bookbuild.book import Paths, Site
+from bookbuild.config import Config
+from bookbuild.deps import code_sources
 from bookbuild.execute import Outcome
+from bookbuild.inprocess import jupyter_book_build
+from bookbuild.record import ANSI
+from bookbuild.store import Store
 from bookbuild.util import atomic_write, package_versions
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # Packages whose versions change the rendered HTML.
 RENDER_PACKAGES = (
@@ -34,137 +37,101 @@ RENDER_PACKAGES = (
     "sphinx-exercise",
     "sphinxcontrib-bibtex",
 )
-# What Sphinx reads: pages, bibliographies, configuration, images; and folders it never reads.
-SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".yaml", ".png", ".svg", ".jpg", ".css", ".html")
-SKIP_DIRS = {"node_modules", "__pycache__", "src", "tests", "benchmarks", "tools"}
+# What Sphinx reads: pages, bibliographies, configuration, images, the library's docstrings.
+SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".yaml", ".png", ".svg", ".jpg", ".css", ".js", ".html", ".py")
+SKIP_DIRS = {"__pycache__", "node_modules"}
 
 
-class Paths:
-    """Where a build keeps its state, under ``<root>/_build``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        # A stand-in run keeps its store, manifest and logs apart from the real ones (bookbuild.standin).
-        self.build = root / "_build" / "standin" if standin.active(root, os.environ) else root / "_build"
-        self.store = self.build / "exec-store"
-        self.jupyter_cache = self.build / ".jupyter_cache"
-        self.manifest = self.build / "exec-manifest.json"
-        self.logs = self.build / "logs"
-        self.memo = self.build / "data-digests.json"
-        self.render_stamp = self.build / "render-stamp.json"
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def load_manifest(paths: Paths) -> dict:
-    """The last build's manifest (``{}`` if there is none or it is unreadable)."""
-    return _read_json(paths.manifest)
-
-
-def previous_components(paths: Paths) -> dict:
-    """``{docname: {"components": ...}}`` of the last build: what re-execution reasons compare with."""
-    return load_manifest(paths).get("chapters", {})
-
-
-def manifest(outcomes: list[Outcome], profile: str, device: str) -> dict:
-    """What produced each chapter's outputs (the status page's data)."""
-    chapters = {}
-    for o in outcomes:
-        chapters[o.chapter.docname] = {
-            "key": o.chapter.key.key,
-            "status": o.status,
-            "seconds": round(o.seconds, 2),
-            "executed_at": o.meta.get("executed_at"),
-            "profile": o.meta.get("profile", profile),
-            "device": o.meta.get("device", device),
-            "packages": o.meta.get("packages", {}),
-            "components": o.chapter.key.components,
-            "reasons": o.reasons,
-            "results": o.meta.get("results"),
-        }
-    return {"profile": profile, "device": device, "chapters": chapters}
-
-
-def write_manifest(paths: Paths, data: dict) -> None:
-    """Write the manifest; rewritten only when its content changes.
-
-    The status page renders it, and Sphinx re-reads that page when it changes, so it holds no
-    build timestamp: a build that changed nothing leaves it, and the page, as they are.
-    """
-    text = json.dumps(data, indent=1)
-    if paths.manifest.exists() and paths.manifest.read_text() == text:
+def _files(source: Path):
+    if source.is_file():
+        yield source
         return
-    atomic_write(paths.manifest, text)
+    for folder, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_build")) and d not in SKIP_DIRS)
+        for name in sorted(files):
+            if name.endswith(SOURCE_SUFFIXES):
+                yield Path(folder) / name
 
 
-def render_stamp(paths: Paths, outcomes: list[Outcome], library: Path | None = None) -> dict:
-    """Everything the rendered site depends on: page sources, configuration, outputs, renderer versions.
+def render_stamp(config: Config, outcomes: list[Outcome]) -> dict:
+    """Everything the rendered site depends on: its sources, the chapters' keys, the renderer's versions.
 
-    ``library``: the documented package's folder; its modules count as sources, since the book's
-    API reference renders their docstrings (autodoc), so a docstring edit re-renders.
+    The sources are :meth:`Config.site_sources` (the pages' folders, the library, whose docstrings the
+    API reference renders, the configuration); each file is identified by its size and times.
     """
     sources = {}
-    for f in sorted(library.rglob("*.py")) if library else ():
-        st = f.stat()
-        sources[str(f.relative_to(paths.root))] = [st.st_mtime_ns, st.st_size]
-    for folder, dirs, files in os.walk(paths.root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_build")) and d not in SKIP_DIRS)
-        for name in files:
-            if name.endswith(SOURCE_SUFFIXES):
-                f = Path(folder) / name
-                st = f.stat()
-                sources[str(f.relative_to(paths.root))] = [st.st_mtime_ns, st.st_size]
+    for source in config.site_sources():
+        for f in _files(source):
+            st = f.stat()
+            sources[str(f.relative_to(config.root))] = [st.st_mtime_ns, st.st_size]
     versions = {k: v for k, v in package_versions(RENDER_PACKAGES).items() if k != "python"}
     return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes}, "renderer": versions}
 
 
 def load_stamp(paths: Paths) -> dict:
-    return _read_json(paths.render_stamp)
+    try:
+        return json.loads(paths.render_stamp.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def save_stamp(paths: Paths, stamp: dict) -> None:
     atomic_write(paths.render_stamp, json.dumps(stamp))
 
 
-def report_failures(paths: Paths, outcomes: list[Outcome], strict: bool, say: Callable[[str], None]) -> bool:
-    """Print (and log to ``_build/logs``) every failed chapter; True if the build must stop."""
-    failed = False
-    paths.logs.mkdir(parents=True, exist_ok=True)
+def _open_cache(cache_dir: Path):
+    # Imported here, not at the top: a build with nothing to render never pays for jupyter-cache
+    # (SQLAlchemy), which is a third of a no-op build's time.
+    from jupyter_cache import get_cache
+
+    try:
+        cache = get_cache(cache_dir)
+        cache.list_cache_records()
+        return cache
+    except Exception:  # noqa: BLE001 -- a broken derived cache is rebuilt, not trusted
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        return get_cache(cache_dir)
+
+
+def sync_jupyter_cache(cache_dir: Path, outcomes: list[Outcome], store: Store) -> None:
+    """Put each chapter's stored outputs into myst-nb's jupyter-cache, keyed as myst-nb will look them up.
+
+    jupyter-cache is derived data: if it cannot be opened it is rebuilt from the store.
+    """
+    from jupyter_cache.base import CacheBundleIn  # (see _open_cache)
+
+    cache = _open_cache(cache_dir)
+    # Each record carries the key of the outputs it holds. jupyter-cache matches a notebook on its
+    # code cells, which are part of the key, so a chapter whose key has a record (a prose-only edit)
+    # is served from it; one query, no notebook hashed or read.
+    present = {(r.data or {}).get("bookbuild_key") for r in cache.list_cache_records()}
     for o in outcomes:
-        if o.status == "failed":
-            failed = True
-            log = paths.logs / f"{o.chapter.name}.error.txt"
-            text = ANSI.sub("", o.error)
-            atomic_write(log, text)
-            lines = text.strip().splitlines()
-            say(f"\nerror: {o.chapter.docname} failed to execute ({o.chapter.path}):")
-            say("\n".join("    " + line for line in lines[-25:]))
-            say(f"    (full report: {log})")
-        elif strict and o.meta.get("stderr"):
-            failed = True
-            say(f"\nerror: {o.chapter.docname} wrote to stderr (warnings fail a strict build):")
-            say("\n".join("    " + s for s in o.meta["stderr"]))
-    return failed
+        if o.status not in ("cached", "executed"):
+            continue
+        ch = o.chapter
+        if ch.key.key in present:
+            continue
+        entry = store.get(ch.name, ch.key.key, code_sources(ch.nb))
+        merged = copy.deepcopy(ch.nb)
+        stored_cells = [c for c in entry.nb.cells if c.cell_type == "code"]
+        for cell, done in zip((c for c in merged.cells if c.cell_type == "code"), stored_cells, strict=False):
+            cell.outputs = done.get("outputs", [])
+            cell.execution_count = done.get("execution_count")
+        cache.cache_notebook_bundle(
+            CacheBundleIn(merged, str(ch.path), data={"bookbuild_key": ch.key.key}), overwrite=True
+        )
 
 
-def sphinx(paths: Paths, strict: bool, all_pages: bool, say: Callable[[str], None]) -> int:
-    """Run jupyter-book's Sphinx build; its log goes to a file, warnings are summarised."""
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    log = paths.logs / "sphinx.log"
-    cmd = [
-        str(Path(sys.executable).parent / "jupyter-book"),
-        "build",
-        str(paths.root),
-        "--path-output",
-        str(paths.root),
-        "--builder",
-        "html",
-    ]
+def sphinx(root: Path, site: Site, strict: bool, all_pages: bool, say: Callable[[str], None]) -> int:
+    """Run jupyter-book's Sphinx build of ``site``; its log goes to a file, warnings are summarised.
+
+    ``strict``: nitpicky, warnings are errors (all reported first), every page re-read, and a
+    notebook myst-nb executes itself fails the build.
+    """
+    cmd = ["build", str(root)]
+    if site.toc is not None:
+        cmd += ["--toc", str(site.toc)]
+    cmd += ["--path-output", str(site.out), "--builder", "html"]
     if strict:
         cmd += ["-n", "-W", "--keep-going"]
     if strict or all_pages:
@@ -172,13 +139,11 @@ def sphinx(paths: Paths, strict: bool, all_pages: bool, say: Callable[[str], Non
     start = time.perf_counter()
     # In this process, not a child: no second interpreter, no second import of what bookbuild
     # already imported (and the preview's rebuilds start with the renderer imported).
-    from bookbuild.inprocess import jupyter_book_build
-
-    rc = jupyter_book_build(cmd[1:], log, cwd=paths.root)
-    text = ANSI.sub("", log.read_text())
+    rc = jupyter_book_build(cmd, site.log, cwd=root)
+    text = ANSI.sub("", site.log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     executed = [line for line in text.splitlines() if "Executing notebook" in line]
-    say(f"  rendered the site in {time.perf_counter() - start:.1f} s ({len(warnings)} warnings; log: {log})")
+    say(f"  rendered the site in {time.perf_counter() - start:.1f} s ({len(warnings)} warnings; log: {site.log})")
     for line in warnings[:30]:
         say(f"    {line.strip()}")
     if executed:
@@ -188,7 +153,7 @@ def sphinx(paths: Paths, strict: bool, all_pages: bool, say: Callable[[str], Non
         if strict:
             return 1
     if rc != 0:
-        say(f"error: the Sphinx build failed (exit {rc}); see {log}")
+        say(f"error: the Sphinx build failed (exit {rc}); see {site.log}")
         tail = [line for line in text.splitlines() if line.strip()][-15:]
         say("\n".join("    " + line for line in tail))
     return rc

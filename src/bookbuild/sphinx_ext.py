@@ -19,6 +19,13 @@ from docutils import nodes
 from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
+from bookbuild import notebooks
+from bookbuild.book import Paths, safe_name
+
+# Where the build keeps the manifest and the store, relative to the book root (a rendered build is
+# never a stand-in run, so the real layout).
+_LAYOUT = Paths(Path())
+
 
 def _manifest(app) -> tuple[dict, str]:
     path = Path(app.srcdir) / app.config.bookbuild_manifest
@@ -167,16 +174,12 @@ def _changes(report: dict) -> list[nodes.Node]:
 
 
 def _store_notebook(app, docname: str, info: dict) -> Path | None:
-    from bookbuild.deps import safe_name
-
     path = Path(app.srcdir) / app.config.bookbuild_store / safe_name(docname) / f"{info.get('key')}.ipynb"
     return path if path.exists() else None
 
 
 def _run_links(app, doctree, docname: str) -> None:
     """Put "Download notebook" and "Open in Colab" under the title of every executed chapter."""
-    from bookbuild import notebooks
-
     manifest, _ = _manifest(app)
     info = manifest.get("chapters", {}).get(docname)
     if app.builder.format != "html" or not info or not _store_notebook(app, docname, info):
@@ -206,8 +209,6 @@ def _run_links(app, doctree, docname: str) -> None:
 
 
 def _write_notebooks(app, exception) -> None:
-    from bookbuild import notebooks
-
     if exception is not None or app.builder.format != "html":
         return
     manifest, _ = _manifest(app)
@@ -239,8 +240,8 @@ def _detach_foreign_documents(app, doctree) -> None:
 
 
 def setup(app):
-    app.add_config_value("bookbuild_manifest", "_build/exec-manifest.json", "env")
-    app.add_config_value("bookbuild_store", "_build/exec-store", "env")
+    app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
+    app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")

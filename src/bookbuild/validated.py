@@ -113,16 +113,16 @@ def notebook_passed(counts: dict[str, int] | None, nb: nbformat.NotebookNode) ->
 
 
 def cmd_nbval(args: argparse.Namespace) -> int:
-    from bookbuild import cli
+    from bookbuild.build import context
 
-    ctx = cli.context(args)
+    ctx = context(args.root, args.package, args.library_root)
     version, sanitizer = nbval_version(), sanitizer_digest(args.sanitize)
     out: Path = args.out if args.out.is_absolute() else ctx.paths.root / args.out
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.ipynb"):
         stale.unlink()
     missing, pending, skipped = [], {}, []
-    for ch in ctx.plan():
+    for ch in ctx.plan(args.only):
         entry = ctx.store.get(ch.name, ch.key.key, code_sources(ch.nb))
         if entry is None:
             missing.append(ch.docname)

@@ -3,10 +3,11 @@
 Submodules, one concept each:
 
 - :mod:`lecturekit.book`       -- chapter setup: seeding, thread limits, glue, provenance
-- :mod:`lecturekit.profile`    -- the ``lite``/``full`` execution profile and the cache folder
+- :mod:`lecturekit.profile`    -- the ``lite``/``full`` execution profile, stand-in runs, the cache folder
 - :mod:`lecturekit.data`       -- image datasets (bundled digits, MNIST)
 - :mod:`lecturekit.transforms` -- batched geometric transforms and SSL augmentations
 - :mod:`lecturekit.losses`     -- self-supervised losses (InfoNCE, VICReg, BYOL/JEPA regression), EMA update
+- :mod:`lecturekit.cache`      -- cached results (trained weights, slow scores) under code-derived keys
 - :mod:`lecturekit.training`   -- the small training loops behind the cached encoders
 - :mod:`lecturekit.encoders`   -- the encoder registry and :func:`~lecturekit.encoders.embed`
 - :mod:`lecturekit.metrics`    -- PCA spectra, distances, probes, invariance, disentanglement, collapse
@@ -33,6 +34,7 @@ _EXPORTS = {"embed": "lecturekit.encoders"}
 
 _SUBMODULES = (
     "book",
+    "cache",
     "data",
     "download",
     "ebm",

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from lecturekit import profile as _profile
-from lecturekit import standin
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def mnist(root: str | Path | None = None, train: bool = False, download: bool | 
     if download is None:
         download = _profile.downloads_allowed()
     raw = root / "MNIST" / "raw"
-    marker = standin.check(raw, "MNIST files")
+    marker = _profile.check_standin(raw, "MNIST files")
     # torchvision checks all four files whichever split is asked for.
     needed = [raw / f"{s}-{kind}-idx{d}-ubyte" for s in ("train", "t10k") for kind, d in (("images", 3), ("labels", 1))]
     missing = [p for p in needed if not p.exists()]

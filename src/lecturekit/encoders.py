@@ -37,7 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lecturekit import profile as _profile
-from lecturekit import standin, training
+from lecturekit import training
 
 
 class SmallCNN(nn.Module):
@@ -150,7 +150,8 @@ def _missing(what: str, paths: list[Path]) -> FileNotFoundError:
 
 def _input_size() -> int:
     """224, or the stand-in run's side length (checks real vs stand-in files first)."""
-    return standin.input_size(_hub_file("checkpoints"))
+    marker = _profile.check_standin(_hub_file("checkpoints"), "pretrained weights")
+    return int(marker["pixels"]) if marker is not None else 224
 
 
 def _resnet18() -> nn.Module:

@@ -322,51 +322,6 @@ def heatmaps(
     return axes
 
 
-def metric_curves(
-    x: Sequence[float],
-    runs: Mapping[str, Mapping[str, Sequence[float]]],
-    ylabels: Mapping[str, str],
-    logy: Sequence[str] = (),
-    xlabel: str = "epoch",
-    size: float = 3.0,
-) -> np.ndarray:
-    """One panel per metric, one line per run, the same colour for a run in every panel.
-
-    Args:
-        x: the common horizontal values (epochs).
-        runs: ``{run: {metric: values}}``; a run may lack a metric (it is then left out of that panel).
-        ylabels: ``{metric: axis label}``, in panel order.
-        logy: metrics drawn on a logarithmic vertical axis.
-
-    Returns:
-        The axes, one per metric; the legend sits under the panels.
-    """
-    metrics = list(ylabels)
-    _, axes = plt.subplots(
-        1, len(metrics), figsize=(size * len(metrics), size + 0.6), layout="constrained", squeeze=False
-    )
-    axes = axes.ravel()
-    for i, (run, values) in enumerate(runs.items()):
-        for ax, metric in zip(axes, metrics, strict=False):
-            if metric in values:
-                ax.plot(x, values[metric], color=f"C{i}", lw=1.4, label=run)
-    for ax, metric in zip(axes, metrics, strict=False):
-        ax.set(xlabel=xlabel, ylabel=ylabels[metric])
-        if metric in logy:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-    handles, labels = [], []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=False):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    axes[0].figure.legend(
-        handles, labels, loc="outside lower center", ncols=min(4, len(labels)), frameon=False, fontsize=8
-    )
-    return axes
-
-
 def spectra(values: Mapping[str, np.ndarray], ax: Axes | None = None, floor: float = 1e-12) -> Axes:
     """Eigenvalue spectra as shares of their total, largest first, on a log scale (one line per entry).
 

@@ -1,14 +1,19 @@
-"""The execution profile (``lite`` or ``full``) and where cached artefacts live.
+"""The execution profile (``lite``, ``full``, a stand-in run of ``full``) and where cached artefacts live.
 
 ``lite`` (the default) runs anywhere, offline, on CPU: bundled data and small encoders
 that the library trains itself. ``full`` uses MNIST and pretrained encoders and may
 download them. The profile is read from ``LECTUREKIT_PROFILE`` each time it is asked
 for, so a test can change it with ``monkeypatch.setenv``.
+
+A stand-in run (``LECTUREKIT_STANDIN=1``) executes the ``full`` profile's code on generated files
+(:mod:`lecturekit.standin` writes them); the loaders check with :func:`check_standin` that a
+stand-in file is never read as a real one, nor a real one in a stand-in run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +22,10 @@ from pathlib import Path
 #: The execution profiles, ``lite`` first (the default).
 PROFILES: tuple[str, ...] = ("lite", "full")
 DEFAULT_PROFILE = "lite"
+#: The variable that makes a run a stand-in run (1, true or yes); its numbers are meaningless.
+STANDIN_ENV = "LECTUREKIT_STANDIN"
+#: The file that marks a folder of stand-in files (it records their settings).
+STANDIN_MARKER = "STANDIN.json"
 
 
 def active(profile: str | None = None) -> str:
@@ -50,9 +59,59 @@ def downloads_allowed(profile: str | None = None) -> bool:
     """
     if active(profile) != "full":
         return False
-    if os.environ.get("LECTUREKIT_STANDIN", "0").strip().lower() in ("1", "true", "yes"):
+    if is_standin():
         return False
     return os.environ.get("LECTUREKIT_OFFLINE", "0").strip().lower() not in ("1", "true", "yes")
+
+
+def is_standin() -> bool:
+    """Whether this run is a stand-in run (``LECTUREKIT_STANDIN`` set to 1/true/yes).
+
+    >>> is_standin()
+    False
+    """
+    return os.environ.get(STANDIN_ENV, "0").strip().lower() in ("1", "true", "yes")
+
+
+def standin_marker(folder: str | Path) -> dict | None:
+    """The stand-in settings recorded in ``folder``'s marker, or None when it holds no stand-in files."""
+    path = Path(folder) / STANDIN_MARKER
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(
+            f"{path} is not valid JSON ({exc}); delete the folder and run `python -m lecturekit.standin` again"
+        ) from None
+
+
+def check_standin(folder: str | Path, what: str) -> dict | None:
+    """Refuse stand-in files in a real run and real files in a stand-in run; return the marker.
+
+    Args:
+        folder: where ``what`` is read from (its marker is ``folder/STANDIN.json``).
+        what: shown in the error message.
+
+    Raises:
+        RuntimeError: stand-in files but ``LECTUREKIT_STANDIN`` is not set.
+        FileNotFoundError: ``LECTUREKIT_STANDIN`` is set but ``folder`` holds no stand-in files.
+    """
+    marker = standin_marker(folder)
+    if marker is not None and not is_standin():
+        raise RuntimeError(
+            f"{what} under {folder} are stand-in files (synthetic, random weights; "
+            f"see {Path(folder) / STANDIN_MARKER}), "
+            f"and {STANDIN_ENV} is not set. Point LECTUREKIT_CACHE and TORCH_HOME at the real files "
+            f"(`make data` fetches and verifies them), or set {STANDIN_ENV}=1 for a stand-in run."
+        )
+    if marker is None and is_standin():
+        raise FileNotFoundError(
+            f"{STANDIN_ENV} is set, but {folder} holds no stand-in {what} (no {STANDIN_MARKER}). Generate them with "
+            '`python -m lecturekit.standin --cache "$LECTUREKIT_CACHE" --torch-home "$TORCH_HOME"` '
+            "(or run `make full-standin`), or unset the variable to use real files."
+        )
+    return marker
 
 
 def cache_dir() -> Path:

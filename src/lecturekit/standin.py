@@ -14,7 +14,8 @@ chapter's ``full`` code path can execute without network or GPU:
 
 Each folder gets a ``STANDIN.json`` marker. Stand-in mode is ``LECTUREKIT_STANDIN=1``; the loaders
 (:func:`lecturekit.data.mnist`, :func:`lecturekit.encoders.load`) refuse stand-in files outside it
-and refuse real-looking folders inside it, so a stand-in file can never pass for a real one. In
+and refuse real-looking folders inside it (:func:`lecturekit.profile.check_standin`, which this
+module's files satisfy), so a stand-in file can never pass for a real one. In
 stand-in mode nothing is downloaded, and the pretrained encoders see ``pixels`` x ``pixels`` inputs
 (default 56, a multiple of 14) instead of 224x224, the size knob besides ``images``: the same
 architectures and code path, 16 times less computation. The book's build refuses to render or
@@ -33,10 +34,12 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from lecturekit import data, download, encoders
 from lecturekit import profile as _profile
 
-ENV = "LECTUREKIT_STANDIN"
-MARKER = "STANDIN.json"
 DEFAULT_IMAGES = 200
 DEFAULT_PIXELS = 56
 FORMAT = 1  # bump when the files written here change
@@ -47,64 +50,7 @@ BANNER = (
 )
 
 
-def active() -> bool:
-    """Whether this run is a stand-in run (``LECTUREKIT_STANDIN`` set to 1/true/yes).
-
-    >>> active()
-    False
-    """
-    return os.environ.get(ENV, "0").strip().lower() in ("1", "true", "yes")
-
-
-def read_marker(folder: str | Path) -> dict | None:
-    """The stand-in settings recorded in ``folder``'s marker, or None when it holds no stand-in files."""
-    path = Path(folder) / MARKER
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as exc:
-        raise ValueError(
-            f"{path} is not valid JSON ({exc}); delete the folder and run `python -m lecturekit.standin` again"
-        ) from None
-
-
-def check(folder: str | Path, what: str) -> dict | None:
-    """Refuse stand-in files in a real run and real files in a stand-in run; return the marker.
-
-    Args:
-        folder: where ``what`` is read from (its marker is ``folder/STANDIN.json``).
-        what: shown in the error message.
-
-    Raises:
-        RuntimeError: stand-in files but ``LECTUREKIT_STANDIN`` is not set.
-        FileNotFoundError: ``LECTUREKIT_STANDIN`` is set but ``folder`` holds no stand-in files.
-    """
-    marker = read_marker(folder)
-    if marker is not None and not active():
-        raise RuntimeError(
-            f"{what} under {folder} are stand-in files (synthetic, random weights; see {Path(folder) / MARKER}), "
-            f"and {ENV} is not set. Point LECTUREKIT_CACHE and TORCH_HOME at the real files "
-            f"(`make data` fetches and verifies them), or set {ENV}=1 for a stand-in run."
-        )
-    if marker is None and active():
-        raise FileNotFoundError(
-            f"{ENV} is set, but {folder} holds no stand-in {what} (no {MARKER}). Generate them with "
-            '`python -m lecturekit.standin --cache "$LECTUREKIT_CACHE" --torch-home "$TORCH_HOME"` '
-            "(or run `make full-standin`), or unset the variable to use real files."
-        )
-    return marker
-
-
-def input_size(hub_checkpoints: str | Path, default: int = 224) -> int:
-    """Side length the pretrained encoders resize digits to: ``default``, or the stand-in knob."""
-    marker = check(hub_checkpoints, "pretrained weights")
-    return int(marker["pixels"]) if marker is not None else default
-
-
 def _save_atomic(obj, dest: Path) -> None:
-    import torch
-
     with _profile.atomic_file(dest) as tmp:
         if isinstance(obj, bytes):
             tmp.write_bytes(obj)
@@ -114,8 +60,6 @@ def _save_atomic(obj, dest: Path) -> None:
 
 def idx_bytes(array) -> bytes:
     """A uint8 array in the idx format MNIST uses: magic (0, 0, 0x08, ndim), big-endian sizes, data."""
-    import numpy as np
-
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
     return header + array.tobytes()
@@ -127,11 +71,6 @@ def mnist_files(images: int, seed: int = 0) -> dict[str, bytes]:
     >>> sorted(mnist_files(20))[0]
     't10k-images-idx3-ubyte'
     """
-    import numpy as np
-    import torch
-
-    from lecturekit import data
-
     digits = data.digits()
     if not 10 <= images <= len(digits) // 2:
         raise ValueError(
@@ -150,7 +89,6 @@ def mnist_files(images: int, seed: int = 0) -> dict[str, bytes]:
 
 def resnet18_state(seed: int = 0) -> dict:
     """The state dict of torchvision's ``resnet18()`` with its random initialisation (seeded)."""
-    import torch
     from torchvision.models import resnet18
 
     with torch.random.fork_rng():
@@ -166,11 +104,7 @@ def dinov2_vits14_state(seed: int = 0) -> dict:
     518 pixels has the same keys apart from ``mask_token``. Layer scales start at 1, as in Meta's
     hub model, so the random blocks are not near-identity maps.
     """
-    import torch
-
-    from lecturekit.encoders import import_timm
-
-    timm = import_timm()
+    timm = encoders.import_timm()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = timm.create_model(
@@ -201,8 +135,6 @@ def generate(
     Raises:
         ValueError: bad knob values, or ``cache``/``torch_home`` already hold real (unmarked) files.
     """
-    from lecturekit import download
-
     if pixels % 14 or not 14 <= pixels <= 224:
         raise ValueError(f"pixels must be a multiple of 14 between 14 and 224 (ViT-S/14 patches); got {pixels}")
     settings = {
@@ -227,7 +159,7 @@ def generate(
     for folder, make in files.items():
         makers = names[folder]
         present = [folder / name for name in makers if (folder / name).exists()]
-        marker = read_marker(folder)
+        marker = _profile.standin_marker(folder)
         if present and marker is None:
             raise ValueError(
                 f"{folder} holds files that are not stand-ins ({', '.join(p.name for p in present)}); "
@@ -236,11 +168,11 @@ def generate(
         if marker == settings and len(present) == len(makers):
             written += [folder / name for name in makers]
             continue
-        (folder / MARKER).unlink(missing_ok=True)  # no marker while the files are being replaced
+        (folder / _profile.STANDIN_MARKER).unlink(missing_ok=True)  # no marker while the files are being replaced
         for name, content in make().items():
             _save_atomic(content, folder / name)
             written.append(folder / name)
-        _save_atomic(json.dumps(settings, indent=1).encode(), folder / MARKER)
+        _save_atomic(json.dumps(settings, indent=1).encode(), folder / _profile.STANDIN_MARKER)
     return written
 
 

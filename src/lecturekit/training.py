@@ -1,33 +1,23 @@
-"""The training loops behind the trained ``lite`` encoders, and their on-disk weight cache.
+"""The training loops behind the trained ``lite`` encoders.
 
 Chapters that *teach* a training loop write it out themselves; these loops only produce the
 encoders that the registry serves (:mod:`lecturekit.encoders`). Each run is deterministic
-for a given config (own generator, forked global RNG) and its weights are cached under a key
-that hashes the config and the code the run executes, derived from the import graph
-(:func:`cache_key`), so editing the training code, the architecture, the data pipeline, the
-config or the seed trains anew, and nothing else does.
+for a given config (own generator, forked global RNG) and its weights are cached
+(:func:`lecturekit.cache.result`) under a key that hashes the config and the code the run
+executes, derived from the import graph, so editing the training code, the architecture, the
+data pipeline, the config or the seed trains anew, and nothing else does.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, TypeVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import importgraph
-from lecturekit import data, losses, progress, transforms
-from lecturekit import profile as _profile
-
-T = TypeVar("T")
+from lecturekit import cache, data, losses, progress, transforms
 
 
 @dataclass(frozen=True)
@@ -55,102 +45,6 @@ class TrainConfig:
     temperature: float = 0.2
     max_angle: float = 20.0
     seed: int = 0
-
-
-@lru_cache(maxsize=1)
-def _library() -> importgraph.Library:
-    return importgraph.Library(Path(__file__).resolve().parents[1], "lecturekit")
-
-
-def cache_key(config: Any, compute: Any) -> str:
-    """16 hex digits that change when the config, the code, the torch version or the thread count change.
-
-    The code is derived, never listed: ``importgraph.reach`` follows ``compute`` (a function,
-    lambda or closure; or any object whose code matters) to every ``lecturekit`` module it can run
-    -- with their static import closure -- and, for code defined in a notebook cell, to the source
-    of every function it calls. Editing any of those changes the key; editing anything else does not.
-
-    Args:
-        config: anything with a deterministic ``repr`` (a frozen dataclass).
-        compute: what produces the cached result.
-
-    >>> len(cache_key(TrainConfig("simclr", epochs=1), train))
-    16
-    """
-    h = hashlib.sha256(repr(config).encode())
-    h.update(torch.__version__.split("+")[0].encode())
-    # CPU reductions split differently across threads, so weights trained with another thread
-    # count differ in their last bits; such weights are kept apart rather than mixed.
-    h.update(f"threads={torch.get_num_threads()}".encode())
-    h.update(json.dumps(importgraph.reach(compute, _library()), sort_keys=True).encode())
-    return h.hexdigest()[:16]
-
-
-def weights_path(name: str, config: Any, compute: Any) -> Path:
-    """Where the result named ``name`` for ``config``, produced by ``compute``, is cached."""
-    return _profile.cache_dir() / "weights" / f"{name}-{cache_key(config, compute)}.pt"
-
-
-def cached_result(name: str, config: Any, compute: Callable[[], T]) -> T:
-    """Return ``compute()``'s result, from the on-disk cache when it holds one for this key.
-
-    The key (:func:`cache_key`) covers ``config`` and the code ``compute`` runs, so a chapter
-    passes its training function and never a list of files. The result (tensors, state dicts,
-    lists and dicts of them) is saved with ``torch.save`` under :func:`weights_path`. A cache file
-    that cannot be read (a run killed while writing, a foreign file) is reported and recomputed,
-    never used; files are written to a temporary name and renamed, so a half-written file never
-    takes the final name.
-
-    >>> cached_result("demo", ("demo", 1), lambda: {"x": torch.zeros(2)})["x"].shape
-    torch.Size([2])
-    """
-    path = weights_path(name, config, compute)
-    cached = _load(path, name)
-    if cached is not None:
-        return cached
-    # Chapters execute side by side: the first kernel that needs this result computes it while
-    # any other one waits for it here, instead of computing the same thing twice.
-    with _exclusive(path.with_name(path.name + ".lock")):
-        cached = _load(path, name)
-        if cached is not None:
-            return cached
-        progress.report(f"{name}: computing ({config}), result will be cached at {path}")
-        result = compute()
-        with _profile.atomic_file(path) as tmp:
-            torch.save(result, tmp)
-    return result
-
-
-def _load(path: Path, name: str) -> Any:
-    """The cached result at ``path``, or None when there is none or it cannot be read."""
-    if not path.exists():
-        return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- any unreadable cache file is recomputed, never used
-        progress.report(f"{name}: cache file {path} unreadable ({err}); recomputing")
-        return None
-
-
-@contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on the file ``lock`` (created if needed) for the block.
-
-    The lock is released when the block ends or the process dies; where the platform has no
-    ``fcntl`` (Windows) the block runs unlocked, which costs at most a duplicate computation.
-    """
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover -- not POSIX
-        yield
-        return
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -218,16 +112,11 @@ def _fitter(backbone: nn.Module, config: TrainConfig, name: str) -> Callable[[],
     return fit
 
 
-def cached_path(backbone: nn.Module, config: TrainConfig, name: str) -> Path:
-    """Where :func:`cached` keeps the weights of ``backbone`` trained with ``config``."""
-    return weights_path(name, config, _fitter(backbone, config, name))
-
-
 def cached(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
     """Load ``backbone``'s trained weights from the cache, or train it (:func:`train`) and cache them.
 
     The key covers the config, this module and everything it imports, and the module that
     defines ``backbone``'s class (the architecture).
     """
-    backbone.load_state_dict(cached_result(name, config, _fitter(backbone, config, name)))
+    backbone.load_state_dict(cache.result(name, config, _fitter(backbone, config, name)))
     return backbone.eval()
