@@ -43,9 +43,9 @@ PYPROJECT = textwrap.dedent("""\
     library_root = "src"
     profile_env = "MINI_PROFILE"
     profiles = ["lite", "full"]
-    key_env = ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED"]
+    key_env = ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONHASHSEED", "MINI_KEYED"]
     key_packages = ["numpy"]
-    kernel_env = {OMP_NUM_THREADS = "1", MKL_NUM_THREADS = "1", PYTHONHASHSEED = "0"}
+    kernel_env = {OMP_NUM_THREADS = "1", MKL_NUM_THREADS = "1", PYTHONHASHSEED = "0", MINI_KERNEL_ONLY = "k"}
 
     [[tool.bookbuild.data]]
     profiles = ["full"]

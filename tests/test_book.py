@@ -95,3 +95,35 @@ def test_every_public_module_is_in_the_library_reference():
             continue
         modules.add(".".join(rel.parts))
     assert modules - documented == set(), f"add these modules to book/reference/: {sorted(modules - documented)}"
+
+
+def test_mean_spread_is_the_sample_std():
+    mean, std, n = book.mean_spread([1.0, 2.0, 4.0])
+    assert (mean, n) == (7 / 3, 3)
+    assert std == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
+    assert np.isnan(book.mean_spread([5.0])[1])
+    with pytest.raises(ValueError, match="at least one value"):
+        book.mean_spread([])
+
+
+def test_spread_keeps_two_significant_digits_and_the_mean_at_their_place():
+    assert book.spread([0.12, 0.1205, 0.1193]) == "0.11993 ± 0.00060"
+    assert book.spread([24.0, 26.0, 28.0]) == "26.0 ± 2.0"
+    assert book.spread([100.0, 130.0, 160.0]) == "130 ± 30"  # never fewer than 0 decimals
+    assert book.spread([0.9, 0.92, 0.91], percent=True) == "91.0% ± 1.0%"
+    assert book.spread([3.0]) == "3.00" and book.spread([3.0], decimals=1) == "3.0"
+    assert book.spread([3.0, 3.0, 3.0], decimals=1) == "3.0 ± 0.0"
+    assert "e" not in book.spread([3.0, 3.0001, 2.9999])  # no "3.000e+00"
+
+
+def test_spread_table_gives_single_runs_the_columns_decimals():
+    table = book.spread_table(
+        {"acc": {"cnn": [0.9, 0.92, 0.91], "pixels": [0.5]}, "ratio": {"cnn": [1.0, 1.2, 1.4], "pixels": [2.0]}},
+        percent=["acc"],
+    )
+    assert table.loc["pixels", "acc"] == "50.0%" and table.loc["pixels", "ratio"] == "2.00"
+    assert table.loc["cnn", "ratio"] == "1.20 ± 0.20"
+
+
+def test_the_landing_page_states_the_spread_convention():
+    assert book.SPREAD_CONVENTION in " ".join((ROOT / "book" / "index.md").read_text().split())

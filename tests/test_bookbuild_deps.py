@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 from minibook import book  # noqa: F401 -- book is a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import deps
-from bookbuild.deps import ChapterKey, Library, data_digest
+from bookbuild.deps import ChapterKey, data_digest
+from bookbuild.digests import Digests
+
+LATER = time.time() + 3600  # "now", long after the files were written: their digests may be remembered
 
 
 def test_data_files_are_hashed_by_label_in_the_profiles_that_read_them(book, tmp_path, monkeypatch):  # noqa: F811
@@ -145,28 +149,74 @@ def test_components_recorded_without_modules_still_compare():
     ]
 
 
-def test_import_graph_reading(tmp_path):
-    lib_dir = tmp_path / "pkg"
-    (lib_dir / "sub").mkdir(parents=True)
-    (lib_dir / "__init__.py").write_text('_EXPORTS = {"helper": "pkg.a"}\n')
-    (lib_dir / "a.py").write_text("from . import b\n")
-    (lib_dir / "b.py").write_text("")
-    (lib_dir / "c.py").write_text('_EXPORTS = {"Thing": "pkg.b"}\n')
-    (lib_dir / "sub" / "__init__.py").write_text("")
-    (lib_dir / "sub" / "d.py").write_text("from ..c import *\n")
-    lib = Library(tmp_path, "pkg")
-    assert lib.closure(lib.direct_imports("import pkg as p\np.helper()", "t")) == {"pkg", "pkg.a", "pkg.b"}
-    assert lib.closure(lib.direct_imports("import pkg as p\np.sub.d.f()", "t")) == {
-        "pkg",
-        "pkg.sub",
-        "pkg.sub.d",
-        "pkg.c",
-    }
-    assert lib.direct_imports("import numpy as np\nnp.zeros(1)", "t") == set()
-    # A module's lazy re-exports resolve to the defining module, not to everything.
-    assert lib.closure(lib.direct_imports("import pkg.c as c\nc.Thing()", "t")) == {"pkg", "pkg.c", "pkg.b"}
-    assert lib.closure(lib.direct_imports("from pkg.c import Thing", "t")) == {"pkg", "pkg.c", "pkg.b"}
-    # An alias used in a way that cannot be read statically: depend on everything.
-    assert lib.direct_imports("import pkg as p\ngetattr(p, name)", "t") == lib.all_modules()
-    with pytest.raises(ValueError, match="cannot parse"):
-        lib.direct_imports("def (", "cell 3")
+# --- each input that must enter a key changes it; what must not, does not ------------------------
+
+
+def _config(root, **table):
+    return config_mod.from_table(root, {"package": "minilib", **table})
+
+
+def test_chapter_key_hashes_the_key_variables_and_not_the_kernel_defaults(library, monkeypatch):
+    """``key_env`` is in the key; ``kernel_env`` only sets the kernels' defaults (a fixture that tells them apart)."""
+    config = _config(library.root.parent, key_env=["MINI_KEYED"], kernel_env={"MINI_KERNEL_ONLY": "1"})
+    nb = notebook("print(1)")
+    monkeypatch.setenv("MINI_KEYED", "a")
+    monkeypatch.setenv("MINI_KERNEL_ONLY", "x")
+    base = deps.chapter_key(nb, "a.md", library, "lite", config=config)
+    assert base.components["env"] == {"MINI_KEYED": "a"}
+    monkeypatch.setenv("MINI_KERNEL_ONLY", "y")
+    assert deps.chapter_key(nb, "a.md", library, "lite", config=config).key == base.key
+    monkeypatch.setenv("MINI_KEYED", "b")
+    changed = deps.chapter_key(nb, "a.md", library, "lite", config=config)
+    assert changed.key != base.key and changed.diff(base.components) == ["env changed"]
+
+
+def test_chapter_key_changes_with_the_profile_the_packages_and_the_data(library, monkeypatch):
+    nb = notebook("print(1)")
+    config = _config(library.root.parent, key_packages=["pytest"])
+    base = deps.chapter_key(nb, "a.md", library, "lite", data={"d/x": "1"}, config=config)
+    assert "pytest" in base.components["packages"]
+    assert deps.chapter_key(nb, "a.md", library, "full", data={"d/x": "1"}, config=config).key != base.key
+    assert deps.chapter_key(nb, "a.md", library, "lite", data={"d/x": "2"}, config=config).key != base.key
+    assert deps.chapter_key(nb, "a.md", library, "lite", data={}, config=config).key != base.key
+    monkeypatch.setattr(deps, "package_versions", lambda names: {n: "0.0-other" for n in names})
+    other = deps.chapter_key(nb, "a.md", library, "lite", data={"d/x": "1"}, config=config)
+    assert other.key != base.key and other.diff(base.components) == ["packages changed"]
+
+
+def test_data_without_a_profile_list_is_part_of_every_profiles_key(tmp_path, monkeypatch):
+    """A data spec that names no profiles applies to all of them; one that names ``full`` only to it."""
+    monkeypatch.setenv("MINI_ALWAYS", str(tmp_path / "always"))
+    (tmp_path / "always").mkdir()
+    (tmp_path / "always" / "table.csv").write_text("a,b\n")
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "weights.bin").write_bytes(b"w")
+    config = _config(
+        tmp_path,
+        profiles=["lite", "full"],
+        data=[
+            {"label": "always", "root_env": "MINI_ALWAYS", "pattern": "*.csv"},
+            {"label": "big", "default": str(tmp_path / "big"), "pattern": "*.bin", "profiles": ["full"]},
+        ],
+    )
+    assert [d.label for d in config.data_for("lite")] == ["always"]
+    assert [d.label for d in config.data_for("full")] == ["always", "big"]
+    assert list(deps.data_files(config, "lite")) == ["always/table.csv"]
+    assert list(deps.data_files(config, "full")) == ["always/table.csv", "big/weights.bin"]
+    before = data_digest(config, "lite", Digests(now=LATER))
+    (tmp_path / "always" / "table.csv").write_text("a,c\n")
+    assert data_digest(config, "lite")["always/table.csv"] != before["always/table.csv"]
+
+
+def test_data_files_are_labelled_independently_of_their_folder(tmp_path, monkeypatch):
+    for where in ("one", "two"):
+        (tmp_path / where / "sub").mkdir(parents=True)
+        (tmp_path / where / "sub" / "f.bin").write_bytes(b"x")
+        (tmp_path / where / "sub" / "dir.bin").mkdir()  # a folder matching the pattern is no data file
+    config = _config(tmp_path, data=[{"label": "d", "root_env": "MINI_D", "pattern": "**/*.bin"}])
+    monkeypatch.setenv("MINI_D", str(tmp_path / "one"))
+    one = data_digest(config, "default", Digests(now=LATER))
+    monkeypatch.setenv("MINI_D", str(tmp_path / "two"))
+    assert (
+        data_digest(config, "default", Digests(now=LATER)) == one == {"d/sub/f.bin": hashlib.sha256(b"x").hexdigest()}
+    )

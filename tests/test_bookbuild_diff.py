@@ -11,11 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from minibook import FRONT, book, run  # noqa: F401 -- book is a fixture
 
 import bookbuild
-from bookbuild import diff
+from bookbuild import diff, results
 from bookbuild.store import Store
 
 TREE_SRC = Path(bookbuild.__file__).resolve().parents[1]
@@ -188,3 +189,323 @@ def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_pat
     assert "~ scaled: 20 -> 30" in bookbuild_cli("diff", str(published), cwd=book).stdout
     done = bookbuild_cli("diff", str(tmp_path / "nothing-here"), cwd=book)
     assert done.returncode == 2 and "no build manifest at" in done.stdout
+
+
+# --- what a reviewer must see: every kind of change, and only changes ---------------------------
+
+
+def _glued(name: str, data: dict, prefix: str = results.GLUE_PREFIX, kind: str = "display_data"):
+    payload = {f"{prefix}{mime}": value for mime, value in data.items()}
+    out = nbformat.v4.new_output(kind, data=payload, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
+    if kind == "execute_result":
+        out.execution_count = 1
+    return out
+
+
+def _results(glue=None, figures=None, outputs="o1"):
+    return {"glue": glue or {}, "figures": figures or {}, "outputs": outputs}
+
+
+def _num(value, text=None):
+    return {"mime": "text/plain", "text": text or repr(value), "value": value}
+
+
+BASE = diff.Side(
+    "base",
+    {
+        "book/a": _results(
+            {
+                "down": _num(10.0),
+                "up": _num(10.0),
+                "edge": _num(10.0),
+                "same": _num(1.0),
+                "profile": {"mime": "text/plain", "text": "'lite'", "value": None},
+                "zero": _num(0.0),
+                "gone": _num(3.0),
+                "fig": {"mime": "image/png", "sha256": "a" * 64, "bytes": 9, "width": 7, "height": 5, "text": "<F>"},
+            },
+            {
+                "fig-1": {"mime": "image/png", "sha256": "b" * 64, "width": 4, "height": 3},
+                "cell 9": {"sha256": "c" * 64},
+            },
+        ),
+        "book/same": _results({"x": _num(1.0)}, outputs="same"),
+        "book/quiet": _results({"x": _num(1.0)}, outputs="q1"),
+        "book/old": _results({"x": _num(1.0)}),
+        "book/unknown": None,
+    },
+)
+HEAD = diff.Side(
+    "head",
+    {
+        "book/a": _results(
+            {
+                "down": _num(8.0),  # -20 %: a decrease beyond the threshold
+                "up": _num(10.5),  # +5 %: within it
+                "edge": _num(11.0),  # +10 %: at the threshold, not beyond
+                "same": _num(1.0),
+                "profile": {"mime": "text/plain", "text": "'full'", "value": None},  # text glue
+                "zero": _num(1.0),  # from 0: no relative change
+                "new": _num(2.0),
+                "fig": {"mime": "image/png", "sha256": "d" * 64, "bytes": 9, "width": 7, "height": 5, "text": "<F>"},
+            },
+            {
+                "fig-1": {"mime": "image/png", "sha256": "e" * 64, "width": 4, "height": 3},
+                "cell 10": {"sha256": "f" * 64},
+            },
+            outputs="o2",
+        ),
+        "book/same": _results({"x": _num(1.0)}, outputs="same"),
+        "book/quiet": _results({"x": _num(1.0)}, outputs="q2"),
+        "book/new": _results({"x": _num(1.0)}),
+        "book/unknown": _results(),
+    },
+)
+
+
+def test_compare_reports_every_kind_of_change_and_marks_those_beyond_the_threshold():
+    report = diff.compare(BASE, HEAD, threshold=0.1)
+    assert report["base"] == "base" and report["head"] == "head" and report["threshold"] == 0.1
+    assert report["identical"] == ["book/same"]
+    by_doc = {ch["chapter"]: ch for ch in report["chapters"]}
+    assert [ch["chapter"] for ch in report["chapters"]] == [
+        "book/a",
+        "book/quiet",
+        "book/new",
+        "book/unknown",
+        "book/old",
+    ]
+    assert by_doc["book/new"] == {"chapter": "book/new", "status": "added", "glue": [], "figures": []}
+    assert by_doc["book/old"] == {"chapter": "book/old", "status": "removed", "glue": [], "figures": []}
+    assert (
+        by_doc["book/unknown"]["status"] == "unknown"
+        and by_doc["book/unknown"]["why"] == "no results for the base build"
+    )
+    assert by_doc["book/quiet"] == {
+        "chapter": "book/quiet",
+        "status": "changed",
+        "glue": [],
+        "figures": [],
+        "outputs_only": True,
+    }
+    a = by_doc["book/a"]
+    assert a["status"] == "changed" and a["outputs_only"] is False
+    glue = {g["name"]: g for g in a["glue"]}
+    assert list(glue) == ["down", "edge", "fig", "gone", "new", "profile", "up", "zero"]  # "same" is not listed
+    assert glue["down"] == {
+        "name": "down",
+        "old": "10.0",
+        "new": "8.0",
+        "change": "changed",
+        "relative": -0.2,
+        "flagged": True,
+    }
+    assert glue["up"]["relative"] == 0.05 and glue["up"]["flagged"] is False
+    assert glue["edge"]["relative"] == 0.1 and glue["edge"]["flagged"] is False
+    assert glue["profile"] == {
+        "name": "profile",
+        "old": "'lite'",
+        "new": "'full'",
+        "change": "changed",
+        "relative": None,
+        "flagged": True,
+    }
+    assert glue["zero"]["relative"] is None and glue["zero"]["flagged"] is True
+    assert glue["new"] == {"name": "new", "old": None, "new": "2.0", "change": "added"}
+    assert glue["gone"] == {"name": "gone", "old": "3.0", "new": None, "change": "removed"}
+    assert glue["fig"]["old"] == "7x5 px, image/png aaaaaaaaaa" and glue["fig"]["new"] == "7x5 px, image/png dddddddddd"
+    assert glue["fig"]["flagged"] is True
+    assert a["figures"] == [
+        {"name": "cell 9", "change": "removed", "old": "image cccccccccc", "new": None},
+        {"name": "cell 10", "change": "added", "old": None, "new": "image ffffffffff"},
+        {
+            "name": "fig-1",
+            "change": "changed",
+            "old": "4x3 px, image/png bbbbbbbbbb",
+            "new": "4x3 px, image/png eeeeeeeeee",
+        },
+    ]
+    unflagged = diff.compare(BASE, HEAD)
+    assert not any(g["flagged"] for ch in unflagged["chapters"] for g in ch["glue"] if "flagged" in g)
+    assert diff.compare(HEAD, BASE)["chapters"][3]["why"] == "no results for the current build"
+
+
+def test_the_terminal_report_shows_each_change():
+    text = diff.terminal(diff.compare(BASE, HEAD, threshold=0.1))
+    assert text == (
+        "Results of head compared with base (marked '!': relative change above 10.00%):\n"
+        "book/a: 8 glued value(s), 3 figure(s) differ\n"
+        "  ~ down: 10.0 -> 8.0 (-20.00%)  !\n"
+        "  ~ edge: 10.0 -> 11.0 (+10.00%)\n"
+        "  ~ fig: 7x5 px, image/png aaaaaaaaaa -> 7x5 px, image/png dddddddddd (n/a)  !\n"
+        "  - gone: 3.0\n"
+        "  + new: 2.0\n"
+        "  ~ profile: 'lite' -> 'full' (n/a)  !\n"
+        "  ~ up: 10.0 -> 10.5 (+5.00%)\n"
+        "  ~ zero: 0.0 -> 1.0 (n/a)  !\n"
+        "  figure cell 9: removed\n"
+        "  figure cell 10: added\n"
+        "  figure fig-1: changed (4x3 px, image/png bbbbbbbbbb -> 4x3 px, image/png eeeeeeeeee)\n"
+        "book/quiet: outputs differ, but no glued value or figure\n"
+        "book/new: added\n"
+        "book/unknown: unknown (no results for the base build)\n"
+        "book/old: removed\n"
+        "byte-identical: book/same\n"
+    )
+    plain = diff.terminal(diff.compare(BASE, HEAD))
+    assert plain.startswith("Results of head compared with base:\n") and "!" not in plain
+    nothing = diff.compare(diff.Side("x", {"book/s": _results()}), diff.Side("y", {"book/s": _results()}))
+    assert diff.terminal(nothing) == (
+        "Results of y compared with x:\n"
+        "  no differences: no glued value or figure changed (1 chapter(s) byte-identical)\n"
+    )
+
+
+def test_the_markdown_report_shows_each_change():
+    text = diff.markdown(diff.compare(BASE, HEAD, threshold=0.1))
+    assert text == (
+        "### Published numbers and figures this change moves\n\n"
+        "Compared with `base`. **Bold**: relative change above 10.00% (or a changed non-numeric value) -- check "
+        "the prose that interprets it.\n\n"
+        "| chapter | value | before | after | change |\n"
+        "|---|---|---|---|---|\n"
+        "| book/a | `down` | `10.0` | `8.0` | **-20.00%** |\n"
+        "| book/a | `edge` | `10.0` | `11.0` | +10.00% |\n"
+        "| book/a | `fig` | `7x5 px, image/png aaaaaaaaaa` | `7x5 px, image/png dddddddddd` | **n/a** |\n"
+        "| book/a | `gone` | `3.0` |  | removed |\n"
+        "| book/a | `new` |  | `2.0` | added |\n"
+        "| book/a | `profile` | `'lite'` | `'full'` | **n/a** |\n"
+        "| book/a | `up` | `10.0` | `10.5` | +5.00% |\n"
+        "| book/a | `zero` | `0.0` | `1.0` | **n/a** |\n\n"
+        "Figures: book/a `cell 9` removed; book/a `cell 10` added; book/a `fig-1` changed.\n\n"
+        "- book/quiet: outputs differ, but no glued value or figure\n"
+        "- book/new: added\n"
+        "- book/unknown: unknown (no results for the base build)\n"
+        "- book/old: removed\n\n"
+        "Byte-identical: book/same.\n"
+    )
+    plain = diff.markdown(diff.compare(BASE, HEAD))
+    assert plain.splitlines()[2] == "Compared with `base`." and "**" not in plain
+    nothing = diff.compare(diff.Side("x", {"book/s": _results()}), diff.Side("y", {"book/s": _results()}))
+    assert diff.markdown(nothing).endswith("\nNo glued value or figure changed (1 chapter(s) byte-identical).\n")
+    odd = diff.compare(
+        diff.Side("x", {"b": _results({"t": {"text": "a|b`c\nd", "value": None}})}),
+        diff.Side("y", {"b": _results({"t": {"text": "e", "value": None}}, outputs="o2")}),
+    )
+    assert "| b | `t` | `a\\|b'c d` | `e` | n/a |" in diff.markdown(odd)
+
+
+def test_a_side_is_read_from_a_manifest_its_store_or_named_errors(tmp_path):
+    from bookbuild.store import Store
+
+    with pytest.raises(diff.NoBuild, match=r"no build manifest at .*nowhere.*--execute-base"):
+        diff.from_manifest(tmp_path / "nowhere")
+    build = tmp_path / "_build"
+    build.mkdir()
+    manifest = build / "exec-manifest.json"
+    manifest.write_text("{not json")
+    with pytest.raises(diff.NoBuild, match=r"is not a build manifest \(invalid JSON"):
+        diff.from_manifest(tmp_path)
+    manifest.write_text(json.dumps({"chapters": []}))
+    with pytest.raises(diff.NoBuild, match=r"is not a build manifest \(no 'chapters' table\)"):
+        diff.from_manifest(manifest)
+    manifest.write_text(json.dumps([1]))
+    with pytest.raises(diff.NoBuild, match="no 'chapters' table"):
+        diff.from_manifest(build)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("glue('x', 1)")]
+    nb.cells[0].outputs = [_glued("x", {"text/plain": "1"})]
+    Store(build / "exec-store").put("book__s", "k1", nb, {})
+    other = Store(tmp_path / "shared")
+    other.put("book__o", "k2", nb, {})
+    manifest.write_text(
+        json.dumps(
+            {
+                "chapters": {
+                    "book/r": {"key": "kx", "results": _results({"y": _num(2.0)})},
+                    "book/s": {"key": "k1"},
+                    "book/o": {"key": "k2"},
+                    "book/none": {"key": "missing"},
+                    "book/nokey": {},
+                }
+            }
+        )
+    )
+    side = diff.from_manifest(tmp_path, [other])
+    assert side.label == str(manifest)
+    assert side.chapters["book/r"] == _results({"y": _num(2.0)})
+    assert side.chapters["book/s"]["glue"] == {"x": _num(1.0, "1")} == side.chapters["book/o"]["glue"]
+    assert side.chapters["book/none"] is None and side.chapters["book/nokey"] is None
+    assert diff.manifest_path(manifest) == diff.manifest_path(build) == diff.manifest_path(tmp_path) == manifest
+    (build / "exec-store" / "book__s" / "k1.ipynb").write_text("{}")  # damaged: skipped, the next store is asked
+    other.put("book__s", "k1", nb, {})
+    assert diff.from_manifest(tmp_path, [other]).chapters["book/s"]["glue"] == {"x": _num(1.0, "1")}
+
+
+def test_a_side_from_outcomes_leaves_out_failed_chapters():
+    from types import SimpleNamespace as NS
+
+    outcomes = [
+        NS(chapter=NS(docname="book/a"), status="executed", meta={"results": _results()}),
+        NS(chapter=NS(docname="book/b"), status="cached", meta={}),
+        NS(chapter=NS(docname="book/c"), status="failed", meta={"results": _results()}),
+    ]
+    side = diff.from_outcomes("now", outcomes)
+    assert side.label == "now" and side.chapters == {"book/a": _results(), "book/b": None}
+
+
+# --- edges found by mutation testing (make mutation) --------------------------------------------
+
+
+def test_a_glued_value_that_turns_from_an_image_into_text_shows_both_sides():
+    image = {"mime": "image/png", "sha256": "a" * 64, "bytes": 3, "width": 2, "height": 1, "text": "<F>", "value": None}
+    text = {"mime": "text/plain", "text": "'n/a'", "value": None}
+    number = {"mime": "text/plain", "text": "3", "value": 3.0}
+    report = diff.compare(
+        diff.Side("x", {"b": _results({"g": image, "t": text})}),
+        diff.Side("y", {"b": _results({"g": text, "t": number}, outputs="o2")}),
+        threshold=0.5,
+    )
+    glue = {g["name"]: g for g in report["chapters"][0]["glue"]}
+    assert (glue["g"]["old"], glue["g"]["new"]) == ("2x1 px, image/png aaaaaaaaaa", "'n/a'")
+    assert (glue["t"]["old"], glue["t"]["new"], glue["t"]["relative"]) == ("'n/a'", "3", None)
+    assert glue["t"]["flagged"] is True
+    assert report["chapters"][0]["outputs_only"] is False  # glued values changed, no figure did
+
+
+def test_unchanged_chapters_and_figures_do_not_stop_the_comparison():
+    same, moved = {"f1": {"sha256": "1" * 64}}, {"f2": {"sha256": "2" * 64}}
+    base = diff.Side(
+        "x", {"a": _results(outputs="s"), "b": _results(outputs="s2"), "c": _results(figures={**same, **moved})}
+    )
+    head = diff.Side(
+        "y",
+        {
+            "a": _results(outputs="s"),
+            "b": _results(outputs="s2"),
+            "c": _results(figures={**same, "f2": {"sha256": "3" * 64}}, outputs="c2"),
+        },
+    )
+    report = diff.compare(base, head)
+    assert report["identical"] == ["a", "b"]
+    assert [f["name"] for f in report["chapters"][0]["figures"]] == ["f2"]
+    assert diff.terminal(report).endswith("byte-identical: a, b\n")
+    assert diff.markdown(report).endswith("Byte-identical: a, b.\n")
+
+
+def test_no_manifest_says_how_to_build_or_execute_a_base(tmp_path):
+    with pytest.raises(diff.NoBuild) as err:
+        diff.manifest_path(tmp_path)
+    assert str(err.value).endswith(
+        "build it first (python -m bookbuild build), or pass --execute-base to execute that checkout against "
+        "this build's store"
+    )
+
+
+def test_every_removed_chapter_is_reported():
+    report = diff.compare(diff.Side("x", {"a": _results(), "b": _results(), "c": _results()}), diff.Side("y", {}))
+    assert [(ch["chapter"], ch["status"]) for ch in report["chapters"]] == [
+        ("a", "removed"),
+        ("b", "removed"),
+        ("c", "removed"),
+    ]

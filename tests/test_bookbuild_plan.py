@@ -38,6 +38,11 @@ def test_profile_packages_data_and_threads_are_in_the_key(book, monkeypatch, tmp
     monkeypatch.setenv("PYTHONHASHSEED", "0")
     monkeypatch.setenv("SOME_UNRELATED_VARIABLE", "x")  # not in key_env
     assert key() == base
+    monkeypatch.setenv("MINI_KERNEL_ONLY", "other")  # a kernel default, not a key variable
+    assert key() == base
+    monkeypatch.setenv("MINI_KEYED", "x")  # a key variable the kernels get no default for
+    assert changed(base, key()) == {"env"}
+    monkeypatch.delenv("MINI_KEYED")
     with monkeypatch.context() as m:
         real = deps.package_versions
         assert set(real(("numpy",))) == {"python", "numpy"}  # what key_packages names, plus Python

@@ -166,3 +166,44 @@ def test_merge_counts_every_copied_and_every_rejected_entry(tmp_path):
         nb_path.write_text(nb_path.read_text().replace('"20\\n"', '"21\\n"'))
     assert target.merge_from(source) == (2, 2)
     assert target.entries() == [("a", "k"), ("b", "k")]
+
+
+@pytest.mark.parametrize("checksum", ["drop", None, ""])
+def test_metadata_without_the_notebooks_checksum_is_rejected(tmp_path, checksum):
+    """Metadata that lost its checksum (or never had one) cannot vouch for the notebook beside it."""
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed(), {})
+    nb_path, meta_path = files(store)
+    meta = json.loads(meta_path.read_text())
+    if checksum == "drop":
+        del meta["sha256"]
+    else:
+        meta["sha256"] = checksum
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CorruptEntry, match="does not match its checksum"):
+        store.get("a", "k1")
+    store.put("a", "k1", executed(), {})
+    meta_path.write_text(json.dumps(meta))
+    target = Store(tmp_path / "t")
+    assert target.merge_from(store) == (0, 1) and target.entries() == []
+
+
+def test_put_records_the_given_metadata_under_the_stores_own_fields(tmp_path):
+    """What ``put`` computes (chapter, key, checksum, results) wins over what the caller passes."""
+    store = Store(tmp_path / "s")
+    meta = store.put("a", "k1", executed(), {"seconds": 2, "key": "forged", "sha256": "0" * 64, "chapter": "z"})
+    assert meta["key"] == "k1" and meta["chapter"] == "a" and meta["sha256"] != "0" * 64
+    assert json.loads(files(store)[1].read_text()) == meta
+    assert store.get("a", "k1").meta == meta
+
+
+def test_a_notebook_that_is_not_json_is_named(tmp_path):
+    store = Store(tmp_path / "s")
+    store.put("a", "k1", executed(), {})
+    nb_path, meta_path = files(store)
+    nb_path.write_bytes(b"not a notebook")
+    meta = json.loads(meta_path.read_text())
+    meta["sha256"] = __import__("hashlib").sha256(b"not a notebook").hexdigest()
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CorruptEntry, match=r"a \[k1\]: unreadable notebook \("):
+        store.get("a", "k1")

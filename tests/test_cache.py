@@ -155,3 +155,61 @@ def test_concurrent_requests_for_one_result_compute_it_once():
         w.join()
     assert len(calls) == 1
     assert len(results) == 2 and all(torch.equal(r["w"], torch.ones(3)) for r in results)
+
+
+def test_cache_key_changes_with_the_thread_count(monkeypatch):
+    """CPU reductions split differently across threads: weights trained with another count are kept apart."""
+    compute = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    base = cache.key(TINY_SSL, compute)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 7)
+    seven = cache.key(TINY_SSL, compute)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert len({base, seven, cache.key(TINY_SSL, compute)}) == 3
+
+
+def test_cache_key_changes_with_the_seed_and_every_other_config_field():
+    import dataclasses
+
+    compute = training._fitter(encoders.SmallCNN(), TINY_SSL, "digits-ssl")
+    base = cache.key(TINY_SSL, compute)
+    changes = {"seed": 1, "epochs": 2, "batch_size": 256, "lr": 1e-3, "weight_decay": 0.1, "temperature": 0.5}
+    for name, value in {**changes, "max_angle": 10.0, "method": "supervised"}.items():
+        assert cache.key(dataclasses.replace(TINY_SSL, **{name: value}), compute) != base, name
+
+
+def test_a_cached_result_is_read_without_waiting_for_the_lock():
+    """A kernel computing another result under the lock does not hold up one that only reads: the cache
+    file is read before the lock is taken (the lock file, ``<file>.lock``, is the name every process uses)."""
+    import threading
+
+    config = ("read", 1)
+
+    def compute():
+        return {"w": torch.ones(2)}
+
+    cache.result("read", config, compute)
+    path = cache.file("read", config, compute)
+    lock = path.with_name(path.name + ".lock")
+    assert lock.exists()
+    got = []
+    with cache._exclusive(lock):
+        reader = threading.Thread(target=lambda: got.append(cache.result("read", config, compute)))
+        reader.start()
+        reader.join(timeout=10)
+        assert got and torch.equal(got[0]["w"], torch.ones(2)), "the reader waited for the lock"
+
+
+def test_cache_files_are_loaded_onto_the_cpu_without_running_code(monkeypatch):
+    """Results computed on a GPU load on a CPU-only machine; a cache file never runs code when read.
+    (There is no GPU here to compute one, so the arguments are checked.)"""
+    config = ("spy", 1)
+
+    def compute():
+        return {"w": torch.zeros(1)}
+
+    cache.result("spy", config, compute)
+    calls = []
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    cache.result("spy", config, compute)
+    assert calls == [{"map_location": "cpu", "weights_only": True}]

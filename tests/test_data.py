@@ -93,3 +93,13 @@ def test_sprites_are_reachable_from_data_without_data_depending_on_them():
     library = Library(Path(data.__file__).parents[1], "lecturekit")
     assert "lecturekit.sprites" not in library.closure({"lecturekit.data"})
     assert "lecturekit.sprites" in library.direct_imports("import lecturekit as lk\nlk.data.Sprites()", "t")
+
+
+def test_split_follows_its_seed():
+    """Another seed holds out other images (same class counts); the same seed the same ones."""
+    ds = data.digits()
+    _, test0 = data.split(ds, seed=0)
+    _, test1 = data.split(ds, seed=1)
+    assert not torch.equal(test0.x, test1.x)
+    assert torch.equal(torch.bincount(test0.y, minlength=10), torch.bincount(test1.y, minlength=10))
+    assert torch.equal(data.split(ds)[1].x, test0.x)  # seed 0 is the default

@@ -283,3 +283,13 @@ def test_input_checks_convert_tensors_and_name_the_default_argument():
         pca.explained_variance_ratio(np.ones((1, 3)))
     with pytest.raises(ValueError, match=r"^z must be a 2-D array"):
         _checks.as_matrix(np.zeros(3))
+
+
+def test_pairwise_distances_never_take_the_root_of_a_rounding_error_below_zero():
+    """|q|^2 + |p|^2 - 2 q.p rounds below 0 for a point and itself; the distance is then 0, not NaN."""
+    x = np.random.default_rng(0).random((20, 5)) + 1.0
+    raw = (x**2).sum(1)[:, None] + (x**2).sum(1)[None, :] - 2.0 * x @ x.T
+    assert (np.diag(raw) < 0).any()  # the case this test is about occurs here
+    d = distances.pairwise_distances(x, x)
+    assert np.isfinite(d).all() and (d >= 0).all()
+    assert np.allclose(np.diag(d), 0.0, atol=1e-6)

@@ -2,10 +2,14 @@
 
 Takes the reader's copy of a chapter from the built site (``_build/html/_notebooks/<doc>.ipynb``,
 written by ``bookbuild.notebooks``), creates an empty virtual environment, runs **only the
-notebook's first cell** in it (the install cell; in a local build it installs the library from
-this checkout instead of GitHub), then runs every other code cell, in order, as one script with
-that environment's Python. Nothing else is installed: if the install cell misses a dependency, or
-a cell needs something only the book's build has, this fails.
+notebook's first cell** in it (the install cell: from GitHub at the built commit when the build
+knew its repository; otherwise the cell tells the reader to ``pip install -e .`` a checkout, and
+this tool does exactly that with this checkout first), then runs every other code cell, in order,
+as one script with that environment's Python. Nothing else is installed: if the install cell
+misses a dependency, or a cell needs something only the book's build has, this fails.
+
+Every value the chapter glues is recorded in that run and formatted as the page formats it; each
+must equal what the notebook's text (and the page) shows (``metadata.bookbuild.glue``).
 
 Usage: python tools/check_notebook.py [--chapter book/cake-ebm] [--site _build/html] [--keep DIR]
 """
@@ -41,6 +45,33 @@ def as_script(cells: list[str]) -> str:
     return "\n\n".join(f"# --- cell {i + 2}\n{c}" for i, c in enumerate(cells))
 
 
+# Stands in for myst-nb in the reader's environment (where it is not installed): records every glued
+# value, as text/plain (what myst-nb stores), for the comparison with the page.
+RECORDER = """
+import json as _json, sys as _sys, types as _types
+_glued = {}
+def _glue(name, variable, display=True):
+    _glued[name] = repr(variable) if not isinstance(variable, str) else repr(variable)
+_mod = _types.ModuleType("myst_nb"); _mod.glue = _glue; _sys.modules["myst_nb"] = _mod
+import atexit as _atexit
+_atexit.register(lambda: open("glued.json", "w").write(_json.dumps(_glued)))
+"""
+
+
+def compare_glue(nb: dict, glued: dict[str, str]) -> list[str]:
+    """Each value the notebook's text shows, against the same value as this run printed it."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from bookbuild.notebooks import format_glue
+
+    problems = []
+    for key, spec, shown in nb["metadata"]["bookbuild"]["glue"]:
+        if key not in glued:
+            problems.append(f"{key}: not glued in this run")
+        elif format_glue(glued[key], spec) != shown:
+            problems.append(f"{key}: the page shows {shown!r}, this run gives {format_glue(glued[key], spec)!r}")
+    return problems
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapter", default="book/cake-ebm")
@@ -64,17 +95,26 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env.update(MPLBACKEND="Agg", LECTUREKIT_CACHE=str(work / "cache"), PYTHONHASHSEED="0")
         print(f"check_notebook: fresh environment {env_dir}; running the install cell of {path.name}", flush=True)
+        if "pip install -e ." in install and "git+https://" not in install:  # what the cell tells the reader
+            subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True, env=env, cwd=work)
         subprocess.run([str(python), "-c", install], check=True, env=env, cwd=work)
         t1 = time.time()
         script = work / "chapter.py"
-        script.write_text(as_script(rest))
+        script.write_text(RECORDER + "\n" + as_script(rest))
         print(f"check_notebook: installed in {t1 - t0:.0f} s; running the {len(rest)} other cells", flush=True)
         done = subprocess.run([str(python), str(script)], env=env, cwd=work)
         print(
             f"check_notebook: {args.chapter} {'ran' if done.returncode == 0 else 'FAILED'} in "
             f"{time.time() - t1:.0f} s in a fresh environment"
         )
-        return done.returncode
+        if done.returncode:
+            return done.returncode
+        problems = compare_glue(nb, json.loads((work / "glued.json").read_text()))
+        for p in problems:
+            print(f"  DIFFERS {p}")
+        n = len(nb["metadata"]["bookbuild"]["glue"])
+        print(f"check_notebook: {n - len(problems)} of {n} values the text shows equal this run's")
+        return 1 if problems else 0
 
 
 if __name__ == "__main__":

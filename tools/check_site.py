@@ -11,10 +11,16 @@ page's JavaScript run, and checks what the reader sees:
   are printed, and the README lists them);
 - every chapter: states the profile its numbers come from, numbered figures (``Fig. <chapter>.<n>``)
   with images and captions, exercise solutions collapsed and opened by a click on their toggle,
-  a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link (when the
-  build knew its GitHub repository; otherwise the note that says where it is offered);
+  a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link exactly when
+  the build knew its GitHub repository;
 - the status page lists every executed chapter; the landing page links to every chapter; the
-  search page finds a glossary term.
+  search page finds a glossary term;
+- every page: no console error while it loads, no build jargon (outside the API reference and
+  the status page); every chapter: its notebook has no MyST left and shows the page's glued
+  values, in order, and it links to its PDF;
+- every page again on a 390x844 phone (axe; nothing wider than the screen outside a scrolling
+  container; the menu button opens the drawer with every chapter) and where the system asks for
+  dark mode (the theme follows; axe).
 
 Usage: python tools/check_site.py [--site _build/html]   (exit 1 on any problem)
 """
@@ -112,6 +118,9 @@ def check_page(page, doc: str, executable: bool, has_repository: bool) -> list[s
     ]:
         if re.search(pattern, where):
             problems.append(what)
+    jargon = re.search(r"bookbuild|whose build knows|build (driver|machine)|exec(ution)?[- ]store", text, re.I)
+    if jargon and not doc.endswith("status") and "/reference/" not in f"/{doc}":  # API docs name their tools
+        problems.append(f"build jargon on a reader's page ({jargon.group(0)!r})")
     raw_math = re.findall(r"\\\(|\\\[|\$\$", text)
     if raw_math:
         problems.append(f"{len(raw_math)} formulas left as raw TeX (MathJax did not typeset them)")
@@ -168,12 +177,8 @@ def check_chapter(page, doc: str, text: str, has_repository: bool) -> list[str]:
         response = page.request.get(page.url.rsplit("/", 1)[0] + "/" + href)
         try:
             nb = json.loads(response.body())
-            outputs = sum(len(c.get("outputs", [])) for c in nb["cells"] if c["cell_type"] == "code")
-            first = "".join(nb["cells"][0]["source"])
-            if outputs == 0:
-                problems.append(f"the downloadable notebook {href} has no outputs")
-            if "find_spec" not in first or '"install"' not in first:
-                problems.append(f"the downloadable notebook {href} does not start with its install cell")
+            glued = page.eval_on_selector_all("main .pasted-text", "els => els.map(e => e.textContent)")
+            problems += check_notebook(nb, href, glued)
         except (ValueError, KeyError, IndexError) as err:
             problems.append(f"the 'Download notebook' link {href} is not a notebook ({response.status}: {err})")
     colab = page.locator("a.bookbuild-colab")
@@ -181,8 +186,144 @@ def check_chapter(page, doc: str, text: str, has_repository: bool) -> list[str]:
         href = colab.first.get_attribute("href") if colab.count() else ""
         if not COLAB.match(href or "") or not (href or "").endswith(f"{doc}.ipynb"):
             problems.append(f"no valid 'Open in Colab' link for {doc} (got {href!r})")
-    elif page.locator(".bookbuild-colab-note").count() == 0:
-        problems.append("no 'Open in Colab' link and no note saying where it is offered")
+    elif colab.count():
+        problems.append("an 'Open in Colab' link in a build that knows no repository")
+    pdf = page.locator("a.bookbuild-pdf")
+    if pdf.count() == 0:
+        problems.append("no link to the chapter's PDF")
+    return problems
+
+
+# MyST that must not reach a reader's notebook: roles, directives, labels, jupytext markers.
+MYST_LEFTOVERS = re.compile(r"\{[a-zA-Z][\w:-]*\}`|^\s*(`{3,}|:{3,})\{|^\s*\([\w:.-]+\)=\s*$|^\+\+\+", re.M)
+
+
+def typographic(text: str) -> str:
+    """The page's smart quotes and dashes (docutils' smart_quotes) read as the notebook's plain ones."""
+    for fancy, plain in (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "--")):
+        text = text.replace(fancy, plain)
+    return text.strip()
+
+
+def check_notebook(nb: dict, href: str, page_glue: list[str]) -> list[str]:
+    """A reader's notebook: outputs, install cell first, plain Markdown, the page's glued values."""
+    problems = []
+    outputs = sum(len(c.get("outputs", [])) for c in nb["cells"] if c["cell_type"] == "code")
+    first = "".join(nb["cells"][0]["source"])
+    if outputs == 0:
+        problems.append(f"the downloadable notebook {href} has no outputs")
+    if "find_spec" not in first:
+        problems.append(f"the downloadable notebook {href} does not start with its install cell")
+    markdown = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+    for text in markdown:
+        m = MYST_LEFTOVERS.search(text)
+        if m:
+            problems.append(f"MyST left in the notebook {href}: {text[max(0, m.start() - 30) : m.end() + 30]!r}")
+            break
+    shown = [text for _key, _spec, text in nb["metadata"]["bookbuild"]["glue"]]
+    if [typographic(t) for t in shown] != [typographic(t) for t in page_glue]:
+        diff = next(
+            (i for i, (a, b) in enumerate(zip(shown, page_glue, strict=False)) if typographic(a) != typographic(b)),
+            min(len(shown), len(page_glue)),
+        )
+        problems.append(
+            f"the notebook {href} shows {len(shown)} glued values, the page {len(page_glue)}; first difference at "
+            f"#{diff}: {shown[diff : diff + 1]} vs {page_glue[diff : diff + 1]}"
+        )
+    joined = "\n".join(markdown)
+    missing = [t for t in shown if t not in joined]
+    if missing:
+        problems.append(f"glued values not in the notebook's text: {missing[:3]}")
+    return problems
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
+
+# Elements of the article that stick out of the viewport and are not inside a scrolling container.
+OVERFLOW_JS = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (el) => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if ((o === 'auto' || o === 'scroll') && a.getBoundingClientRect().right <= width + 1) return true;
+    }
+    return false;
+  };
+  const out = [];
+  for (const el of document.querySelectorAll('main *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    // The drawers (chapters, page contents) wait off screen until a tap opens them.
+    if (el.closest('.bd-sidebar-primary, .bd-sidebar-secondary, dialog')) continue;
+    if (getComputedStyle(el).visibility === 'hidden') continue;
+    if ((r.right > width + 1 || r.left < -1) && !scrolls(el)) {
+      if (el.parentElement && out.some(o => o.el.contains(el))) continue;
+      out.push({el, what: `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')}`
+                + ` (${Math.round(r.left)}..${Math.round(r.right)} px)`});
+    }
+  }
+  return {page: document.documentElement.scrollWidth - width, items: out.map(o => o.what).slice(0, 4)};
+}"""
+
+
+def check_phone(browser, route, origin: str, doc: str, executable: set[str]) -> list[str]:
+    """The page on a 390x844 phone: axe, nothing wider than the screen, the chapter drawer opens on a tap."""
+    problems = []
+    context = browser.new_context(**PHONE)
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{origin}/{doc}.html", wait_until="load")
+        wait_for_math(page)
+        blocking, _ = audit(page)
+        problems += [f"accessibility: {b}" for b in blocking]
+        over = page.evaluate(OVERFLOW_JS)
+        if over["items"] or over["page"] > 1:
+            problems.append(
+                f"wider than the screen without a scroll container: {', '.join(over['items']) or 'the page'}"
+            )
+        toggles = [t for t in page.locator("button.primary-toggle, label.primary-toggle").all() if t.is_visible()]
+        if not toggles:
+            problems.append("no visible button that opens the chapter list")
+        else:
+            toggle = toggles[0]
+            toggle.tap()
+            page.wait_for_timeout(400)
+            links = page.eval_on_selector_all(
+                "#pst-primary-sidebar-modal a.reference.internal, #pst-primary-sidebar a.reference.internal",
+                "els => els.filter(e => { const r = e.getBoundingClientRect(); "
+                "return r.width > 0 && r.left >= 0 && r.right <= innerWidth + 1; }).map(e => e.getAttribute('href'))",
+            )
+            # The current chapter's own entry links to "#".
+            missing = [
+                d
+                for d in executable
+                if not any(h and (h.endswith(f"{Path(d).name}.html") or (d == doc and h == "#")) for h in links)
+            ]
+            if missing:
+                problems.append(f"tapping the menu button does not show the chapters ({len(missing)} not visible)")
+    finally:
+        context.close()
+    return problems
+
+
+def check_dark(browser, route, origin: str, doc: str) -> list[str]:
+    """The page where the system asks for dark mode: the theme follows, axe finds nothing serious."""
+    context = browser.new_context(color_scheme="dark")
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{origin}/{doc}.html", wait_until="load")
+        wait_for_math(page)
+        problems = []
+        if page.evaluate("() => document.documentElement.dataset.theme") != "dark":
+            problems.append("the page does not switch to its dark theme")
+        blocking, _ = audit(page)
+        problems += [f"accessibility: {b}" for b in blocking]
+    finally:
+        context.close()
     return problems
 
 
@@ -228,10 +369,22 @@ def check_pages(
         context.route("**/*", route)
         page = context.new_page()
         page.set_default_timeout(120_000)
+        errors: list[str] = []
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+        )
+        page.on("response", lambda r: errors.append(f"{r.status} for {r.url}") if r.status >= 400 else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
         for doc in docs:
             outside.clear()
+            errors.clear()
             page.goto(f"{origin}/{doc}.html", wait_until="load")
             wait_for_math(page)
+            page.wait_for_timeout(300)
+            # What the page logged while loading (axe's own stylesheet fetches come later and resolve
+            # the theme's @import "../basic.css" against the page, a 404 no reader gets).
+            load_errors = list(errors)
             blocking, other = audit(page)  # first, on the page as it loads
             problems = [f"accessibility: {b}" for b in blocking]
             for o in other:
@@ -239,6 +392,10 @@ def check_pages(
             problems += check_page(page, doc, doc in executable, has_repository)
             if outside:
                 problems.append(f"{len(outside)} request(s) to other hosts, e.g. {outside[0]}")
+            if load_errors:
+                problems.append(f"{len(load_errors)} console error(s), e.g. {load_errors[0][:120]!r}")
+            problems += [f"phone: {p}" for p in check_phone(browser, route, origin, doc, executable)]
+            problems += [f"dark mode: {p}" for p in check_dark(browser, route, origin, doc)]
             if doc.endswith("status"):
                 rows = page.locator(".bookbuild-status tr").count() - 1
                 if rows != len(executable):
@@ -273,9 +430,8 @@ def main() -> int:
 
     executable = {doc for doc, _ in discover(ROOT, load_config(ROOT).exclude_patterns)}
     docs = toc_docnames(ROOT)
-    manifest_path = args.site.parent / "bookbuild-manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    has_repository = bool(manifest.get("repository"))
+    index_path = args.site / "_notebooks" / "index.json"
+    has_repository = bool(index_path.exists() and json.loads(index_path.read_text()).get("repository"))
     server, port = serve(args.site)
     origin = f"http://127.0.0.1:{port}"
     # Pages are checked by two browsers side by side (Playwright's sync API: one instance per

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from bookbuild import diff, preview
+from bookbuild import diff, preview, validated
 from bookbuild.build import Request, build, checkout_side, context, default_jobs, reported, say
 from bookbuild.config import load
 from bookbuild.deps import code_sources
@@ -211,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--strict", action="store_true", help="fail if the source holds corrupt entries")
     pl = sub.add_parser("plan", help="show which chapters would execute, and why")
     pl.add_argument("--only", **only)
+    validated.add_parser(sub)  # make nbval
     return p
 
 
@@ -223,6 +224,7 @@ COMMANDS = {
     "merge": cmd_merge,
     "plan": cmd_plan,
     "diff": cmd_diff,
+    "nbval": validated.cmd_nbval,
 }
 
 

@@ -12,6 +12,7 @@ environment variables, its profiles, its data files, the kernel settings -- come
     key_packages = ["numpy"]          # installed packages whose versions are part of every key
     kernel_env = {OMP_NUM_THREADS = "1"}  # defaults set for the kernels (the caller's value wins)
     standin_env = "MYLIB_STANDIN"     # a stand-in run: kept in _build/standin, never rendered (optional)
+    repository = "owner/name"         # GitHub repository: notebooks install from it, pages link to Colab (optional)
     sources = ["_static"]             # files/folders the site reads besides the pages' folders, the
                                       # library, _config.yml and _toc.yml (default ["_static"]; see below)
 
@@ -184,7 +185,8 @@ TOP_KEYS = {
     "data",
     "standin_env",
     "sources",
-}
+    "repository",
+}  # repository ("owner/name" on GitHub): read by bookbuild.notebooks
 DATA_KEYS = {"label", "pattern", "root_env", "default", "profiles"}
 
 

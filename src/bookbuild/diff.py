@@ -124,8 +124,9 @@ def compare(base: Side, head: Side, threshold: float | None = None) -> dict:
                 item["change"] = "added" if a is None else "removed"
             else:
                 item["change"] = "changed"
-                if a.get("sha256") or b.get("sha256"):
-                    item["old"], item["new"] = _image_text(a), _image_text(b)
+                # a glued image by its fingerprint (its text is only "<Figure ...>"); a value that turned
+                # from an image into text, or back, shows each side as what it is
+                item["old"], item["new"] = (_image_text(v) if v.get("sha256") else v.get("text") for v in (a, b))
                 item["relative"] = _relative(a.get("value"), b.get("value"))
                 item["flagged"] = threshold is not None and (
                     item["relative"] is None or abs(item["relative"]) > threshold

@@ -178,34 +178,118 @@ def _store_notebook(app, docname: str, info: dict) -> Path | None:
     return path if path.exists() else None
 
 
+PDF_FOLDER = "_pdf"
+
+
 def _run_links(app, doctree, docname: str) -> None:
-    """Put "Download notebook" and "Open in Colab" under the title of every executed chapter."""
-    manifest, _ = _manifest(app)
-    info = manifest.get("chapters", {}).get(docname)
-    if app.builder.format != "html" or not info or not _store_notebook(app, docname, info):
+    """Under the title of every executed chapter: its notebook, Colab (when the repository is known), its PDF.
+
+    Every other page of the book links to the whole book's PDF (written by ``make pdf``).
+    """
+    if app.builder.format != "html":
         return
-    depth = docname.count("/")
-    href = "../" * depth + f"{notebooks.FOLDER}/{docname}.ipynb"
-    name = docname.rsplit("/", 1)[-1]
-    parts = [
-        f'<a class="bookbuild-download reference external" href="{href}" download="{name}.ipynb">'
-        "Download notebook (.ipynb)</a>"
-    ]
-    repo = notebooks.repository()
-    if repo:
-        url = notebooks.colab_url(repo, app.config.bookbuild_notebooks_branch, docname)
-        parts.append(f'<a class="bookbuild-colab reference external" href="{url}">Open in Colab</a>')
-    else:
-        parts.append(
-            '<span class="bookbuild-colab-note">"Open in Colab" is offered on the published site, '
-            "whose build knows its GitHub repository.</span>"
-        )
-    html = '<p class="bookbuild-run"><strong>Run this chapter yourself:</strong> ' + " · ".join(parts) + "</p>"
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None:
         return
+    manifest, _ = _manifest(app)
+    info = manifest.get("chapters", {}).get(docname)
+    up = "../" * docname.count("/")
+    book_pdf = (
+        f'<a class="bookbuild-pdf-book reference external" href="{up}{PDF_FOLDER}/book.pdf">the whole book (PDF)</a>'
+    )
+    if info and _store_notebook(app, docname, info):
+        name = docname.rsplit("/", 1)[-1]
+        parts = [
+            f'<a class="bookbuild-download reference external" href="{up}{notebooks.FOLDER}/{docname}.ipynb" '
+            f'download="{name}.ipynb">Download notebook (.ipynb)</a>'
+        ]
+        repo = notebooks.repository(Path(app.srcdir))
+        if repo:
+            url = notebooks.colab_url(repo, app.config.bookbuild_notebooks_branch, docname)
+            parts.append(f'<a class="bookbuild-colab reference external" href="{url}">Open in Colab</a>')
+        parts.append(
+            f'<a class="bookbuild-pdf reference external" href="{up}{PDF_FOLDER}/{docname}.pdf">'
+            "This chapter as a PDF</a>"
+        )
+        parts.append(book_pdf)
+        html = '<p class="bookbuild-run"><strong>Run or print this chapter:</strong> ' + " · ".join(parts) + "</p>"
+    elif docname in app.env.found_docs and not docname.startswith(("_", "genindex", "search")):
+        html = f'<p class="bookbuild-run">Read offline: {book_pdf}</p>'
+    else:
+        return
     title = next(iter(section.findall(nodes.title)), None)
     section.insert(section.index(title) + 1 if title is not None else 0, nodes.raw("", html, format="html"))
+
+
+def _citations(app) -> dict:
+    """Every bibliography entry as the page cites it: "(Author, year)" and its full reference."""
+    from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
+    from pybtex.richtext import Text
+
+    from bookbuild.notebooks import Citation
+
+    out = {}
+    style = find_plugin("pybtex.style.formatting", "plain")()
+    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
+        bib = parse_file(str(Path(app.srcdir) / name))
+        formatted = {e.key: e.text.render_as("text") for e in style.format_entries(bib.entries.values())}
+        for key, entry in bib.entries.items():
+            people = entry.persons.get("author") or entry.persons.get("editor") or []
+            last = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
+            if len(last) > 2:
+                authors = f"{last[0]} et al."
+            else:
+                authors = " and ".join(last) or key
+            entry_text = " ".join(formatted.get(key, key).split())
+            out[key] = Citation(authors, entry.fields.get("year", "n.d."), entry_text)
+    return out
+
+
+def _section_numbers(env, doc: str, _cache: dict = {}) -> dict[str, str]:  # noqa: B006 (per build)
+    """``{id: "4.2"}`` for every id of every numbered section of ``doc`` (a label is one of its ids)."""
+    key = (id(env), doc)
+    if key not in _cache:
+        numbers = env.toc_secnumbers.get(doc, {})
+        found = {}
+        if numbers:
+            for section in env.get_doctree(doc).findall(nodes.section):
+                ids = section.get("ids", [])
+                number = numbers.get("#" + ids[0]) if ids else None
+                if number:
+                    found.update({i: ".".join(map(str, number)) for i in ids})
+        _cache[key] = found
+    return _cache[key]
+
+
+def _references(app):
+    """What the pages resolved roles to (numbers, titles, citations, glossary), for the readers' notebooks."""
+    from bookbuild.notebooks import References
+
+    env = app.env
+    std = env.get_domain("std")
+    base = (app.config.html_baseurl or "").rstrip("/")
+
+    def url(doc: str, anchor: str) -> str:
+        return f"{base}/{doc}.html#{anchor}" if base else ""
+
+    refs = References(numfig_format=dict(app.config.numfig_format or {}) or {"figure": "Fig. %s"})
+    for label, (doc, labelid, title) in std.labels.items():
+        numbers = env.toc_fignumbers.get(doc, {})
+        if labelid in numbers.get("figure", {}):
+            refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
+        if title:
+            refs.sections[label] = (title, url(doc, labelid))
+        secnumber = _section_numbers(env, doc).get(labelid)
+        if secnumber:
+            refs.section_numbers[label] = secnumber
+    for kinds in env.toc_fignumbers.values():
+        for node_id, number in kinds.get("exercise", {}).items():
+            refs.exercises[node_id] = ".".join(map(str, number))
+    for term, (doc, labelid) in std._terms.items():
+        refs.terms[term] = url(doc, labelid)
+    refs.citations = _citations(app)
+    return refs
 
 
 def _write_notebooks(app, exception) -> None:
@@ -221,6 +305,8 @@ def _write_notebooks(app, exception) -> None:
             app.config.bookbuild_install_package,
             app.config.bookbuild_install_requirement,
             app.config.bookbuild_notebooks_branch,
+            _references(app),
+            {doc: Path(app.env.doc2path(doc)) for doc in found},
         )
 
 
@@ -239,15 +325,97 @@ def _detach_foreign_documents(app, doctree) -> None:
             node._document = None
 
 
+def _unique_solution_ids(app, doctree, docname: str) -> None:
+    """Give each exercise's and solution's body its own id.
+
+    sphinx-exercise gives all of them ``exercise-content`` / ``solution-content``, and ids must be
+    unique in a page; nothing links to these.
+    """
+    seen = 0
+    for section in doctree.findall(nodes.section):
+        shared = [i for i in section["ids"] if i in ("solution-content", "exercise-content")]
+        if shared:
+            seen += 1
+            parent_ids = [i for i in section.parent.get("ids", []) if i] if section.parent is not None else []
+            new = f"{parent_ids[0]}-content" if parent_ids else f"{shared[0]}-{seen}"
+            section["ids"] = [new if i in shared else i for i in section["ids"]]
+
+
+def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
+    """Leave out what a page does not use: MathJax where it has no formula, Thebe everywhere.
+
+    jupyter-book sets Sphinx's asset policy to "always", so every page loaded all of MathJax
+    (1.2 MB) even without a formula; Thebe (live code, off in _config.yml) still declared its
+    configuration twice (a console error on every page) and loaded its script.
+    """
+    scripts = context.get("script_files")
+    if scripts is None:
+        return
+    # The page's own formulas: MathDomain.has_equations also counts every page in its toctree, which
+    # made the landing page load MathJax.
+    has_math = bool(app.env.get_domain("math").data.get("has_equations", {}).get(pagename))
+
+    def keep(js) -> bool:
+        name = str(getattr(js, "filename", js) or "")
+        body = str(getattr(js, "attributes", {}).get("body", ""))
+        if "thebe" in name.lower() or "thebe" in body.lower():
+            return False
+        if not has_math and ("mathjax" in name.lower() or "MathJax" in body):
+            return False
+        return True
+
+    scripts[:] = [js for js in scripts if keep(js)]
+    styles = context.get("css_files")
+    if styles is not None:
+        styles[:] = [css for css in styles if "thebe" not in str(getattr(css, "filename", css) or "").lower()]
+
+
+# sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
+# fonts); the pages load tex-chtml.js, which fetches only the CHTML woff-v2 fonts, TeX extensions
+# on demand, and the accessibility tools (a11y/, sre/, ui/) when a reader opens them from its menu.
+MATHJAX_KEEP = ("tex-chtml.js", "input/tex/extensions/", "output/chtml/fonts/woff-v2/", "a11y/", "sre/", "ui/")
+
+
+def _prune_mathjax(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    folder = Path(app.outdir) / "_static" / Path(app.config.mathjax_path).parent
+    if folder.name != "mathjax" or not (folder / Path(app.config.mathjax_path).name).exists():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):
+        rel = path.relative_to(folder).as_posix() + ("/" if path.is_dir() else "")
+        if path.is_file() and not rel.startswith(MATHJAX_KEEP) and rel != Path(app.config.mathjax_path).name:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _theme_mode(app, pagename, templatename, context, doctree) -> None:
+    """Follow the system's light/dark setting from the first visit.
+
+    pydata-sphinx-theme 0.17's layout reads a template variable ``default_mode`` that nothing
+    sets, so a first visit started from mode "" ("Got invalid theme mode", a console error)
+    before the theme fell back to auto.
+    """
+    if not context.get("default_mode"):
+        context["default_mode"] = context.get("theme_default_mode") or "auto"
+
+
 def setup(app):
     app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
     app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
+    app.connect("html-page-context", _theme_mode, priority=501)
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
+    app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
+    app.connect("build-finished", _prune_mathjax, priority=900)  # after sphinx-mathjax-offline copied it
+    # After sphinx.ext.mathjax added it (500), before any handler that returns a template name (which
+    # ends the event: Sphinx emits html-page-context with emit_firstresult).
+    app.connect("html-page-context", _lighter_pages, priority=501)
     app.connect("env-get-outdated", _outdated)
     app.add_directive("execution-status", ExecutionStatus)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}

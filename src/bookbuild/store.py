@@ -7,6 +7,10 @@ does not match, or whose code cells differ from the chapter's is corrupt -- it i
 chapter re-executes. Entries for every key are kept, so reverting a change finds the earlier
 outputs again. Two stores merge by copying entries (validated) from one into the other, which is
 how chapters executed on different machines are combined.
+
+Beside an entry, ``<key>.nbval`` records that nbval passed it (:mod:`bookbuild.validated`): a
+sibling file, so entries keep their format; it names the notebook's SHA-256, so it never vouches
+for another notebook stored under the same key, and it goes when its entry is removed.
 """
 
 from __future__ import annotations
@@ -95,8 +99,27 @@ class Store:
         return None, nb, meta
 
     def remove(self, chapter: str, key: str) -> None:
-        for p in self._paths(chapter, key):
+        for p in (*self._paths(chapter, key), self._validation_path(chapter, key)):
             p.unlink(missing_ok=True)
+
+    def _validation_path(self, chapter: str, key: str) -> Path:
+        return self.root / chapter / f"{key}.nbval"
+
+    def put_validation(self, chapter: str, key: str, record: dict) -> None:
+        """Record that nbval passed the entry (chapter, key); ``record`` names what the verdict depends on."""
+        atomic_write(self._validation_path(chapter, key), json.dumps(record, indent=1, sort_keys=True).encode())
+
+    def validation(self, chapter: str, key: str) -> dict | None:
+        """The nbval record of (chapter, key), or None (none, or unreadable: then it is removed)."""
+        path = self._validation_path(chapter, key)
+        if not path.exists():
+            return None
+        try:
+            record = json.loads(path.read_text())
+        except ValueError:
+            path.unlink(missing_ok=True)
+            return None
+        return record if isinstance(record, dict) else None
 
     def entries(self) -> list[tuple[str, str]]:
         """All (chapter, key) pairs with metadata."""
@@ -115,6 +138,8 @@ class Store:
             dst_nb, dst_meta = self._paths(chapter, key)
             atomic_write(dst_nb, src_nb.read_bytes())
             atomic_write(dst_meta, src_meta.read_bytes())
+            if (record := other.validation(chapter, key)) is not None:  # it names the notebook's checksum
+                self.put_validation(chapter, key, record)
             copied += 1
         return copied, rejected
 

@@ -14,16 +14,19 @@ code depend on the whole package: conservative, never stale.
 from __future__ import annotations
 
 import ast
+import enum
 import functools
 import hashlib
 import inspect
+import numbers
+import random
 import textwrap
 import types
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-__all__ = ["Library", "file_digest", "parse", "reach", "value_digest"]
+__all__ = ["Library", "Unhashable", "file_digest", "is_code", "parse", "reach", "value_digest"]
 
 
 def parse(source: str, where: str) -> ast.Module:
@@ -196,11 +199,16 @@ def _source(obj: Any) -> str:
     except (OSError, TypeError):
         # No source on disk (a class defined in a notebook cell): hash what Python compiled.
         if isinstance(obj, types.FunctionType):
-            code = obj.__code__
-            return repr((code.co_code, code.co_consts, code.co_names))
+            return _compiled(obj.__code__)
         if isinstance(obj, type):
-            return repr(sorted((k, _source(v)) for k, v in vars(obj).items() if isinstance(v, types.FunctionType)))
+            return repr(sorted((name, _source(fn)) for name, fn in _methods(obj)))
         raise
+
+
+def _compiled(code: types.CodeType) -> str:
+    """What Python compiled, nested code objects (lambdas, comprehensions) included, without addresses."""
+    consts = tuple(_compiled(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return repr((code.co_code, consts, code.co_names))
 
 
 def reach(objects: Any, library: Library) -> dict[str, str]:
@@ -252,12 +260,15 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
             continue  # an installed package other than the library
         source = _source(obj)
         found[f"source:{obj.__qualname__}"] = hashlib.sha256(source.encode()).hexdigest()
-        functions = (
-            [obj]
-            if isinstance(obj, types.FunctionType)
-            else [v for v in vars(obj).values() if isinstance(v, types.FunctionType)]
-        )
-        for fn in functions:
+        if isinstance(obj, type):
+            todo += obj.__bases__  # a base class defined in the notebook is code this class runs
+            for name, value in sorted(vars(obj).items()):  # class-level data (``DIM = 64``)
+                if name.startswith("__") or name == "_abc_impl" or isinstance(value, _DESCRIPTORS):
+                    continue  # Python's bookkeeping, and the slots' descriptors (the instances hold their data)
+                if not is_code(value, library.package):
+                    found[f"value:{obj.__qualname__}.{name}"] = _digest_of(obj.__qualname__, name, value, library)
+                    todo += _code_inside(value)
+        for fn in _functions(obj):
             names: set[str] = set()
             codes = [fn.__code__]
             while codes:
@@ -270,10 +281,12 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
             # The data notebook code reads counts by content: a changed global tensor, split or
             # setting gives another key, even though no source changed.
             values = [*named.items(), *((f"<captured {i}>", v) for i, v in enumerate(captured))]
-            for label, value in values:
-                digest = value_digest(value, library.package)
+            shown = [*named, *_captured_names(fn)]
+            for (label, value), what in zip(values, shown, strict=True):
+                digest = _digest_of(fn.__qualname__, what, value, library)
                 if digest is not None:
                     found[f"value:{fn.__qualname__}.{label}"] = digest
+                todo += _code_inside(value)
             aliases = {
                 n: v.__name__
                 for n, v in fn.__globals__.items()
@@ -290,68 +303,270 @@ def reach(objects: Any, library: Library) -> dict[str, str]:
 
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
+# Plain callables: code, not data. ``reach`` follows those it can read; an installed package's
+# callables are that package's code, which its version in the key stands for.
+_CODE = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.ModuleType,
+    functools.partial,
+    type,
+    staticmethod,
+    classmethod,
+    property,
+)
 
 
-def value_digest(value: Any, package: str = "", depth: int = 6) -> str | None:
-    """SHA-256 (hex) of a data value's content, or None for what is not data (code, handles, unknowns).
+_DESCRIPTORS = (types.MemberDescriptorType, types.GetSetDescriptorType)
 
-    Data: ``None``, numbers, strings and bytes; NumPy arrays and torch tensors (dtype, shape and
-    bytes); tuples, lists, dicts and sets of data; dataclass instances and instances of ``package``'s
-    classes (their attributes); objects with a ``state_dict`` (a model's weights). Functions, classes
-    and modules are code (:func:`reach` follows them); anything else gives None. Deterministic: the
-    same content gives the same digest in every process.
+
+class Unhashable(TypeError):
+    """A value that is neither code nor data whose content :func:`value_digest` can read."""
+
+
+def is_code(value: Any, package: str = "") -> bool:
+    """Whether ``value`` is code: a function, class, module, method, or another package's callable.
+
+    A callable with a state dict (a model), or an instance of ``package``'s or a notebook's
+    classes, is data.
+
+    >>> is_code(len), is_code(Path), is_code([len])
+    (True, True, False)
+    """
+    if isinstance(value, _CODE):
+        return True
+    return callable(value) and not callable(getattr(value, "state_dict", None)) and not _own_class(type(value), package)
+
+
+def value_digest(value: Any, package: str = "", depth: int = 8) -> str | None:
+    """SHA-256 (hex) of a data value's content; None for code (:func:`is_code`, which :func:`reach` follows).
+
+    Data, each by its content (the same content gives the same digest in every process):
+
+    - ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``, ``bytes``; any other number
+      (``Fraction``, ``Decimal``), ``Enum`` member, ``range`` and ``slice`` by its ``repr``;
+    - NumPy arrays and scalars and torch tensors: dtype, shape and bytes; NumPy and torch dtypes
+      and torch devices by their name;
+    - tuples, lists, dicts and sets of data (code inside them counts by its qualified name; reach
+      follows it);
+    - pandas ``DataFrame``, ``Series`` and ``Index``: values, index, column names and dtypes;
+    - random generators (``numpy.random.Generator``/``RandomState``, ``torch.Generator``,
+      ``random.Random``): their state, so the next numbers they draw are in the key;
+    - objects with a ``state_dict`` (a model's weights and buffers);
+    - dataclass instances, and instances of classes defined in ``package`` or in a notebook
+      (``__main__``): their attributes;
+    - a ``pathlib`` path by its string, **not** the file's content: code that reads a file passes
+      what it read, or a digest of it, or declares the file as data of the build.
+
+    Anything else (a generator, an open file, a lock, another package's object without a state
+    dict) raises :class:`Unhashable`: leaving it out of a key would let the key miss a change.
 
     >>> value_digest((1, "a")) == value_digest((1, "a")) != value_digest((1, "b"))
     True
     >>> value_digest(print) is None
     True
+    >>> value_digest(x for x in "ab")
+    Traceback (most recent call last):
+    importgraph.Unhashable: a builtins.generator: not data whose content can be hashed
     """
-    h = hashlib.sha256()
-    try:
-        return h.hexdigest() if _feed(h, value, package, depth) else None
-    except Exception:  # noqa: BLE001 -- content that cannot be read (a sparse tensor...) is not data here
+    if is_code(value, package):
         return None
+    h = hashlib.sha256()
+    _feed(h, value, package, depth)
+    return h.hexdigest()
 
 
-def _feed(h: Any, value: Any, package: str, depth: int) -> bool:
-    """Add ``value``'s content to ``h``; False (nothing usable added) for what is not data."""
+def _code_name(value: Any) -> str:
+    """A name for code held in data that is the same on every machine and in every process."""
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    if isinstance(getattr(value, "__qualname__", None), str):
+        return f"{getattr(value, '__module__', None) or ''}.{value.__qualname__}"
+    return f"{type(value).__module__}.{type(value).__qualname__}"  # a callable object: its class
+
+
+def _own_class(kind: type, package: str) -> bool:
+    """Whether ``kind`` is defined in ``package`` or in a notebook (its instances count by their attributes)."""
+    module = getattr(kind, "__module__", None) or ""
+    return module in ("__main__", "__mp_main__") or bool(
+        package and (module == package or module.startswith(f"{package}."))
+    )
+
+
+def _feed(h: Any, value: Any, package: str, depth: int) -> None:
+    """Add ``value``'s content to ``h``; raise :class:`Unhashable` for what has none that can be read."""
     kind = type(value)
-    h.update(f"<{kind.__module__}.{kind.__qualname__}>".encode())
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    h.update(f"<{name}>".encode())
     if isinstance(value, _SCALARS):
         h.update(repr(value).encode())
-        return True
-    if depth <= 0 or isinstance(value, (types.FunctionType, types.ModuleType, type)):
-        return False
+        return
+    if depth <= 0:
+        raise Unhashable(f"a {name} nested too deep to hash (a structure that contains itself?)")
+    if is_code(value, package):  # inside a container: by its name (reach follows it)
+        h.update(_code_name(value).encode())
+        return
     module = kind.__module__ or ""
     if module.startswith("torch") and hasattr(value, "detach") and hasattr(value, "shape"):
         import torch  # already imported: the value is a tensor
 
+        if value.layout != torch.strided:
+            raise Unhashable(f"a {value.layout} tensor: pass it dense (``.to_dense()``)")
         t = value.detach().cpu().contiguous()
         h.update(f"{t.dtype}{tuple(t.shape)}".encode())
         h.update(t.view(-1).view(torch.uint8).numpy() if t.numel() else b"")  # the bytes, not a copy
-        return True
+        return
     if module.startswith("numpy") and hasattr(value, "tobytes") and hasattr(value, "dtype"):
-        if value.dtype.kind == "O":  # an array of pointers
-            return False
+        if value.dtype.kind == "O":  # an array of pointers: its elements are the content
+            h.update(f"{getattr(value, 'shape', ())}".encode())
+            for v in value.ravel() if hasattr(value, "ravel") else [value.item()]:
+                _feed(h, v, package, depth - 1)
+            return
         h.update(f"{value.dtype.str}{getattr(value, 'shape', ())}".encode())
         h.update(value.tobytes())
-        return True
+        return
     if isinstance(value, (tuple, list)):
-        return all([_feed(h, v, package, depth - 1) for v in value]) or not value
+        h.update(f"{len(value)}".encode())
+        for v in value:
+            _feed(h, v, package, depth - 1)
+        return
     if isinstance(value, (set, frozenset)):
-        parts = sorted(value_digest(v, package, depth - 1) or "" for v in value)
-        h.update("".join(parts).encode())
-        return all(parts) or not value
+        parts = []
+        for v in value:
+            one = hashlib.sha256()
+            _feed(one, v, package, depth - 1)
+            parts.append(one.hexdigest())
+        h.update("".join(sorted(parts)).encode())
+        return
     if isinstance(value, dict):
-        items = sorted(value.items(), key=lambda kv: repr(kv[0]))
-        return all([_feed(h, k, package, depth - 1) and _feed(h, v, package, depth - 1) for k, v in items]) or not value
+        h.update(f"{len(value)}".encode())
+        for k, v in sorted(value.items(), key=lambda kv: repr(kv[0])):
+            _feed(h, k, package, depth - 1)
+            _feed(h, v, package, depth - 1)
+        return
+    if isinstance(value, PurePath):
+        h.update(str(value).encode())
+        return
+    numpy_dtype = module.startswith("numpy") and hasattr(value, "itemsize") and hasattr(value, "kind")
+    if isinstance(value, (numbers.Number, enum.Enum, range, slice)) or name in _BY_NAME or numpy_dtype:
+        h.update(repr(value).encode())
+        return
+    if module.startswith("pandas") and hasattr(value, "dtypes" if hasattr(value, "columns") else "dtype"):
+        import pandas as pd  # already imported: the value is a pandas object
+
+        frame = value.to_frame() if isinstance(value, (pd.Series, pd.Index)) else value
+        h.update(repr([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode())
+        try:
+            h.update(pd.util.hash_pandas_object(frame, index=not isinstance(value, pd.Index)).to_numpy().tobytes())
+        except TypeError as err:  # cells pandas cannot hash (lists, dicts)
+            raise Unhashable(f"a {name} whose cells cannot be hashed ({err})") from None
+        return
+    state = _generator_state(value)
+    if state is not None:
+        _feed(h, state, package, depth - 1)
+        return
     if callable(getattr(value, "state_dict", None)):
-        return _feed(h, dict(value.state_dict()), package, depth - 1)
-    is_dataclass = hasattr(kind, "__dataclass_fields__")
-    if is_dataclass or (package and (module == package or module.startswith(package + "."))):
-        fields = list(kind.__dataclass_fields__) if is_dataclass else sorted(getattr(value, "__dict__", {}))
-        return all([_feed(h, getattr(value, f), package, depth - 1) for f in fields]) and bool(fields)
-    return False
+        _feed(h, dict(value.state_dict()), package, depth - 1)
+        return
+    if hasattr(kind, "__dataclass_fields__") or _own_class(kind, package):
+        fields = (
+            list(kind.__dataclass_fields__)
+            if hasattr(kind, "__dataclass_fields__")
+            else sorted({*getattr(value, "__dict__", {}), *_slots(kind)})
+        )
+        for f in fields:
+            if hasattr(value, f):
+                h.update(f.encode())
+                _feed(h, getattr(value, f), package, depth - 1)
+        return
+    raise Unhashable(f"a {name}: not data whose content can be hashed")
+
+
+# Values that are their name: ``torch.float32``, ``torch.device("cpu")`` (NumPy's dtypes are recognised above).
+_BY_NAME = {"torch.dtype", "torch.device"}
+
+
+def _generator_state(value: Any) -> Any:
+    """The state of a random generator (what it will draw next), or None for anything else."""
+    module = type(value).__module__ or ""
+    if module.startswith("numpy.random") and hasattr(value, "bit_generator"):
+        return value.bit_generator.state
+    if module.startswith("numpy.random") and hasattr(value, "get_state"):
+        return value.get_state(legacy=False)
+    if module.startswith("torch") and type(value).__name__ == "Generator":
+        return value.get_state()
+    if isinstance(value, random.Random):
+        return value.getstate()
+    return None
+
+
+def _slots(kind: type) -> list[str]:
+    """The ``__slots__`` names of ``kind`` and its bases."""
+    names: list[str] = []
+    for k in kind.__mro__:
+        slots = k.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else list(slots)
+    return [n for n in names if n not in ("__dict__", "__weakref__")]
+
+
+def _digest_of(owner: str, name: str, value: Any, library: Library) -> str | None:
+    """:func:`value_digest` of what ``owner`` reads under ``name``; an error that names both if it cannot be hashed."""
+    try:
+        return value_digest(value, library.package)
+    except Unhashable as err:
+        raise Unhashable(
+            f"{owner} reads {name!r}, {err}. A key that left it out would miss its changes: pass what "
+            f"matters about it in `config` (numbers, strings, tuples, arrays), or create it inside {owner}"
+        ) from None
+
+
+def _functions(obj: Any) -> list[types.FunctionType]:
+    """The functions a function or class is made of: itself, or its own methods and accessors."""
+    if isinstance(obj, types.FunctionType):
+        return [obj]
+    return [fn for _, fn in _methods(obj)]
+
+
+def _methods(cls: type) -> list[tuple[str, types.FunctionType]]:
+    """``(name, function)`` of a class's own methods, static and class methods and property accessors."""
+    out = []
+    for name, v in vars(cls).items():
+        if isinstance(v, (staticmethod, classmethod)):
+            v = v.__func__
+        if isinstance(v, property):
+            accessors = (("get", v.fget), ("set", v.fset), ("del", v.fdel))
+            out += [(f"{name}.{a}", f) for a, f in accessors if isinstance(f, types.FunctionType)]
+        elif isinstance(v, types.FunctionType):
+            out.append((name, v))
+    return out
+
+
+def _code_inside(value: Any, depth: int = 8) -> list[Any]:
+    """Functions and classes held in a container of data (a dict of activations, a list of models' classes)."""
+    if depth <= 0:
+        return []
+    if isinstance(value, (types.FunctionType, type, functools.partial, types.MethodType)):
+        return [value]
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, (tuple, list, set, frozenset)):
+        items = list(value)
+    elif hasattr(type(value), "__dataclass_fields__"):
+        items = [getattr(value, f, None) for f in type(value).__dataclass_fields__]
+    else:
+        return []
+    return [code for item in items for code in _code_inside(item, depth - 1)]
+
+
+def _captured_names(fn: types.FunctionType) -> list[str]:
+    """Names of what :func:`_captured` returns, in its order, for messages."""
+    code = fn.__code__
+    cells = [name for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False) if _filled(cell)]
+    positional = code.co_varnames[: code.co_argcount][
+        len(code.co_varnames[: code.co_argcount]) - len(fn.__defaults__ or ()) :
+    ]
+    return cells + list(positional) + list(fn.__kwdefaults__ or {})
 
 
 def _captured(fn: types.FunctionType) -> list[Any]:

@@ -102,3 +102,72 @@ def provenance(
     for key, value in values.items():
         glue(key, value)
     return values
+
+
+#: The book's one convention for a value measured over several seeds (or label draws), stated
+#: once on the landing page; :func:`spread` and :func:`spread_table` implement it.
+SPREAD_CONVENTION = (
+    "mean ± sample standard deviation (ddof = 1) over the n runs named with the table, the "
+    "spread rounded to 2 significant digits and the mean to the same decimal place"
+)
+
+
+def mean_spread(values: Any) -> tuple[float, float, int]:
+    """``(mean, sample std with ddof=1, n)`` of a 1-D sequence of runs; the std is NaN when n == 1.
+
+    >>> mean_spread([1.0, 2.0, 3.0])
+    (2.0, 1.0, 3)
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        raise ValueError("mean_spread needs at least one value (one per seed); got none")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan"), int(v.size)
+
+
+def _decimals(spread: float) -> int:
+    """Decimal places that keep two significant digits of ``spread`` (never fewer than 0)."""
+    return max(0, 1 - int(np.floor(np.log10(abs(spread)))))
+
+
+def spread(values: Any, percent: bool = False, decimals: int | None = None) -> str:
+    """``values`` (one per run) as ``"mean ± std"`` text, by :data:`SPREAD_CONVENTION`.
+
+    Args:
+        values: one number per seed (or label draw); a single value prints alone.
+        percent: values are fractions, printed in percent (``"91.2% ± 1.4%"``).
+        decimals: decimal places when the spread cannot set them (one run, or a zero spread).
+
+    >>> spread([0.12, 0.1205, 0.1193]), spread([25.0, 26.5, 27.0]), spread([0.9, 0.92, 0.91], percent=True)
+    ('0.11993 ± 0.00060', '26.2 ± 1.0', '91.0% ± 1.0%')
+    """
+    mean, std, n = mean_spread(values)
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+    mean, std = mean * scale, std * scale
+    if n > 1 and np.isfinite(std) and std > 0:
+        places = _decimals(std)
+        return f"{mean:.{places}f}{unit} ± {std:.{places}f}{unit}"
+    places = 2 if decimals is None else decimals
+    text = f"{mean:.{places}f}{unit}"
+    return text if n == 1 else f"{text} ± {0:.{places}f}{unit}"
+
+
+def spread_table(columns: dict[str, dict[str, Any]], percent: Iterable[str] = ()) -> Any:
+    """``{column: {row: values over runs}}`` as a table of :func:`spread` strings.
+
+    Rows with a single run (an encoder without random weights) print the mean alone, with as many
+    decimals as the column's other rows use at most, so a column keeps one number format.
+
+    >>> spread_table({"acc": {"a": [0.9, 0.92, 0.91], "b": [0.5]}}, percent=["acc"])["acc"].tolist()
+    ['91.0% ± 1.0%', '50.0%']
+    """
+    import pandas as pd
+
+    percent = set(percent)
+    out = {}
+    for col, rows in columns.items():
+        pct = col in percent
+        scale = 100.0 if pct else 1.0
+        places = [_decimals(s * scale) for s in (mean_spread(v)[1] for v in rows.values()) if np.isfinite(s) and s > 0]
+        fallback = max(places) if places else None
+        out[col] = {row: spread(v, percent=pct, decimals=fallback) for row, v in rows.items()}
+    return pd.DataFrame(out)

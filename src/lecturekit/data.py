@@ -5,6 +5,9 @@
 - :func:`mnist` -- MNIST through torchvision, only where its files are present or the ``full``
   profile may download them.
 - :func:`split` -- a deterministic, stratified train/test split.
+- :func:`photos` and :func:`patches` -- the two colour photographs scikit-learn ships
+  (``load_sample_images``) and random square patches cut from them, ``(n, 3, size, size)``:
+  natural images for the chapters that ask where pixel nearness fails.
 - ``Sprites`` -- the dSprites-like dataset with known factors, defined in :mod:`lecturekit.sprites`
   and reachable here; it loads on first use, so chapters that use only the digits do not depend
   on it.
@@ -165,6 +168,69 @@ def split(ds: ImageSet, test_fraction: float = 0.25, seed: int = 0) -> tuple[Ima
     index = np.arange(len(ds))
     train_idx, test_idx = train_test_split(index, test_size=test_fraction, random_state=seed, stratify=ds.y.numpy())
     return ds.subset(np.sort(train_idx)), ds.subset(np.sort(test_idx))
+
+
+def photos() -> torch.Tensor:
+    """scikit-learn's two sample photographs (a temple in China, a flower), ``(2, 3, 427, 640)`` in [0, 1].
+
+    They ship with scikit-learn (``sklearn.datasets.load_sample_images``, which needs Pillow): no
+    download, so every profile has them.
+
+    >>> tuple(photos().shape)
+    (2, 3, 427, 640)
+    """
+    from sklearn.datasets import load_sample_images
+
+    images = np.stack(load_sample_images().images)  # (2, 427, 640, 3) uint8
+    return torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2).contiguous() / 255.0
+
+
+def patches(
+    images: torch.Tensor,
+    n: int,
+    size: int,
+    generator: torch.Generator,
+    columns: tuple[float, float] = (0.0, 1.0),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random square patches of ``images``, and which image each came from.
+
+    Each patch picks an image uniformly, then a top-left corner uniformly among the positions
+    whose whole patch lies inside the image and inside the band of ``columns`` (fractions of the
+    width), so two bands that do not overlap give disjoint training and held-out patches.
+
+    Args:
+        images: ``(m, c, h, w)`` images.
+        n: number of patches.
+        size: side of each patch in pixels.
+        generator: the source of randomness (the caller owns the seed).
+        columns: ``(start, stop)`` fractions of the width the patches must lie in, ``0 <= start < stop <= 1``.
+
+    Returns:
+        ``(n, c, size, size)`` patches (copies) and ``(n,)`` int64 image indices.
+
+    >>> x, source = patches(torch.rand(2, 3, 40, 60), 5, 16, torch.Generator().manual_seed(0))
+    >>> tuple(x.shape), tuple(source.shape)
+    ((5, 3, 16, 16), (5,))
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a (m, c, h, w) tensor; got {shape}")
+    if n < 1 or size < 1:
+        raise ValueError(f"n and size must be positive; got n={n}, size={size}")
+    if len(columns) != 2 or not 0.0 <= columns[0] < columns[1] <= 1.0:
+        raise ValueError(f"columns must be (start, stop) with 0 <= start < stop <= 1; got {columns}")
+    m, _, h, w = images.shape
+    lo, hi = round(columns[0] * w), round(columns[1] * w) - size  # first and last left edge
+    if size > h or hi < lo:
+        raise ValueError(
+            f"a {size}-pixel patch does not fit in the band {columns} of {h}x{w} images; "
+            "use smaller patches or a wider band"
+        )
+    source = torch.randint(m, (n,), generator=generator)
+    top = torch.randint(h - size + 1, (n,), generator=generator)
+    left = torch.randint(lo, hi + 1, (n,), generator=generator)
+    out = torch.stack([images[s, :, t : t + size, c : c + size] for s, t, c in zip(source, top, left, strict=True)])
+    return out.contiguous(), source
 
 
 # Names defined elsewhere and re-exported lazily (read statically by the book's build).

@@ -9,7 +9,11 @@ training loop does it, visibly. The three families of collapse prevention each h
   :func:`vicreg_covariance`;
 - architectural: :func:`regression_loss` (BYOL / JEPA), used with a predictor, a stop-gradient
   and a target network kept by :func:`ema_update` (momentum per step from
-  :func:`ema_momentum_schedule`).
+  :func:`ema_momentum_schedule`); DINO's self-distillation, :func:`dino_loss`, with its running
+  centre :func:`dino_center`; DirectPred's predictor set from the embeddings' correlation,
+  :func:`directpred_weight`;
+- Bengio et al.'s regularized autoencoders: :func:`contractive_penalty` (CAE) and the masking
+  corruption of a denoising autoencoder, :func:`mask_noise`.
 """
 
 from __future__ import annotations
@@ -310,3 +314,144 @@ def ema_momentum_schedule(
     if kind == "constant":
         return torch.full_like(k, base)
     raise ValueError(f"unknown schedule kind {kind!r}; use 'cosine', 'linear' or 'constant'")
+
+
+def dino_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    center: torch.Tensor,
+    student_temperature: float = 0.1,
+    teacher_temperature: float = 0.04,
+) -> torch.Tensor:
+    """DINO's self-distillation loss (Caron et al., 2021, `caron2021dino`): cross-entropy from teacher to student.
+
+    ``H(P_t, P_s) = -sum_k P_t[k] log P_s[k]``, averaged over the batch, with
+    ``P_t = softmax((teacher_logits - center) / teacher_temperature)`` (centring, then sharpening
+    by a low temperature) and ``P_s = softmax(student_logits / student_temperature)``. Defaults are
+    the paper's (student 0.1, teacher 0.04 at the start of its warm-up). The teacher's
+    probabilities are computed without gradient, as in the reference code; the caller pairs the
+    views (DINO sums over every student view and every other teacher view).
+
+    Args:
+        student_logits: ``(n, k)`` student outputs for one view.
+        teacher_logits: ``(n, k)`` teacher outputs for the other view of the same images.
+        center: ``(k,)`` running mean of the teacher's outputs (:func:`dino_center`); zeros turn
+            centring off.
+        student_temperature, teacher_temperature: positive softmax temperatures.
+
+    Returns:
+        Scalar loss; ``log k`` when both distributions are uniform.
+
+    >>> round(float(dino_loss(torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(4))), 4)  # log 4
+    1.3863
+    """
+    _check_pair(student_logits, teacher_logits)
+    if center.shape != (student_logits.shape[1],):
+        raise ValueError(
+            f"center must be ({student_logits.shape[1]},), one value per output; got {tuple(center.shape)}"
+        )
+    if student_temperature <= 0 or teacher_temperature <= 0:
+        raise ValueError(f"temperatures must be positive; got {student_temperature} and {teacher_temperature}")
+    p_teacher = F.softmax((teacher_logits.detach() - center) / teacher_temperature, dim=-1)
+    return -(p_teacher * F.log_softmax(student_logits / student_temperature, dim=-1)).sum(dim=-1).mean()
+
+
+def dino_center(center: torch.Tensor, teacher_logits: torch.Tensor, momentum: float = 0.9) -> torch.Tensor:
+    """DINO's centre update: ``momentum * center + (1 - momentum) * mean(teacher_logits)`` (a new tensor).
+
+    Caron et al. (2021) keep this running mean of the teacher's outputs over batches (momentum 0.9
+    in the reference code) and subtract it before the teacher's softmax, so that no output
+    dimension can dominate for every input.
+
+    Args:
+        center: ``(k,)`` current centre.
+        teacher_logits: ``(n, k)`` teacher outputs of the batch (all views).
+        momentum: in [0, 1].
+
+    >>> dino_center(torch.zeros(2), torch.tensor([[1.0, 3.0]]), momentum=0.5).tolist()
+    [0.5, 1.5]
+    """
+    if teacher_logits.ndim != 2 or center.shape != (teacher_logits.shape[1],):
+        raise ValueError(
+            "teacher_logits must be (n, k) and center (k,); "
+            f"got {tuple(teacher_logits.shape)} and {tuple(center.shape)}"
+        )
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+    return momentum * center + (1 - momentum) * teacher_logits.detach().mean(dim=0)
+
+
+def directpred_weight(correlation: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+    """DirectPred's linear predictor (Tian et al., 2021, `tian2021directpred`), set from the correlation, not trained.
+
+    With the eigendecomposition ``F = U diag(s) U^T`` of the embeddings' correlation
+    ``F = E[z z^T]``, the predictor is ``W = U diag(p) U^T`` with ``p_j = sqrt(s_j / max s) + eps``:
+    it shares ``F``'s eigenvectors by construction, the state a trained linear predictor drifts
+    towards in the paper's analysis. Negative eigenvalues (estimation noise) count as 0.
+
+    Args:
+        correlation: ``(d, d)`` symmetric correlation matrix (e.g. a running mean of ``z.T @ z / n``).
+        eps: added to every eigenvalue of the predictor, so that weak directions still pass.
+
+    Returns:
+        ``(d, d)`` symmetric predictor weight (use as ``nn.Linear(d, d, bias=False).weight``).
+
+    >>> directpred_weight(torch.diag(torch.tensor([4.0, 1.0]))).diag().tolist()
+    [1.100000023841858, 0.6000000238418579]
+    """
+    if correlation.ndim != 2 or correlation.shape[0] != correlation.shape[1]:
+        raise ValueError(f"correlation must be a square (d, d) matrix; got {tuple(correlation.shape)}")
+    if eps < 0:
+        raise ValueError(f"eps must be non-negative; got {eps}")
+    s, u = torch.linalg.eigh((correlation + correlation.T) / 2)
+    s = s.clamp(min=0)
+    p = (s / s.max().clamp(min=1e-12)).sqrt() + eps
+    return u @ torch.diag(p) @ u.T
+
+
+def contractive_penalty(h: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The contractive autoencoder's penalty (Rifai et al., 2011, `rifai2011contractive`) for a sigmoid layer.
+
+    For ``h = sigmoid(x W^T + b)`` the Jacobian of ``h`` with respect to ``x`` has the closed-form
+    squared Frobenius norm ``sum_j (h_j (1 - h_j))^2 sum_i W_ji^2`` per input (the paper's Eq. for
+    sigmoid units); this returns its mean over the batch. It is small when the code barely moves
+    under small changes of the input, in every direction.
+
+    Args:
+        h: ``(n, k)`` sigmoid activations of the layer.
+        weight: ``(k, d)`` the layer's weight (``nn.Linear(d, k).weight``).
+
+    Returns:
+        Scalar penalty, differentiable in ``h`` and ``weight``.
+
+    >>> float(contractive_penalty(torch.full((1, 2), 0.5), torch.ones(2, 3)))
+    0.375
+    """
+    if h.ndim != 2 or weight.ndim != 2 or weight.shape[0] != h.shape[1]:
+        raise ValueError(
+            f"h must be (n, k) and weight (k, d) with the same k; got {tuple(h.shape)} and {tuple(weight.shape)}"
+        )
+    return ((h * (1 - h)) ** 2 @ (weight**2).sum(dim=1)).mean()
+
+
+def mask_noise(x: torch.Tensor, generator: torch.Generator, p: float = 0.3) -> torch.Tensor:
+    """A denoising autoencoder's masking corruption (Vincent et al., 2008, `vincent2008dae`): zero a share ``p``.
+
+    Each entry of ``x`` is set to 0 independently with probability ``p``; the autoencoder is then
+    trained to reconstruct the clean ``x`` from the corrupted copy.
+
+    Args:
+        x: any-shape tensor (a batch of images).
+        generator: the source of randomness.
+        p: probability of zeroing an entry, in [0, 1).
+
+    Returns:
+        Corrupted copy of ``x``; ``x`` is not modified.
+
+    >>> mask_noise(torch.ones(2, 4), torch.Generator().manual_seed(0), p=0.0).sum().item()
+    8.0
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"p must be in [0, 1); got {p}")
+    keep = torch.rand(x.shape, generator=generator) >= p
+    return x * keep

@@ -319,3 +319,68 @@ def random_crop(
         dim=1,
     )
     return _affine(x, theta)
+
+
+def colour_jitter(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    brightness: float = 0.4,
+    contrast: float = 0.4,
+    saturation: float = 0.4,
+) -> torch.Tensor:
+    """Random brightness, contrast and saturation changes, one draw of each per image.
+
+    SimCLR's colour distortion without the hue shift (Chen et al., 2020, `chen2020simclr`): each factor is drawn
+    uniformly from ``[1 - s, 1 + s]``; brightness scales the pixels, contrast blends each image
+    with its mean grey level, saturation blends each pixel with its grey value (torchvision's
+    ``ColorJitter`` conventions, applied in that fixed order).
+
+    Args:
+        x: ``(n, 3, h, w)`` colour images in [0, 1].
+        generator: the source of randomness.
+        brightness, contrast, saturation: strengths in [0, 1); 0 leaves that property unchanged.
+
+    Returns:
+        ``(n, 3, h, w)`` images, clipped to [0, 1]; ``x`` is not modified.
+
+    >>> x = torch.rand(2, 3, 8, 8)
+    >>> torch.equal(colour_jitter(x, torch.Generator().manual_seed(0), 0.0, 0.0, 0.0), x)
+    True
+    """
+    _check_images(x)
+    if x.shape[1] != 3:
+        raise ValueError(f"colour_jitter needs RGB images (n, 3, h, w); got {tuple(x.shape)}")
+    for name, s in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+        if not 0.0 <= s < 1.0:
+            raise ValueError(f"{name} must be in [0, 1); got {s}")
+    n = x.shape[0]
+    u = torch.rand(n, 3, 1, 1, 1, generator=generator, dtype=x.dtype)
+    b, c, s = (1 + strength * (2 * u[:, i] - 1) for i, strength in enumerate((brightness, contrast, saturation)))
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
+    out = (x * b).clamp(0.0, 1.0)
+    grey = (out * weights).sum(1, keepdim=True)  # (n, 1, h, w)
+    out = (c * out + (1 - c) * grey.mean(dim=(2, 3), keepdim=True)).clamp(0.0, 1.0)
+    grey = (out * weights).sum(1, keepdim=True)
+    return (s * out + (1 - s) * grey).clamp(0.0, 1.0)
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Mirror each image left-right with probability ``p``.
+
+    Args:
+        x: ``(n, c, h, w)`` images.
+        generator: the source of randomness.
+        p: probability of a flip, in [0, 1].
+
+    Returns:
+        ``(n, c, h, w)`` images; ``x`` is not modified.
+
+    >>> x = torch.arange(4.0).view(1, 1, 1, 4)
+    >>> random_flip(x, torch.Generator().manual_seed(0), p=1.0).flatten().tolist()
+    [3.0, 2.0, 1.0, 0.0]
+    """
+    _check_images(x)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1]; got {p}")
+    flip = torch.rand(x.shape[0], generator=generator) < p
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)

@@ -166,6 +166,66 @@ def uniformity(z: np.ndarray | torch.Tensor, t: float = 2.0) -> float:
     return float(np.log(np.exp(-t * sq[iu]).mean()))
 
 
+def _as_probabilities(p: np.ndarray | torch.Tensor) -> np.ndarray:
+    p = as_matrix(p, "p")
+    if (p < -1e-9).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(
+            "p must hold one probability distribution per row (non-negative, rows summing to 1); apply a softmax first"
+        )
+    return np.clip(p, 0.0, 1.0)
+
+
+def output_entropy(p: np.ndarray | torch.Tensor) -> float:
+    """Mean entropy (nats) of the per-input output distributions ``(n, k)``: ``log k`` when every output is uniform.
+
+    With :func:`marginal_entropy` it tells DINO's two collapses apart (Caron et al., 2021):
+    uniform collapse has both at ``log k``; collapse to one dimension has both near 0; a healthy
+    teacher is confident per input (low) but uses many dimensions across inputs (high marginal).
+
+    >>> round(output_entropy(np.full((3, 4), 0.25)), 4) == round(float(np.log(4)), 4)
+    True
+    """
+    p = _as_probabilities(p)
+    return float(-(p * np.log(np.maximum(p, 1e-30))).sum(axis=1).mean())
+
+
+def marginal_entropy(p: np.ndarray | torch.Tensor) -> float:
+    """Entropy (nats) of the mean output distribution over the inputs: 0 when all inputs pick one dimension.
+
+    >>> marginal_entropy(np.eye(4)) == float(np.log(4))
+    True
+    """
+    p = _as_probabilities(p).mean(axis=0)
+    return float(-(p * np.log(np.maximum(p, 1e-30))).sum())
+
+
+def eigenbasis_alignment(weight: np.ndarray | torch.Tensor, z: np.ndarray | torch.Tensor) -> float:
+    """How far a linear predictor shares the eigenvectors of the embeddings' correlation, in [0, 1].
+
+    Tian et al. (2021) show that the symmetric part of a BYOL/SimSiam linear predictor ``W`` aligns
+    its eigenspace with that of the correlation ``F = z^T z / n`` of the embeddings it reads. This
+    writes ``W_s = (W + W^T) / 2`` in ``F``'s eigenbasis ``U`` and returns the share of its squared
+    Frobenius norm on the diagonal: 1 when ``W_s`` and ``F`` share eigenvectors, about ``2 / (d + 1)``
+    for a random symmetric matrix (a convention of this library; the paper plots per-eigenvector
+    cosines instead).
+
+    Args:
+        weight: ``(d, d)`` predictor weight.
+        z: ``(n, d)`` embeddings the predictor reads.
+
+    >>> eigenbasis_alignment(np.diag([3.0, 1.0]), np.array([[1.0, 0.0], [0.0, 2.0]]))
+    1.0
+    """
+    w = np.asarray(weight.detach() if isinstance(weight, torch.Tensor) else weight, dtype=np.float64)
+    z = as_matrix(z, min_rows=2)
+    if w.ndim != 2 or w.shape != (z.shape[1], z.shape[1]):
+        raise ValueError(f"weight must be (d, d) with d = {z.shape[1]} (the embeddings' dim); got {w.shape}")
+    _, u = np.linalg.eigh(z.T @ z / len(z))
+    a = u.T @ ((w + w.T) / 2) @ u
+    total = (a**2).sum()
+    return float((np.diag(a) ** 2).sum() / total) if total > 0 else 0.0
+
+
 def summary(z: np.ndarray | torch.Tensor) -> dict[str, float]:
     """The collapse numbers of one embedding, for a table row.
 

@@ -59,3 +59,44 @@ def nearest_farthest_ratio(
     far = np.nanmax(dist, axis=1)
     near = np.nanmin(dist, axis=1)
     return np.divide(near, far, out=np.ones_like(near), where=far > 0)
+
+
+def retrieval_accuracy(
+    queries: np.ndarray | torch.Tensor, gallery: np.ndarray | torch.Tensor, k: int = 1, metric: str = "cosine"
+) -> float:
+    """Instance retrieval: the share of queries whose own gallery item is among their ``k`` nearest.
+
+    Query ``i`` and gallery item ``i`` are two views of one instance (an augmented crop and its
+    source patch); every other gallery item is a distractor. This is the instance-discrimination
+    task that contrastive learning trains on (Wu et al., 2018, `wu2018instance`), read out as top-``k``
+    accuracy. A tie with the true item counts against it (the true item must be strictly nearer
+    than all but ``k - 1`` others), so a constant representation scores 0, not 1.
+
+    Args:
+        queries: ``(n, d)`` embeddings of the queries.
+        gallery: ``(n, d)`` embeddings of the gallery, row ``i`` the match of query ``i``.
+        k: how many nearest gallery items count as a hit.
+        metric: ``"cosine"`` or ``"euclidean"``.
+
+    Returns:
+        Top-``k`` accuracy in [0, 1].
+
+    >>> retrieval_accuracy(np.eye(3), np.eye(3) + 0.1)
+    1.0
+    """
+    q, g = as_matrix(queries, "queries"), as_matrix(gallery, "gallery")
+    if q.shape != g.shape:
+        raise ValueError(f"queries and gallery must both be (n, d), row i matching row i; got {q.shape} and {g.shape}")
+    if not 1 <= k <= len(g):
+        raise ValueError(f"k must be between 1 and the gallery size {len(g)}; got {k}")
+    if metric == "cosine":
+        qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        gn = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+        dist = 1.0 - qn @ gn.T
+    elif metric == "euclidean":
+        dist = pairwise_distances(q, g)
+    else:
+        raise ValueError(f"unknown metric {metric!r}; use 'cosine' or 'euclidean'")
+    own = np.diag(dist)[:, None]
+    closer_or_tied = (dist <= own).sum(axis=1) - 1  # other items at least as near as the true one
+    return float(np.mean(closer_or_tied < k))

@@ -1,0 +1,71 @@
+"""Bytes a reader's browser transfers to show each page (HTML, scripts, styles, fonts, figures).
+
+Loads every page of the table of contents in the system Chromium (Playwright, every other host
+blocked) from a fresh cache, waits until MathJax has typeset, and sums the bodies of all responses.
+Usage: python tools/page_weight.py [--site _build/html] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from check_site import find_browser, serve, wait_for_math  # noqa: E402
+
+from bookbuild.book import toc_docnames  # noqa: E402
+
+
+def weigh(site: Path) -> dict[str, dict[str, int]]:
+    from playwright.sync_api import sync_playwright
+
+    server, port = serve(site)
+    out = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=find_browser(), args=["--no-sandbox"])
+            for doc in toc_docnames(ROOT):
+                context = browser.new_context()  # empty cache: what a first visit costs
+                context.route(
+                    "**/*",
+                    lambda r: r.continue_() if r.request.url.startswith(f"http://127.0.0.1:{port}/") else r.abort(),
+                )
+                sizes: dict[str, int] = {}
+                page = context.new_page()
+                page.on("response", lambda r, s=sizes: s.__setitem__(r.url, len(r.body()) if r.ok else 0))
+                page.goto(f"http://127.0.0.1:{port}/{doc}.html", wait_until="load")
+                wait_for_math(page)
+                page.wait_for_load_state("networkidle")
+                total = sum(sizes.values())
+                images = sum(v for k, v in sizes.items() if k.split("?")[0].endswith((".png", ".jpg", ".svg")))
+                mathjax = sum(v for k, v in sizes.items() if "/mathjax/" in k)
+                out[doc] = {"total": total, "images": images, "mathjax": mathjax, "requests": len(sizes)}
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    result = weigh(args.site)
+    print(f"{'page':<28} {'total MB':>9} {'figures':>8} {'MathJax':>8} {'requests':>8}")
+    for doc, r in result.items():
+        mb = {k: r[k] / 1e6 for k in ("total", "images", "mathjax")}
+        print(f"{doc:<28} {mb['total']:9.2f} {mb['images']:8.2f} {mb['mathjax']:8.2f} {r['requests']:8d}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
