@@ -8,7 +8,9 @@ notebook's SHA-256 (the entry that was compared), the nbval version and the dige
 sanitizer file. Later runs skip a chapter whose record matches all of these; any change to the
 chapter's key (code, imported modules, packages, data, environment) finds no record and
 re-validates it, and so does a new nbval version or an edited sanitizer. ``--full`` (``make nbval
-FULL=1``, the main-branch workflow) validates every chapter and refreshes the records.
+FULL=1``, the main-branch workflow) validates every chapter and refreshes the records. Each cell
+may run for the build's cell timeout (``_config.yml``'s ``execute.timeout``; ``--cell-timeout``
+overrides).
 
 A record is written only for a notebook every one of whose code cells passed (or was skipped by an
 ``nbval-skip`` marker) and none failed; the per-cell outcomes come from a small pytest plugin
@@ -146,7 +148,8 @@ def cmd_nbval(args: argparse.Namespace) -> int:
     report.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bookbuild.validated"]
     cmd += ["-n", str(workers), "--dist", "loadscope"] if workers > 1 else []
-    cmd += ["--nbval", *sorted(pending), "--nbval-cell-timeout", str(args.cell_timeout)]
+    timeout = args.cell_timeout or ctx.config.timeout  # the build's one cell timeout, unless overridden
+    cmd += ["--nbval", *sorted(pending), "--nbval-cell-timeout", str(timeout)]
     cmd += ["--nbval-sanitize-with", str(args.sanitize)] if args.sanitize else []
     _say(f"nbval: validating {len(pending)} chapter(s): " + " ".join(cmd))
     rc = subprocess.call(cmd, cwd=ctx.paths.root, env={**os.environ, REPORT_ENV: str(report)})
@@ -172,7 +175,9 @@ def add_parser(sub) -> None:  # noqa: ANN001 -- argparse's subparsers action
     v.add_argument("--full", action="store_true", help="validate every chapter, recorded or not (make nbval FULL=1)")
     v.add_argument("--out", type=Path, default=Path("_build/nbval"), help="where the notebooks are written")
     v.add_argument("--sanitize", type=Path, default=None, help="nbval's --nbval-sanitize-with file")
-    v.add_argument("--cell-timeout", type=int, default=600, help="seconds per cell")
+    v.add_argument(
+        "--cell-timeout", type=int, default=None, help="seconds per cell (default: _config.yml's execute.timeout)"
+    )
     v.add_argument(
         "--cores",
         type=int,
