@@ -293,7 +293,7 @@ _REGISTRY: dict[str, EncoderSpec] = {
         EncoderSpec(
             "digits-supervised-aug",
             "lite",
-            "small CNN trained on the digit labels, on digits-ssl's augmented views (a control), 128-d",
+            "small CNN, labels + digits-ssl's augmentations, 128-d",
             lambda seed: _trained(SUPERVISED_AUG, "digits-supervised-aug", seed),
             seeded=True,
             control=True,
