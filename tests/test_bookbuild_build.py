@@ -110,10 +110,14 @@ def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_i
         bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
     )
     assert done.returncode == 0, done.stdout + done.stderr  # the manifest now lists a and b
+    # b's code changes after the book was built: the chapter renders its new execution, not the book's.
+    (root / "b.md").write_text(
+        (root / "b.md").read_text().replace("print(extra.triple())", "print(extra.triple() + 1)")
+    )
     rc, out = chapter_cmd(root, "b")
     assert rc == 0, out  # strict: an unnumbered section reference would be a warning
     html = root / "_build" / "chapter-b" / "_build" / "html"
-    assert "Section 1.1" in (html / "b.html").read_text()
+    assert "Section 1.1" in (html / "b.html").read_text() and printed((html / "b.html").read_text()) == "7"
     assert sorted(p.name for p in (html / "_notebooks").glob("*.ipynb")) == ["b.ipynb"]
     # A's label resolves in the book, not in b's site: text, no link, no warning. An unknown one fails.
     (root / "b.md").write_text((root / "b.md").read_text().replace("{ref}`a-top`", "{ref}`nowhere`"))

@@ -22,6 +22,9 @@ import yaml
 #: The suffixes a ``_toc.yml`` entry without one may stand for, in the order they are looked for.
 PAGE_SUFFIXES = (".md", ".ipynb")
 
+#: A chapter rendered alone reads its own manifest (written by :mod:`bookbuild.build`), not the book's.
+MANIFEST_ENV = "BOOKBUILD_MANIFEST"
+
 #: A page holding this directive (the build-status page) describes the whole book.
 STATUS_DIRECTIVE = "{execution-status}"
 

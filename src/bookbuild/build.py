@@ -21,6 +21,7 @@ the store.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ import yaml
 
 from bookbuild import config as config_mod
 from bookbuild import diff, record, render
-from bookbuild.book import Paths, chapter_toc
+from bookbuild.book import MANIFEST_ENV, Paths, chapter_toc
 from bookbuild.config import Config, ConfigError
 from bookbuild.deps import Library
 from bookbuild.digests import Digests
@@ -148,7 +149,7 @@ def build(ctx: Context, req: Request) -> int:
 
     # 4. hand over and 5. render
     if req.chapter is not None:
-        return _render_chapter(ctx, outcomes, started)
+        return _render_chapter(ctx, outcomes, manifest, started)
     return _render_book(ctx, req, outcomes, manifest, started)
 
 
@@ -205,17 +206,29 @@ def _render_book(ctx: Context, req: Request, outcomes: list[Outcome], manifest: 
     return rc
 
 
-def _render_chapter(ctx: Context, outcomes: list[Outcome], started: float) -> int:
+def _render_chapter(ctx: Context, outcomes: list[Outcome], manifest: dict, started: float) -> int:
     """One chapter alone, strictly, with the landing page and the reference pages so its links resolve.
 
-    The book's manifest and render stamp are left as they are: they describe the whole book.
+    The book's manifest and render stamp are left as they are: they describe the whole book. The
+    chapter's own manifest (its current key) goes beside its site, and the Sphinx side reads that
+    one (``$BOOKBUILD_MANIFEST``): the book's may name an older execution of this chapter.
     """
     (chapter,) = [o.chapter for o in outcomes]
     site = ctx.paths.chapter_site(chapter.docname)
     site.out.mkdir(parents=True, exist_ok=True)
     site.toc.write_text(yaml.safe_dump(chapter_toc(ctx.paths.root, chapter.docname), sort_keys=False))
+    own = site.out / "exec-manifest.json"
+    own.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     render.sync_jupyter_cache(site.jupyter_cache, outcomes, ctx.store)
-    rc = render.sphinx(ctx.paths.root, site, True, True, ctx.say)
+    previous = os.environ.get(MANIFEST_ENV)
+    os.environ[MANIFEST_ENV] = str(own)
+    try:
+        rc = render.sphinx(ctx.paths.root, site, True, True, ctx.say)
+    finally:
+        if previous is None:
+            os.environ.pop(MANIFEST_ENV, None)
+        else:
+            os.environ[MANIFEST_ENV] = previous
     if rc == 0:
         ctx.say(f"done in {time.perf_counter() - started:.1f} s. Chapter: {site.html / chapter.docname}.html")
     return rc

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
 from bookbuild import notebooks
-from bookbuild.book import Paths, pages, safe_name
+from bookbuild.book import MANIFEST_ENV, Paths, pages, safe_name
 
 # Where the build keeps the manifest and the store, relative to the book root (a rendered build is
 # never a stand-in run, so the real layout).
@@ -29,7 +30,7 @@ _LAYOUT = Paths(Path())
 
 
 def _manifest(app) -> tuple[dict, str]:
-    path = Path(app.srcdir) / app.config.bookbuild_manifest
+    path = Path(os.environ.get(MANIFEST_ENV) or Path(app.srcdir) / app.config.bookbuild_manifest)
     if not path.exists():
         return {}, ""
     raw = path.read_bytes()
