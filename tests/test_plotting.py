@@ -197,6 +197,10 @@ def test_seed_dots_draws_a_dot_per_seed_and_a_mean_per_slot_and_rejects_bad_inpu
     assert [t.get_text() for t in h.get_yticklabels()] == ["p", "q"] and h.get_ylim()[0] > h.get_ylim()[1]
     assert h.collections[0].get_offsets()[:, 0].tolist() == [0.1, 0.2, 10.0]
     assert h.lines[0].get_marker() == "|" and h.lines[0].get_xdata().tolist() == pytest.approx([0.15, 10.0])
+    narrow = plotting.seed_dots({"only": {"p": [1.2, 1.5], "q": [9.0]}}, "rank", horizontal=True, log=True)
+    narrow.figure.canvas.draw()
+    shown = [t.get_text() for t in narrow.get_xticklabels() if t.get_text()]
+    assert "2" in shown and "5" in shown and not any(t.get_text() for t in narrow.xaxis.get_minorticklabels())
     with pytest.raises(ValueError, match="same categories"):
         plotting.seed_dots({"a": {"u": [1]}, "b": {"w": [1]}}, "y")
     with pytest.raises(ValueError, match="at least one value"):

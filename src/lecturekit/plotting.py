@@ -356,7 +356,8 @@ def seed_dots(
     category (a factor, a metric: one slot along the axis) to that group's values, one per seed.
     Every group names the same categories; the first group's order is kept. ``label`` names the
     value axis; ``horizontal`` lists the categories top to bottom instead of left to right; ``log``
-    makes the value axis logarithmic; ``reference`` draws a dotted line at that value (chance, a
+    makes the value axis logarithmic (labelled 1, 2, 5 per decade when the values span two decades
+    or less); ``reference`` draws a dotted line at that value (chance, a
     bound). The legend (two groups or more) sits above the axes, clear of the dots.
 
     >>> ax = seed_dots({"SimCLR": {"5-NN": [0.91, 0.93], "probe": [0.9, 0.92]},
@@ -411,6 +412,14 @@ def seed_dots(
         ax.set_ylabel(label)
         ax.set_yscale("log" if log else "linear")
         ax.grid(alpha=0.3, axis="y")
+    value_axis = ax.xaxis if horizontal else ax.yaxis  # after set_*scale, which resets the tickers
+    if log and np.log10(max(v.max() for v in data.values()) / min(v.min() for v in data.values())) <= 2:
+        # Within two decades the default minor labels (2x10^0, 3x10^0, ...) collide: label 1, 2, 5 per decade.
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        value_axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        value_axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        value_axis.set_minor_formatter(NullFormatter())
     if reference is not None:
         (ax.axvline if horizontal else ax.axhline)(reference, color="0.4", ls=":", lw=1, zorder=1)
     if len(groups) > 1:
