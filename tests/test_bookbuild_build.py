@@ -97,6 +97,25 @@ def test_library_edit_shows_up_in_a_single_chapter_build(tmp_path):
     )
 
 
+def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_its_notebook(tmp_path):
+    root = make_book(tmp_path / "book")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: index\nparts:\n  - caption: Chapters\n    numbered: true\n    chapters:\n"
+        "      - file: a\n      - file: b\n  - caption: Reference\n    chapters:\n      - file: notes\n"
+    )
+    prose = "See {numref}`b-more`.\n\n(b-more)=\n## More\n\nMore prose of B."
+    (root / "b.md").write_text(chapter("B", prose, "from minilib import extra\nprint(extra.triple())"))
+    done = subprocess.run(
+        bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # the manifest now lists a and b
+    rc, out = chapter_cmd(root, "b")
+    assert rc == 0, out  # strict: an unnumbered section reference would be a warning
+    html = root / "_build" / "chapter-b" / "_build" / "html"
+    assert "Section 1.1" in (html / "b.html").read_text()
+    assert sorted(p.name for p in (html / "_notebooks").glob("*.ipynb")) == ["b.ipynb"]
+
+
 def test_failing_chapter_renders_nothing_and_unknown_names_are_errors(tmp_path):
     root = make_book(tmp_path / "book")
     (root / "a.md").write_text(
