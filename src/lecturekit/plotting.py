@@ -340,3 +340,88 @@ def spectra(values: Mapping[str, np.ndarray], ax: Axes | None = None, floor: flo
     ax.legend(frameon=False, fontsize=7)
     ax.grid(alpha=0.3)
     return ax
+
+
+def seed_dots(
+    values: Mapping[str, Mapping[str, Sequence[float]]],
+    label: str,
+    ax: Axes | None = None,
+    horizontal: bool = False,
+    log: bool = False,
+    reference: float | None = None,
+) -> Axes:
+    """Results over seeds as one dot per seed and a bar at their mean: a slot per category, groups side by side.
+
+    ``values`` maps a group (a method, a design: one colour, one legend entry) to a mapping from
+    category (a factor, a metric: one slot along the axis) to that group's values, one per seed.
+    Every group names the same categories; the first group's order is kept. ``label`` names the
+    value axis; ``horizontal`` lists the categories top to bottom instead of left to right; ``log``
+    makes the value axis logarithmic (labelled 1, 2, 5 per decade when the values span two decades
+    or less); ``reference`` draws a dotted line at that value (chance, a
+    bound). The legend (two groups or more) sits above the axes, clear of the dots.
+
+    >>> ax = seed_dots({"SimCLR": {"5-NN": [0.91, 0.93], "probe": [0.9, 0.92]},
+    ...                 "rotation": {"5-NN": [0.85, 0.86], "probe": [0.8, 0.83]}}, "accuracy")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], [t.get_text() for t in ax.get_xticklabels()]
+    (['SimCLR', 'rotation'], ['5-NN', 'probe'])
+    >>> ax.collections[1].get_offsets()[:, 1].tolist()    # the rotation group's dots, slot by slot
+    [0.85, 0.86, 0.8, 0.83]
+    """
+    if not values:
+        raise ValueError("values is empty: pass {group: {category: [one value per seed]}}")
+    groups = list(values)
+    categories = list(values[groups[0]])
+    for group in groups:
+        if set(values[group]) != set(categories):
+            raise ValueError(
+                f"every group must name the same categories; {group!r} has {sorted(values[group])}, "
+                f"{groups[0]!r} has {sorted(categories)}"
+            )
+    data = {(g, c): np.asarray(values[g][c], dtype=float).ravel() for g in groups for c in categories}
+    empty = [key for key, v in data.items() if v.size == 0]
+    if empty:
+        raise ValueError(f"each (group, category) needs at least one value; none for {empty}")
+    bad = [key for key, v in data.items() if not np.isfinite(v).all() or (log and (v <= 0).any())]
+    if bad:
+        need = "finite, positive values (log=True)" if log else "finite values"
+        raise ValueError(f"seed_dots needs {need}; not so for {bad}")
+    ax = _axes(ax)
+    slot = 0.8 / len(groups)
+    for i, group in enumerate(groups):
+        centres = np.arange(len(categories)) + (i - (len(groups) - 1) / 2) * slot
+        pos, val = [], []
+        for centre, category in zip(centres, categories, strict=True):
+            v = data[group, category]
+            pos.extend(centre + np.linspace(-0.25, 0.25, len(v)) * slot if len(v) > 1 else [centre])
+            val.extend(v)
+        means = [data[group, c].mean() for c in categories]
+        xy = (val, pos) if horizontal else (pos, val)
+        ax.scatter(*xy, s=22, color=f"C{i}", alpha=0.85, linewidths=0, label=group, zorder=3)
+        mean_xy = (means, centres) if horizontal else (centres, means)
+        ax.plot(*mean_xy, ls="none", marker="|" if horizontal else "_", ms=14, mew=2, color=f"C{i}", zorder=2)
+    ticks = np.arange(len(categories))
+    if horizontal:
+        ax.set_yticks(ticks, categories)
+        ax.set_ylim(len(categories) - 0.5, -0.5)  # the first category on top
+        ax.set_xlabel(label)
+        ax.set_xscale("log" if log else "linear")
+        ax.grid(alpha=0.3, axis="x")
+    else:
+        ax.set_xticks(ticks, categories)
+        ax.set_xlim(-0.5, len(categories) - 0.5)
+        ax.set_ylabel(label)
+        ax.set_yscale("log" if log else "linear")
+        ax.grid(alpha=0.3, axis="y")
+    value_axis = ax.xaxis if horizontal else ax.yaxis  # after set_*scale, which resets the tickers
+    if log and np.log10(max(v.max() for v in data.values()) / min(v.min() for v in data.values())) <= 2:
+        # Within two decades the default minor labels (2x10^0, 3x10^0, ...) collide: label 1, 2, 5 per decade.
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        value_axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        value_axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        value_axis.set_minor_formatter(NullFormatter())
+    if reference is not None:
+        (ax.axvline if horizontal else ax.axhline)(reference, color="0.4", ls=":", lw=1, zorder=1)
+    if len(groups) > 1:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(len(groups), 3), frameon=False, fontsize=9)
+    return ax
