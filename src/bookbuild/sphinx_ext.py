@@ -371,9 +371,20 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
 
 
 # sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
-# fonts); the pages load tex-chtml.js, which fetches only the CHTML woff-v2 fonts, TeX extensions
-# on demand, and the accessibility tools (a11y/, sre/, ui/) when a reader opens them from its menu.
-MATHJAX_KEEP = ("tex-chtml.js", "input/tex/extensions/", "output/chtml/fonts/woff-v2/", "a11y/", "sre/", "ui/")
+# fonts); the pages load the loader (startup.js, ``mathjax_path``) and the components _config.yml's
+# ``mathjax3_config.loader.load`` names with what they need: the core, TeX input, CommonHTML output
+# and its font data, assistive MathML; TeX extensions on demand and the CHTML woff-v2 fonts.
+# No menu (ui/menu.js alone is 0.43 MB): the formulas' hidden MathML is what screen readers read.
+MATHJAX_KEEP = (
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "input/tex/extensions/",
+    "output/chtml.js",
+    "output/chtml/fonts/tex.js",
+    "output/chtml/fonts/woff-v2/",
+    "a11y/assistive-mml.js",
+)
 
 
 def _prune_mathjax(app, exception) -> None:
@@ -388,6 +399,16 @@ def _prune_mathjax(app, exception) -> None:
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+
+
+def _lighten(app, exception) -> None:
+    """Font Awesome's 1.5 MB script, unused icons and search scripts out of the site (bookbuild.lighten)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from bookbuild.lighten import lighten
+
+    options = getattr(app.config, "html_theme_options", None) or {}
+    lighten(Path(app.outdir), search_as_you_type=bool(options.get("search_as_you_type", False)))
 
 
 def _theme_mode(app, pagename, templatename, context, doctree) -> None:
@@ -413,6 +434,7 @@ def setup(app):
     app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
     app.connect("build-finished", _prune_mathjax, priority=900)  # after sphinx-mathjax-offline copied it
+    app.connect("build-finished", _lighten, priority=900)
     # After sphinx.ext.mathjax added it (500), before any handler that returns a template name (which
     # ends the event: Sphinx emits html-page-context with emit_firstresult).
     app.connect("html-page-context", _lighter_pages, priority=501)

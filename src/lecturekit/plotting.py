@@ -142,7 +142,10 @@ def images(
     n = x.shape[0]
     nrows = int(np.ceil(n / ncols))
     if axes is None:
-        _, axes = plt.subplots(nrows, ncols, figsize=(0.8 * ncols, 0.9 * nrows), layout="constrained", squeeze=False)
+        side = min(0.8, COLUMN_IN / ncols)  # the grid fits the column
+        _, axes = plt.subplots(
+            nrows, ncols, figsize=(side * ncols, (side + 0.1) * nrows), layout="constrained", squeeze=False
+        )
     flat = np.asarray(axes).ravel()
     for i, ax in enumerate(flat):
         ax.axis("off")
@@ -205,9 +208,13 @@ def loop(
 
 
 def panels(n: int, ncols: int | None = None, size: float = 2.6) -> np.ndarray:
-    """A row (or grid) of ``n`` square panels; returns the flat axes array."""
+    """A row (or grid) of ``n`` square panels, at most :data:`COLUMN_IN` wide; returns the flat axes array.
+
+    ``size`` is a panel's side in inches; panels shrink when ``ncols`` of them would not fit the column.
+    """
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
+    size = min(size, COLUMN_IN / ncols)
     _, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), layout="constrained", squeeze=False
     )
@@ -354,6 +361,7 @@ def image_rows(
     if x.ndim != 5 or x.shape[0] != len(row_labels):
         raise ValueError(f"x must be (rows, cols, 1, h, w) with {len(row_labels)} rows; got {x.shape}")
     rows, cols = x.shape[:2]
+    size = min(size, (COLUMN_IN - 0.9) / cols)  # the grid fits the column
     _, axes = plt.subplots(
         rows,
         cols,
