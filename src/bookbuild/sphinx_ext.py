@@ -401,6 +401,12 @@ def _prune_mathjax(app, exception) -> None:
             path.rmdir()
 
 
+def _mathjax_path(app, config) -> None:
+    """``bookbuild_mathjax_path`` as Sphinx's ``mathjax_path``: sphinx-mathjax-offline sets its own in setup."""
+    if config.bookbuild_mathjax_path:
+        config.mathjax_path = config.bookbuild_mathjax_path
+
+
 def _lighten(app, exception) -> None:
     """Font Awesome's 1.5 MB script, unused icons and search scripts out of the site (bookbuild.lighten)."""
     if exception is not None or app.builder.format != "html":
@@ -428,6 +434,8 @@ def setup(app):
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
+    app.add_config_value("bookbuild_mathjax_path", "", "html")
+    app.connect("config-inited", _mathjax_path, priority=900)
     app.connect("html-page-context", _theme_mode, priority=501)
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
