@@ -8,7 +8,7 @@ page's JavaScript run, and checks what the reader sees:
   no request that left the local server; math typeset by the site's own MathJax (no raw ``\\(``
   or ``$$`` left); every image has alt text that describes it (not empty, not a file name); an
   axe-core accessibility audit with no critical or serious violation (the moderate and minor ones
-  are printed, and the README lists them);
+  are printed, and docs/readers.md lists them);
 - every chapter: states the profile its numbers come from, numbered figures (``Fig. <chapter>.<n>``)
   with images and captions, exercise solutions collapsed and opened by a click on their toggle,
   a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link exactly when

@@ -35,6 +35,7 @@ from bookbuild import diff, record, render
 from bookbuild.book import Paths, chapter_toc
 from bookbuild.config import Config, ConfigError
 from bookbuild.deps import Library
+from bookbuild.digests import Digests
 from bookbuild.execute import Outcome, WrongLibrary, device_description, execute
 from bookbuild.plan import Chapter, plan
 from bookbuild.store import Store
@@ -62,10 +63,13 @@ class Context:
     profile: str
     library: Library
     store: Store
+    digests: Digests  # the one change detector: every file's SHA-256, remembered on its stat stamp
     say: Callable[[str], None] = say
 
     def plan(self, only: list[str] | None = None) -> list[Chapter]:
-        return plan(self.config, self.profile, only, self.library, self.paths)
+        chapters = plan(self.config, self.profile, only, self.library, self.paths, self.digests)
+        self.digests.save()
+        return chapters
 
 
 def context(root: Path, package: str | None = None, library_root: str | None = None) -> Context:
@@ -75,7 +79,7 @@ def context(root: Path, package: str | None = None, library_root: str | None = N
     config = dataclasses.replace(config, **overrides)
     config.apply_kernel_env()
     paths = config.paths()
-    return Context(config, paths, config.profile(), config.library(), Store(paths.store))
+    return Context(config, paths, config.profile(), config.library(), Store(paths.store), Digests(paths.digests))
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,8 @@ def _render_book(ctx: Context, req: Request, outcomes: list[Outcome], manifest: 
     """The whole site, unless nothing it is made from changed since the last render."""
     site = ctx.paths.book_site()
     index = site.html / "index.html"
-    stamp = render.render_stamp(ctx.config, outcomes)
+    stamp = render.render_stamp(ctx.config, outcomes, ctx.digests)
+    ctx.digests.save()
     if not (req.strict or req.all_pages) and render.load_stamp(ctx.paths) == stamp and index.exists():
         ctx.say(
             f"  nothing changed since the last render; the site is up to date ({time.perf_counter() - started:.1f} s)"

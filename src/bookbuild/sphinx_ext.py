@@ -296,7 +296,9 @@ def _write_notebooks(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     manifest, _ = _manifest(app)
-    found = {doc: p for doc, info in manifest.get("chapters", {}).items() if (p := _store_notebook(app, doc, info))}
+    # Only this site's pages: a chapter rendered alone has the whole book's manifest but one chapter.
+    chapters = {doc: info for doc, info in manifest.get("chapters", {}).items() if doc in app.env.found_docs}
+    found = {doc: p for doc, info in chapters.items() if (p := _store_notebook(app, doc, info))}
     if found:
         notebooks.write_all(
             Path(app.outdir),

@@ -156,6 +156,20 @@ def spread(values: Any, percent: bool = False, decimals: int | None = None) -> s
     return text if n == 1 else f"{text} ± {0:.{places}f}{unit}"
 
 
+def exceeds_spread(low: Any, high: Any) -> bool:
+    """Whether ``high``'s runs lie above ``low``'s by more than the spread: the book's bar for a comparison.
+
+    True when the two "mean ± std" intervals of :data:`SPREAD_CONVENTION` do not overlap, i.e.
+    ``mean(high) - mean(low) > std(low) + std(high)`` (sample stds; a single run counts as std 0).
+
+    >>> exceeds_spread([0.80, 0.82, 0.81], [0.90, 0.91, 0.92]), exceeds_spread([0.80, 0.90], [0.85, 0.95])
+    (True, False)
+    """
+    (m_low, s_low, _), (m_high, s_high, _) = mean_spread(low), mean_spread(high)
+    s_low, s_high = (0.0 if not np.isfinite(s) else s for s in (s_low, s_high))
+    return bool(m_high - m_low > s_low + s_high)
+
+
 def spread_table(columns: dict[str, dict[str, Any]], percent: Iterable[str] = ()) -> Any:
     """``{column: {row: values over runs}}`` as a table of :func:`spread` strings.
 
