@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -344,11 +345,15 @@ def _unique_solution_ids(app, doctree, docname: str) -> None:
 
 
 def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
-    """Leave out what a page does not use: MathJax where it has no formula, Thebe everywhere.
+    """Leave out what a page does not use: MathJax, Thebe, sphinx-design.
+
+    MathJax goes where the page has no formula, Thebe everywhere, sphinx-design's style sheet and
+    script where the page has no design element (card, grid, tab).
 
     jupyter-book sets Sphinx's asset policy to "always", so every page loaded all of MathJax
     (1.2 MB) even without a formula; Thebe (live code, off in _config.yml) still declared its
-    configuration twice (a console error on every page) and loaded its script.
+    configuration twice (a console error on every page) and loaded its script; sphinx-design's
+    62 kB served only the landing page's cards.
     """
     scripts = context.get("script_files")
     if scripts is None:
@@ -356,6 +361,7 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
     # The page's own formulas: MathDomain.has_equations also counts every page in its toctree, which
     # made the landing page load MathJax.
     has_math = bool(app.env.get_domain("math").data.get("has_equations", {}).get(pagename))
+    has_design = bool(re.search(r'class="(?:[^"]*\s)?sd-', str(context.get("body", ""))))
 
     def keep(js) -> bool:
         name = str(getattr(js, "filename", js) or "")
@@ -364,12 +370,13 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
             return False
         if not has_math and ("mathjax" in name.lower() or "MathJax" in body):
             return False
-        return True
+        return has_design or not name.endswith("design-tabs.js")
 
     scripts[:] = [js for js in scripts if keep(js)]
     styles = context.get("css_files")
     if styles is not None:
-        styles[:] = [css for css in styles if "thebe" not in str(getattr(css, "filename", css) or "").lower()]
+        names = [(css, str(getattr(css, "filename", css) or "").lower()) for css in styles]
+        styles[:] = [css for css, name in names if "thebe" not in name and (has_design or "sphinx-design" not in name)]
 
 
 # sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
