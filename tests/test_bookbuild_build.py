@@ -103,7 +103,8 @@ def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_i
         "format: jb-book\nroot: index\nparts:\n  - caption: Chapters\n    numbered: true\n    chapters:\n"
         "      - file: a\n      - file: b\n  - caption: Reference\n    chapters:\n      - file: notes\n"
     )
-    prose = "See {numref}`b-more`.\n\n(b-more)=\n## More\n\nMore prose of B."
+    prose = "See {numref}`b-more` and {ref}`a-top`.\n\n(b-more)=\n## More\n\nMore prose of B."
+    (root / "a.md").write_text((root / "a.md").read_text().replace("# A\n", "(a-top)=\n# A\n"))
     (root / "b.md").write_text(chapter("B", prose, "from minilib import extra\nprint(extra.triple())"))
     done = subprocess.run(
         bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
@@ -114,6 +115,10 @@ def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_i
     html = root / "_build" / "chapter-b" / "_build" / "html"
     assert "Section 1.1" in (html / "b.html").read_text()
     assert sorted(p.name for p in (html / "_notebooks").glob("*.ipynb")) == ["b.ipynb"]
+    # A's label resolves in the book, not in b's site: text, no link, no warning. An unknown one fails.
+    (root / "b.md").write_text((root / "b.md").read_text().replace("{ref}`a-top`", "{ref}`nowhere`"))
+    rc, out = chapter_cmd(root, "b")
+    assert rc != 0 and "nowhere" in out + (root / "_build" / "logs" / "chapter-b.sphinx.log").read_text()
 
 
 def test_failing_chapter_renders_nothing_and_unknown_names_are_errors(tmp_path):

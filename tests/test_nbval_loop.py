@@ -135,6 +135,7 @@ def test_nbval_once_per_key_and_ci_cache_restored_after_a_library_edit(tmp_path,
     assert loop.test(first) == {"a": 2, "b": 2}, loop.nbval.stdout
     assert loop.nbval.returncode == 0, loop.nbval.stdout + loop.nbval.stderr
     assert "--nbval-cell-timeout 45 " in loop.nbval.stdout  # the build's cell timeout, from _config.yml
+    assert "--nbval-kernel-startup-timeout 45" in loop.nbval.stdout  # a slow kernel start is not a failure
     store = Store(first / "_build" / "exec-store")
     recorded = {ch: store.validation(ch, key) for ch, key in store.entries()}
     assert set(recorded) == {"a", "b"} and all(recorded.values())

@@ -21,7 +21,7 @@ from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
 from bookbuild import notebooks
-from bookbuild.book import Paths, safe_name
+from bookbuild.book import Paths, pages, safe_name
 
 # Where the build keeps the manifest and the store, relative to the book root (a rendered build is
 # never a stand-in run, so the real layout).
@@ -290,6 +290,8 @@ def _references(app):
     for term, (doc, labelid) in std._terms.items():
         refs.terms[term] = url(doc, labelid)
     refs.citations = _citations(app)
+    for label, title in _labels_elsewhere(app).items():  # a chapter rendered alone: the book's other pages
+        refs.sections.setdefault(label, (title, ""))
     return refs
 
 
@@ -437,6 +439,37 @@ def _theme_mode(app, pagename, templatename, context, doctree) -> None:
         context["default_mode"] = context.get("theme_default_mode") or "auto"
 
 
+_LABEL = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n(?:[ \t]*\n)*(?:#+[ \t]+(?P<title>.+))?", re.MULTILINE)
+
+
+def _labels_elsewhere(app) -> dict[str, str]:
+    """Labels (lower case) of the book's pages that this site leaves out, with the heading each names.
+
+    Empty for the whole book; a chapter rendered alone (``make chapter``) leaves the other chapters out.
+    """
+    found = getattr(app, "_bookbuild_elsewhere", None)
+    if found is None:
+        found = {}
+        for doc, path in pages(Path(app.srcdir)):
+            if doc not in app.env.found_docs and path.suffix == ".md":
+                for m in _LABEL.finditer(path.read_text(encoding="utf8")):
+                    found[m["label"].lower()] = (m["title"] or m["label"]).strip()
+        app._bookbuild_elsewhere = found
+    return found
+
+
+def _elsewhere_in_the_book(app, env, node, contnode):
+    """A chapter rendered alone: a reference to a label of a page this site leaves out.
+
+    Such a reference resolves in the whole book, so it is not an error here: it renders as its
+    text, without a link, instead of an "undefined label" warning that fails the strict build. A
+    label that no page of ``_toc.yml`` defines still warns.
+    """
+    if node.get("refdomain") != "std" or node.get("reftype") not in ("ref", "numref"):
+        return None
+    return contnode if node.get("reftarget", "").lower() in _labels_elsewhere(app) else None
+
+
 def setup(app):
     app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
     app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
@@ -456,5 +489,6 @@ def setup(app):
     # ends the event: Sphinx emits html-page-context with emit_firstresult).
     app.connect("html-page-context", _lighter_pages, priority=501)
     app.connect("env-get-outdated", _outdated)
+    app.connect("missing-reference", _elsewhere_in_the_book)
     app.add_directive("execution-status", ExecutionStatus)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}

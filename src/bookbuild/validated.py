@@ -145,6 +145,9 @@ def cmd_nbval(args: argparse.Namespace) -> int:
     cmd += ["-n", str(workers), "--dist", "loadscope"] if workers > 1 else []
     timeout = args.cell_timeout or ctx.config.timeout  # the build's one cell timeout, unless overridden
     cmd += ["--nbval", *sorted(pending), "--nbval-cell-timeout", str(timeout)]
+    # nbval's 60 s default for a kernel to start is missed on a loaded 2-core machine ("Kernel died
+    # before replying to kernel_info" for every cell of one chapter): the cell timeout bounds it too.
+    cmd += ["--nbval-kernel-startup-timeout", str(timeout)]
     cmd += ["--nbval-sanitize-with", str(args.sanitize)] if args.sanitize else []
     say(f"nbval: validating {len(pending)} chapter(s): " + " ".join(cmd))
     rc = subprocess.call(cmd, cwd=ctx.paths.root, env={**os.environ, REPORT_ENV: str(report)})
