@@ -348,11 +348,15 @@ def _unique_solution_ids(app, doctree, docname: str) -> None:
 
 
 def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
-    """Leave out what a page does not use: MathJax where it has no formula, Thebe everywhere.
+    """Leave out what a page does not use: MathJax, Thebe, sphinx-design.
+
+    MathJax goes where the page has no formula, Thebe everywhere, sphinx-design's style sheet and
+    script where the page has no design element (card, grid, tab).
 
     jupyter-book sets Sphinx's asset policy to "always", so every page loaded all of MathJax
     (1.2 MB) even without a formula; Thebe (live code, off in _config.yml) still declared its
-    configuration twice (a console error on every page) and loaded its script.
+    configuration twice (a console error on every page) and loaded its script; sphinx-design's
+    62 kB served only the landing page's cards.
     """
     scripts = context.get("script_files")
     if scripts is None:
@@ -360,6 +364,7 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
     # The page's own formulas: MathDomain.has_equations also counts every page in its toctree, which
     # made the landing page load MathJax.
     has_math = bool(app.env.get_domain("math").data.get("has_equations", {}).get(pagename))
+    has_design = bool(re.search(r'class="(?:[^"]*\s)?sd-', str(context.get("body", ""))))
 
     def keep(js) -> bool:
         name = str(getattr(js, "filename", js) or "")
@@ -368,18 +373,30 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
             return False
         if not has_math and ("mathjax" in name.lower() or "MathJax" in body):
             return False
-        return True
+        return has_design or not name.endswith("design-tabs.js")
 
     scripts[:] = [js for js in scripts if keep(js)]
     styles = context.get("css_files")
     if styles is not None:
-        styles[:] = [css for css in styles if "thebe" not in str(getattr(css, "filename", css) or "").lower()]
+        names = [(css, str(getattr(css, "filename", css) or "").lower()) for css in styles]
+        styles[:] = [css for css, name in names if "thebe" not in name and (has_design or "sphinx-design" not in name)]
 
 
 # sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
-# fonts); the pages load tex-chtml.js, which fetches only the CHTML woff-v2 fonts, TeX extensions
-# on demand, and the accessibility tools (a11y/, sre/, ui/) when a reader opens them from its menu.
-MATHJAX_KEEP = ("tex-chtml.js", "input/tex/extensions/", "output/chtml/fonts/woff-v2/", "a11y/", "sre/", "ui/")
+# fonts); the pages load the loader (startup.js, ``mathjax_path``) and the components _config.yml's
+# ``mathjax3_config.loader.load`` names with what they need: the core, TeX input, CommonHTML output
+# and its font data, assistive MathML; TeX extensions on demand and the CHTML woff-v2 fonts.
+# No menu (ui/menu.js alone is 0.43 MB): the formulas' hidden MathML is what screen readers read.
+MATHJAX_KEEP = (
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "input/tex/extensions/",
+    "output/chtml.js",
+    "output/chtml/fonts/tex.js",
+    "output/chtml/fonts/woff-v2/",
+    "a11y/assistive-mml.js",
+)
 
 
 def _prune_mathjax(app, exception) -> None:
@@ -394,6 +411,22 @@ def _prune_mathjax(app, exception) -> None:
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+
+
+def _mathjax_path(app, config) -> None:
+    """``bookbuild_mathjax_path`` as Sphinx's ``mathjax_path``: sphinx-mathjax-offline sets its own in setup."""
+    if config.bookbuild_mathjax_path:
+        config.mathjax_path = config.bookbuild_mathjax_path
+
+
+def _lighten(app, exception) -> None:
+    """Font Awesome's 1.5 MB script, unused icons and search scripts out of the site (bookbuild.lighten)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from bookbuild.lighten import lighten
+
+    options = getattr(app.config, "html_theme_options", None) or {}
+    lighten(Path(app.outdir), search_as_you_type=bool(options.get("search_as_you_type", False)))
 
 
 def _theme_mode(app, pagename, templatename, context, doctree) -> None:
@@ -444,12 +477,15 @@ def setup(app):
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
+    app.add_config_value("bookbuild_mathjax_path", "", "html")
+    app.connect("config-inited", _mathjax_path, priority=900)
     app.connect("html-page-context", _theme_mode, priority=501)
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
     app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
     app.connect("build-finished", _prune_mathjax, priority=900)  # after sphinx-mathjax-offline copied it
+    app.connect("build-finished", _lighten, priority=900)
     # After sphinx.ext.mathjax added it (500), before any handler that returns a template name (which
     # ends the event: Sphinx emits html-page-context with emit_firstresult).
     app.connect("html-page-context", _lighter_pages, priority=501)

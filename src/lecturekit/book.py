@@ -21,12 +21,14 @@ GLUE_DIGITS = 10
 
 
 def setup(seed: int = 0, threads: int = 1) -> np.random.Generator:
-    """Prepare a chapter's kernel: seed torch once, limit threads, set table display.
+    """Prepare a chapter's kernel: seed torch once, limit threads, set table display and figure output.
 
     One thread for torch and for NumPy's BLAS (through threadpoolctl): the chapters' models are
     small, so it costs little, and reductions then run in a fixed order, so a rebuild -- or a
-    reader running the notebook by hand -- prints the book's exact digits. Call it once, in the
-    chapter's first cell; the library itself never seeds global state.
+    reader running the notebook by hand -- prints the book's exact digits. In a notebook, figures
+    are shown through :func:`lecturekit.plotting.install_png_formatter` (their PNG records the
+    smallest font used). Call it once, in the chapter's first cell; the library itself never
+    seeds global state.
 
     Args:
         seed: seeds torch's global generator and the returned NumPy generator.
@@ -48,6 +50,9 @@ def setup(seed: int = 0, threads: int = 1) -> np.random.Generator:
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     pd.set_option("display.precision", 3)
+    from lecturekit.plotting import install_png_formatter
+
+    install_png_formatter()  # figures carry their smallest font, for the site's readability check
     return np.random.default_rng(seed)
 
 
