@@ -411,13 +411,20 @@ def check_dark(browser, route, origin: str, doc: str) -> list[str]:
 
 
 def audit(page) -> tuple[list[str], list[str]]:
-    """axe-core on the page: (blocking violations, other violations), one line each."""
+    """axe-core on the page: (blocking violations, other violations), one line each.
+
+    After the page's CSS transitions and animations settled: the theme switches to dark mode by
+    script after load, and axe measuring a colour halfway through its transition reported a
+    contrast the reader never sees (intermittently, one element on a page).
+    """
     from axe_playwright_python.sync_playwright import Axe
 
+    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)))")
     results = Axe().run(page, options={"resultTypes": ["violations"]})
     blocking, other = [], []
     for v in results.response["violations"]:
-        line = f"{v['impact']}: {v['id']} ({len(v['nodes'])}x) {v['help']}"
+        where = ", ".join(" ".join(map(str, n.get("target", []))) for n in v["nodes"][:3])
+        line = f"{v['impact']}: {v['id']} ({len(v['nodes'])}x) {v['help']} [{where}]"
         (blocking if v["impact"] in BLOCKING_IMPACTS else other).append(line)
     return blocking, other
 
