@@ -419,7 +419,11 @@ def audit(page) -> tuple[list[str], list[str]]:
     """
     from axe_playwright_python.sync_playwright import Axe
 
-    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished.catch(() => null)))")
+    page.evaluate(
+        "() => Promise.all(document.getAnimations()"
+        ".filter(a => a.effect && a.effect.getTiming().iterations !== Infinity)"  # a spinner never ends
+        ".map(a => a.finished.catch(() => null)))"
+    )
     results = Axe().run(page, options={"resultTypes": ["violations"]})
     blocking, other = [], []
     for v in results.response["violations"]:
