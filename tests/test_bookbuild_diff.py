@@ -13,10 +13,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from minibook import FRONT, book, run  # noqa: F401 -- book is a fixture
+from minibook import FRONT, book, glued_output, run  # noqa: F401 -- book is a fixture
 
 import bookbuild
-from bookbuild import diff, results
+from bookbuild import diff
 from bookbuild.store import Store
 
 TREE_SRC = Path(bookbuild.__file__).resolve().parents[1]
@@ -192,14 +192,6 @@ def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_pat
 
 
 # --- what a reviewer must see: every kind of change, and only changes ---------------------------
-
-
-def _glued(name: str, data: dict, prefix: str = results.GLUE_PREFIX, kind: str = "display_data"):
-    payload = {f"{prefix}{mime}": value for mime, value in data.items()}
-    out = nbformat.v4.new_output(kind, data=payload, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
-    if kind == "execute_result":
-        out.execution_count = 1
-    return out
 
 
 def _results(glue=None, figures=None, outputs="o1"):
@@ -414,7 +406,7 @@ def test_a_side_is_read_from_a_manifest_its_store_or_named_errors(tmp_path):
         diff.from_manifest(build)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("glue('x', 1)")]
-    nb.cells[0].outputs = [_glued("x", {"text/plain": "1"})]
+    nb.cells[0].outputs = [glued_output("x", {"text/plain": "1"})]
     Store(build / "exec-store").put("book__s", "k1", nb, {})
     other = Store(tmp_path / "shared")
     other.put("book__o", "k2", nb, {})

@@ -6,6 +6,7 @@ import base64
 import struct
 
 import nbformat
+from minibook import glued_output
 
 from bookbuild import results
 
@@ -59,14 +60,6 @@ PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + struct.pack(">II", 7,
 OTHER_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + struct.pack(">II", 8, 5) + b"more"
 
 
-def _glued(name: str, data: dict, prefix: str = results.GLUE_PREFIX, kind: str = "display_data"):
-    payload = {f"{prefix}{mime}": value for mime, value in data.items()}
-    out = nbformat.v4.new_output(kind, data=payload, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
-    if kind == "execute_result":
-        out.execution_count = 1
-    return out
-
-
 def test_glued_images_are_fingerprinted_with_mystnbs_prefix_and_images_as_execute_results_too():
     png = base64.b64encode(PNG_BYTES).decode()
     digest = __import__("hashlib").sha256(PNG_BYTES).hexdigest()
@@ -74,9 +67,9 @@ def test_glued_images_are_fingerprinted_with_mystnbs_prefix_and_images_as_execut
     shown.execution_count = 2
     c1, c2 = nbformat.v4.new_code_cell("glue('fig', f)"), nbformat.v4.new_code_cell("Image(b)")
     c1.outputs = [
-        _glued("fig", {"image/png": png, "text/plain": "<Figure size 7x5>"}),
-        _glued("late", {"image/png": png, "text/plain": "<Figure>"}, kind="execute_result"),
-        _glued("plain", {"image/png": [png[:10], png[10:]], "text/plain": ["<Fig", "ure>"]}, prefix=""),
+        glued_output("fig", {"image/png": png, "text/plain": "<Figure size 7x5>"}),
+        glued_output("late", {"image/png": png, "text/plain": "<Figure>"}, kind="execute_result"),
+        glued_output("plain", {"image/png": [png[:10], png[10:]], "text/plain": ["<Fig", "ure>"]}, prefix=""),
     ]
     c2.outputs = [shown]
     nb = nbformat.v4.new_notebook()
@@ -91,7 +84,9 @@ def test_glued_images_are_fingerprinted_with_mystnbs_prefix_and_images_as_execut
     assert r["figures"] == {"cell 2": expected}  # glued images are not also figures
     other = nbformat.v4.new_notebook()
     other.cells = [nbformat.v4.new_code_cell("glue('fig', f)")]
-    other.cells[0].outputs = [_glued("fig", {"image/png": base64.b64encode(OTHER_PNG).decode(), "text/plain": "<F>"})]
+    other.cells[0].outputs = [
+        glued_output("fig", {"image/png": base64.b64encode(OTHER_PNG).decode(), "text/plain": "<F>"})
+    ]
     assert results.extract(other)["glue"]["fig"]["sha256"] != digest
     assert results.extract(other)["outputs"] != r["outputs"]
 

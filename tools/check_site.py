@@ -41,6 +41,7 @@ import shutil
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -351,16 +352,8 @@ OVERFLOW_JS = """() => {
 
 def check_phone(browser, route, origin: str, doc: str, executable: set[str]) -> list[str]:
     """The page on a 390x844 phone: axe, nothing wider than the screen, the chapter drawer opens on a tap."""
-    problems = []
-    context = browser.new_context(**PHONE)
-    context.route("**/*", route)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.goto(f"{origin}/{doc}.html", wait_until="load")
-        wait_for_math(page)
-        blocking, _ = audit(page)
-        problems += [f"accessibility: {b}" for b in blocking]
+    with opened(browser, route, f"{origin}/{doc}.html", **PHONE) as page:
+        problems = [f"accessibility: {b}" for b in audit(page)[0]]
         over = page.evaluate(OVERFLOW_JS)
         if over["items"] or over["page"] > 1:
             problems.append(
@@ -386,28 +379,31 @@ def check_phone(browser, route, origin: str, doc: str, executable: set[str]) -> 
             ]
             if missing:
                 problems.append(f"tapping the menu button does not show the chapters ({len(missing)} not visible)")
-    finally:
-        context.close()
     return problems
 
 
 def check_dark(browser, route, origin: str, doc: str) -> list[str]:
     """The page where the system asks for dark mode: the theme follows, axe finds nothing serious."""
-    context = browser.new_context(color_scheme="dark")
+    with opened(browser, route, f"{origin}/{doc}.html", color_scheme="dark") as page:
+        problems = [f"accessibility: {b}" for b in audit(page)[0]]
+        if page.evaluate("() => document.documentElement.dataset.theme") != "dark":
+            problems.insert(0, "the page does not switch to its dark theme")
+    return problems
+
+
+@contextmanager
+def opened(browser, route, url: str, **options):
+    """``url`` loaded (math typeset) in a new browser context with ``options``, requests through ``route``."""
+    context = browser.new_context(**options)
     context.route("**/*", route)
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
-        page.goto(f"{origin}/{doc}.html", wait_until="load")
+        page.goto(url, wait_until="load")
         wait_for_math(page)
-        problems = []
-        if page.evaluate("() => document.documentElement.dataset.theme") != "dark":
-            problems.append("the page does not switch to its dark theme")
-        blocking, _ = audit(page)
-        problems += [f"accessibility: {b}" for b in blocking]
+        yield page
     finally:
         context.close()
-    return problems
 
 
 def audit(page) -> tuple[list[str], list[str]]:
