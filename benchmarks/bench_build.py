@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -111,7 +112,7 @@ class Commands:
 
     def log(self, name: str) -> Path:
         self.n += 1
-        return self.logs / f"{self.n:02d}-{name}.log"
+        return self.logs / f"{self.n:02d}-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}.log"
 
     def measure(self, cmd: list[str], cwd: Path, env: dict, name: str) -> tuple[float, float, str]:
         """Wall seconds, CPU-seconds of the command's process tree (orphaned kernels included), output."""
@@ -263,7 +264,7 @@ def preview_runs(cmds: Commands, copy: Path, edits: list[int]) -> list[Run]:
             runs.append(Run(wall, cpu, executed))
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # uvicorn stops on Ctrl+C
+            proc.send_signal(signal.SIGINT)  # the server (uvicorn) stops on Ctrl+C and stops its renderer
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
@@ -407,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
                 [module_ours],
                 [module_plain],
                 plain_note="stale outputs" if module_plain.executed == 0 else "",
-                note=f"of {len(dependents)} dependent",
+                note=f"of {len(dependents)} dependent chapters",
                 expect=len(dependents),
             )
         )
@@ -417,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             Row(
                 "warm `make test` after a one-module edit (build-strict + nbval)",
                 [module_test],
-                note=f"for {len(dependents)} dependent",
+                note=f"for {len(dependents)} dependent chapters",
                 expect=2 * len(dependents),
             )
         )
