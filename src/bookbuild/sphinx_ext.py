@@ -246,9 +246,12 @@ def _citations(app) -> dict:
     return out
 
 
-def _section_numbers(env, doc: str, _cache: dict = {}) -> dict[str, str]:  # noqa: B006 (per build)
-    """``{id: "4.2"}`` for every id of every numbered section of ``doc`` (a label is one of its ids)."""
-    key = (id(env), doc)
+def _section_numbers(env, doc: str, _cache: dict) -> dict[str, str]:
+    """``{id: "4.2"}`` for every id of every numbered section of ``doc`` (a label is one of its ids).
+
+    ``_cache``: one build's (the preview keeps one environment across builds, whose numbers change).
+    """
+    key = doc
     if key not in _cache:
         numbers = env.toc_secnumbers.get(doc, {})
         found = {}
@@ -274,13 +277,14 @@ def _references(app):
         return f"{base}/{doc}.html#{anchor}" if base else ""
 
     refs = References(numfig_format=dict(app.config.numfig_format or {}) or {"figure": "Fig. %s"})
+    sections: dict = {}
     for label, (doc, labelid, title) in std.labels.items():
         numbers = env.toc_fignumbers.get(doc, {})
         if labelid in numbers.get("figure", {}):
             refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
         if title:
             refs.sections[label] = (title, url(doc, labelid))
-        secnumber = _section_numbers(env, doc).get(labelid)
+        secnumber = _section_numbers(env, doc, sections).get(labelid)
         if secnumber:
             refs.section_numbers[label] = secnumber
     for kinds in env.toc_fignumbers.values():
@@ -401,7 +405,36 @@ def _theme_mode(app, pagename, templatename, context, doctree) -> None:
         context["default_mode"] = context.get("theme_default_mode") or "auto"
 
 
+def _memoise_pybtex_plugins() -> None:
+    """Look each pybtex plugin up once per process.
+
+    pybtex resolves a plugin (a backend, a style) through ``importlib.metadata.entry_points`` on
+    every call, which reads the metadata of every installed distribution; sphinxcontrib-bibtex and
+    :func:`_citations` ask for one per citation rendered, several hundred lookups a build (profiled:
+    the largest single cost of a prose edit's render). The installed plugins do not change while
+    Sphinx runs; plugins registered at run time (``register_plugin``) are still looked up live.
+    """
+    import functools
+
+    import pybtex.plugin
+
+    if getattr(pybtex.plugin._load_entry_point, "bookbuild_memoised", False):
+        return
+    installed = functools.lru_cache(maxsize=None)(pybtex.plugin._load_entry_point)
+
+    def load(group, name, use_aliases=False):
+        for search in [group, group + ".aliases"] if use_aliases else [group]:
+            klass = pybtex.plugin._RUNTIME_PLUGINS.get(search, {}).get(name)
+            if klass is not None:
+                return klass
+        return installed(group, name, use_aliases)
+
+    load.bookbuild_memoised = True
+    pybtex.plugin._load_entry_point = load
+
+
 def setup(app):
+    _memoise_pybtex_plugins()
     app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
     app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
     app.add_config_value("bookbuild_install_package", "", "env")
