@@ -106,9 +106,10 @@ notebook-check: book
 # (src/bookbuild/validated.py). FULL=1 validates every chapter (the main-branch workflow does).
 # One pytest-xdist worker per notebook, up to twice the cores (each kernel uses one thread, so the
 # notebooks share the cores evenly); --dist loadscope keeps each notebook's cells in order in one kernel.
+# Each cell may run for _config.yml's execute.timeout, the build's own cell timeout (--cell-timeout overrides).
 nbval: $(STAMP)
 	$(BIN)/python -m bookbuild nbval --out $(BUILD)/nbval --sanitize tools/nbval_sanitize.cfg --cores $(NPROC) \
-		--cell-timeout 600 $(if $(filter 1,$(FULL)),--full)
+		$(if $(filter 1,$(FULL)),--full)
 
 # Which glued numbers and figures differ from another build, as Markdown appended to SUMMARY (the
 # job summary in CI, else the terminal); relative changes above 5 % are marked. BASE is a checkout

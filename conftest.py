@@ -35,7 +35,7 @@ def isolated_env(tmp_path, monkeypatch, doctest_namespace):
 # Tests that start Jupyter kernels (mini books built end to end) run on one pytest-xdist worker
 # (`--dist loadgroup` in `make unit`): two workers starting kernels at once on a loaded 2-core
 # machine made a kernel die before its first reply.
-KERNEL_TESTS = ("test_bookbuild", "test_chapter_build", "test_preview", "test_planmemo")
+KERNEL_TESTS = ("test_bookbuild",)  # every bookbuild test file: tests/test_bookbuild_<module>.py
 
 
 def pytest_collection_modifyitems(items):

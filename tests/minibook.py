@@ -17,9 +17,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from bookbuild import config as config_mod
+from bookbuild import results
 from bookbuild.execute import execute
 from bookbuild.plan import plan
 from bookbuild.store import Store
@@ -153,3 +155,12 @@ def printed(html: str) -> str:
     m = re.search(r'class="cell_output[^"]*".*?<pre>(.*?)</pre>', html, flags=re.S)
     assert m, "no code-cell output on the page"
     return re.sub(r"<[^>]+>", "", m.group(1)).strip()
+
+
+def glued_output(name: str, data: dict, prefix: str = results.GLUE_PREFIX, kind: str = "display_data"):
+    """A notebook output as myst-nb's ``glue`` writes it (``{mime: value}`` under ``prefix``)."""
+    payload = {f"{prefix}{mime}": value for mime, value in data.items()}
+    out = nbformat.v4.new_output(kind, data=payload, metadata={"scrapbook": {"name": name, "mime_prefix": prefix}})
+    if kind == "execute_result":
+        out.execution_count = 1
+    return out

@@ -125,5 +125,12 @@ def test_spread_table_gives_single_runs_the_columns_decimals():
     assert table.loc["cnn", "ratio"] == "1.20 ± 0.20"
 
 
+def test_exceeds_spread_needs_the_intervals_apart():
+    assert book.exceeds_spread([1.0, 2.0, 3.0], [4.5, 5.0, 5.5])  # 5 - 2 = 3 > 1 + 0.5
+    assert not book.exceeds_spread([1.0, 2.0, 3.0], [3.0, 3.5, 4.0])  # 3.5 - 2 = 1.5 < 1 + 0.5
+    assert not book.exceeds_spread([4.5, 5.0, 5.5], [1.0, 2.0, 3.0])  # the order matters: high must be higher
+    assert book.exceeds_spread([0.5], [0.6, 0.61, 0.62])  # a single run (pixels) counts as spread 0
+
+
 def test_the_landing_page_states_the_spread_convention():
     assert book.SPREAD_CONVENTION in " ".join((ROOT / "book" / "index.md").read_text().split())

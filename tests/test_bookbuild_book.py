@@ -36,6 +36,26 @@ def test_the_chapter_toc_keeps_the_chapter_and_the_reference_pages(tmp_path):
     }
 
 
+def test_a_chapter_numbered_in_the_book_is_numbered_alone(tmp_path):
+    root = make_book(tmp_path / "book")
+    assert not book.is_numbered(root, "b")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: index\nparts:\n  - caption: One\n    numbered: true\n    chapters:\n"
+        "      - file: a\n      - file: b\n  - caption: Two\n    chapters:\n      - file: notes\n"
+    )
+    assert book.is_numbered(root, "b") and not book.is_numbered(root, "notes")
+    assert book.chapter_toc(root, "b") == {
+        "format": "jb-book",
+        "root": "index",
+        "parts": [{"numbered": True, "chapters": [{"file": "b"}]}, {"chapters": [{"file": "notes"}]}],
+    }
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: index\ndefaults:\n  numbered: true\nchapters:\n  - file: a\n  - file: b\n"
+    )
+    assert book.is_numbered(root, "a")
+    assert book.chapter_toc(root, "a")["parts"] == [{"numbered": True, "chapters": [{"file": "a"}]}]
+
+
 def test_the_build_layout():
     paths = book.Paths(Path("/r"))
     assert paths.store == Path("/r/_build/exec-store") and paths.manifest == Path("/r/_build/exec-manifest.json")

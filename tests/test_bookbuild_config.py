@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from minibook import PYPROJECT, book, run  # noqa: F401 -- book is a fixture
+from minibook import book  # noqa: F401 -- book is a fixture
 
 import bookbuild
 from bookbuild import cli
 from bookbuild import config as config_mod
 from bookbuild.config import ConfigError
-from bookbuild.execute import WrongLibrary, check_kernel_library
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,35 +97,24 @@ def test_kernel_env_defaults_do_not_override_the_caller(book, monkeypatch):
     assert os.environ["MKL_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "4"
 
 
-def test_kernels_importing_another_checkouts_library_fail_loudly(book, tmp_path, monkeypatch, capsys):
-    """The shared-venv trap: keys hash this tree's files, the kernel would run another tree's."""
-    other = tmp_path / "other-checkout" / "src"
-    shutil.copytree(book / "src", other)
-    monkeypatch.setenv("PYTHONPATH", str(other))  # as an editable install of another worktree would
-    library = config_mod.load(book).library()
-    with pytest.raises(WrongLibrary) as err:
-        check_kernel_library(library, book)
-    text = str(err.value)
-    assert str(other / "minilib") in text and str((book / "src" / "minilib").resolve()) in text
-    assert "install -e ." in text and str(book.resolve()) in text
-    with pytest.raises(WrongLibrary):
-        run(book)  # nothing executes, nothing is stored
-    assert not (book / "_build" / "exec-store").exists()
-    assert cli.main(["--root", str(book), "execute", "--jobs", "1"]) == 2
-    assert "the kernels would import 'minilib' from" in capsys.readouterr().out
-
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "nowhere"))  # not installed at all
-    with pytest.raises(WrongLibrary, match="cannot import 'minilib'"):
-        check_kernel_library(library, book)
-
-    monkeypatch.setenv("PYTHONPATH", str(book / "src"))
-    assert check_kernel_library(library, book) == (book / "src" / "minilib" / "__init__.py").resolve()
+def test_the_switch_is_read_from_pyproject_once_with_the_settings(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "m"\n')
+    assert config_mod.load(tmp_path).standin({"MY_STANDIN": "1"}) is None  # no standin_env
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "m"\nstandin_env = "MY_STANDIN"\n')
+    config = config_mod.load(tmp_path)
+    assert config.standin_env == "MY_STANDIN"
+    assert config.standin({"MY_STANDIN": "1"}) == "MY_STANDIN"
+    assert config.standin({"MY_STANDIN": "0"}) is None and config.standin({}) is None
+    assert config.paths({"MY_STANDIN": "yes"}).store == tmp_path / "_build" / "standin" / "exec-store"
+    assert config.paths({}).store == tmp_path / "_build" / "exec-store"
+    (tmp_path / "pyproject.toml").write_text('[tool.bookbuild]\npackage = "m"\nstandin_env = "not a name"\n')
+    with pytest.raises(ConfigError, match="environment variable name"):
+        config_mod.load(tmp_path)
 
 
-def test_this_checkouts_environment_imports_this_checkouts_library():
-    """The project's own venv (make venv: pip install -e .) passes the check for its own tree."""
-    library = config_mod.load(ROOT).library()
-    assert check_kernel_library(library, ROOT / "book") == (ROOT / "src" / "lecturekit" / "__init__.py").resolve()
+def test_the_project_names_its_standin_switch():
+    root = Path(__file__).resolve().parent.parent
+    assert config_mod.load(root).standin_env == "LECTUREKIT_STANDIN"
 
 
 # --- every field read from its own key, every check with its own message --------------------------

@@ -1,76 +1,30 @@
-"""bookbuild.deps: the data-digest memo cannot be fooled; every re-execution reason is produced."""
+"""bookbuild.deps: what goes into a chapter's key, and every re-execution reason it gives."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 
 import pytest
-from minibook import book  # noqa: F401 -- a fixture
+from minibook import book  # noqa: F401 -- book is a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import deps
 from bookbuild.deps import ChapterKey, data_digest
+from bookbuild.digests import Digests
+
+LATER = time.time() + 3600  # "now", long after the files were written: their digests may be remembered
 
 
-@pytest.fixture
-def data(book, tmp_path, monkeypatch):  # noqa: F811
-    """The mini book's full-profile data folder with one file; returns (config, file, memo path)."""
+def test_data_files_are_hashed_by_label_in_the_profiles_that_read_them(book, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("MINI_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "cache" / "data" / "raw" / "images"
     f.parent.mkdir(parents=True)
     f.write_bytes(b"AAAA")
-    return config_mod.load(book), f, tmp_path / "memo.json"
-
-
-LABEL = "mini-cache/data/raw/images"
-LATER = time.time() + 3600  # "now", long after the files were written: memo entries are trusted
-
-
-def test_the_memo_is_used_for_settled_files(data, monkeypatch):
-    config, f, memo = data
-    assert data_digest(config, "full", memo, now=LATER) == {LABEL: hashlib.sha256(b"AAAA").hexdigest()}
-    assert len(json.loads(memo.read_text())) == 1
-    calls = []
-    monkeypatch.setattr(deps, "file_digest", lambda p: calls.append(p) or "hashed")
-    assert data_digest(config, "full", memo, now=LATER)[LABEL] == hashlib.sha256(b"AAAA").hexdigest()
-    assert calls == []  # looked up, not read
-    assert data_digest(config, "lite", memo, now=LATER) == {}  # lite reads no data files
-
-
-def test_a_same_size_rewrite_with_its_mtime_put_back_is_noticed(data):
-    config, f, memo = data
-    before = data_digest(config, "full", memo, now=LATER)
-    st = f.stat()
-    time.sleep(0.05)  # past the file system's timestamp tick
-    f.write_bytes(b"BBBB")  # same size
-    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime restored, as `touch -r` or `cp -p` would
-    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
-    after = data_digest(config, "full", memo, now=LATER)
-    assert after[LABEL] == hashlib.sha256(b"BBBB").hexdigest() != before[LABEL]
-
-
-def test_a_file_replaced_by_a_rename_is_noticed(data):
-    config, f, memo = data
-    data_digest(config, "full", memo, now=LATER)
-    st = f.stat()
-    other = f.with_name("incoming")
-    other.write_bytes(b"CCCC")
-    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
-    os.replace(other, f)
-    assert data_digest(config, "full", memo, now=LATER)[LABEL] == hashlib.sha256(b"CCCC").hexdigest()
-
-
-def test_a_freshly_written_file_is_always_hashed(data, monkeypatch):
-    """Within one timestamp tick two versions can share every stamp: recent files are never looked up."""
-    config, f, memo = data
-    data_digest(config, "full", memo, now=LATER)
-    stamp = deps._stamp(f, f.stat())
-    memo.write_text(json.dumps({stamp: "stale digest"}))  # what a same-tick rewrite would leave behind
-    assert data_digest(config, "full", memo)[LABEL] == hashlib.sha256(b"AAAA").hexdigest()  # now: racy
-    assert data_digest(config, "full", memo, now=LATER)[LABEL] == "stale digest"  # (the memo is consulted)
+    config = config_mod.load(book)
+    assert data_digest(config, "full") == {"mini-cache/data/raw/images": hashlib.sha256(b"AAAA").hexdigest()}
+    assert data_digest(config, "lite") == {}  # lite reads no data files
 
 
 BASE = {
@@ -184,13 +138,6 @@ def test_the_module_memo_follows_the_code(library, tmp_path):
     assert set(extra.components["modules"]) == {"minilib", "minilib.extra", "minilib.core"}
 
 
-def test_an_unreadable_digest_memo_is_ignored(data):
-    config, f, memo = data
-    memo.write_text("{not json")
-    assert data_digest(config, "full", memo, now=LATER) == {LABEL: hashlib.sha256(b"AAAA").hexdigest()}
-    assert len(json.loads(memo.read_text())) == 1  # rewritten
-
-
 def test_components_recorded_without_modules_still_compare():
     old = {k: v for k, v in BASE.items() if k != "modules"}
     assert ChapterKey("k", old).diff(old) == []
@@ -256,7 +203,7 @@ def test_data_without_a_profile_list_is_part_of_every_profiles_key(tmp_path, mon
     assert [d.label for d in config.data_for("full")] == ["always", "big"]
     assert list(deps.data_files(config, "lite")) == ["always/table.csv"]
     assert list(deps.data_files(config, "full")) == ["always/table.csv", "big/weights.bin"]
-    before = data_digest(config, "lite", now=LATER)
+    before = data_digest(config, "lite", Digests(now=LATER))
     (tmp_path / "always" / "table.csv").write_text("a,c\n")
     assert data_digest(config, "lite")["always/table.csv"] != before["always/table.csv"]
 
@@ -268,6 +215,8 @@ def test_data_files_are_labelled_independently_of_their_folder(tmp_path, monkeyp
         (tmp_path / where / "sub" / "dir.bin").mkdir()  # a folder matching the pattern is no data file
     config = _config(tmp_path, data=[{"label": "d", "root_env": "MINI_D", "pattern": "**/*.bin"}])
     monkeypatch.setenv("MINI_D", str(tmp_path / "one"))
-    one = data_digest(config, "default", now=LATER)
+    one = data_digest(config, "default", Digests(now=LATER))
     monkeypatch.setenv("MINI_D", str(tmp_path / "two"))
-    assert data_digest(config, "default", now=LATER) == one == {"d/sub/f.bin": hashlib.sha256(b"x").hexdigest()}
+    assert (
+        data_digest(config, "default", Digests(now=LATER)) == one == {"d/sub/f.bin": hashlib.sha256(b"x").hexdigest()}
+    )

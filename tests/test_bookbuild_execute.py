@@ -1,24 +1,32 @@
-"""bookbuild.execute: stored outputs are reused only when allowed, everything else executes and is recorded.
+"""bookbuild.execute: stored outputs are reused only when allowed, everything else executes and is recorded;
+the kernels must import the library that was hashed.
 
-The kernels are replaced by :func:`fake_worker` (the worker processes are forked after the patch, so
-they run it), except in the one test of the real worker, which starts a kernel.
+Most tests replace the kernels by :func:`fake_worker` (the worker processes are forked after the patch,
+so they run it), except the tests of the real worker, which start a kernel; the tests in the last
+section execute the mini book (tests/minibook.py) end to end with real kernels.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
+import minibook
 import nbformat
 import pytest
+from minibook import book, components, output_text  # noqa: F401 -- book is a fixture
 
+from bookbuild import cli
+from bookbuild import config as config_mod
 from bookbuild import execute as execute_mod
-from bookbuild.deps import ChapterKey
-from bookbuild.execute import Outcome, execute, stderr_outputs
-from bookbuild.plan import Chapter
+from bookbuild.deps import ChapterKey, Library
+from bookbuild.execute import Outcome, WrongLibrary, check_kernel_library, execute, stderr_outputs
+from bookbuild.plan import Chapter, plan
 from bookbuild.store import Store
 
+ROOT = Path(__file__).resolve().parents[1]
 CODE = "print(1)"
 COMPONENTS = {"code": "c1", "packages": {"numpy": "2.0"}, "modules": {}}
 
@@ -414,3 +422,123 @@ def test_the_real_worker_runs_in_the_chapters_folder_with_its_kernel_timeout_and
     odd.write_text(FRONT.format(kernel="no-such-kernel-here") + "# T\n\n```{code-cell} ipython3\nprint(1)\n```\n")
     with pytest.raises(Exception, match="no-such-kernel-here"):
         execute_mod._execute_worker(str(odd), 60, str(tmp_path / "logs" / "odd.log"))
+
+
+# --- the mini book end to end: real kernels, the real store ------------------------------------
+
+
+def test_first_build_executes_second_reuses(book):
+    assert minibook.run(book)[0] == {"a": "executed", "b": "executed"}
+    status, outcomes = minibook.run(book)
+    assert status == {"a": "cached", "b": "cached"}
+    store = Store(book / "_build" / "exec-store")
+    assert [output_text(o, store) for o in outcomes] == ["20\n", "6\n"]
+
+
+def test_prose_edit_executes_nothing(book):
+    minibook.run(book)
+    text = (book / "a.md").read_text()
+    (book / "a.md").write_text(text.replace("Prose of A.", "Rewritten prose, new heading below.\n\n## New"))
+    assert minibook.run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book):
+    _, first = minibook.run(book)
+    assert [o.reasons for o in first] == [["no earlier execution"]] * 2
+    extra = book / "src" / "minilib" / "extra.py"
+    extra.write_text(extra.read_text().replace("3 * core.SCALE", "4 * core.SCALE"))
+    status, outcomes = minibook.run(book, previous=components(first))
+    assert status == {"a": "cached", "b": "executed"}
+    assert outcomes[1].reasons == ["minilib.extra changed"]
+    assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "8\n"
+
+    core = book / "src" / "minilib" / "core.py"
+    core.write_text("SCALE = 5\n")  # b depends on core through extra
+    status, later = minibook.run(book, previous=components(outcomes))
+    assert status == {"a": "executed", "b": "executed"}
+    assert [o.reasons for o in later] == [["minilib.core changed"]] * 2
+
+    core.write_text("SCALE = 2\n")  # revert: the earlier entries are found again
+    extra.write_text(extra.read_text().replace("4 * core.SCALE", "3 * core.SCALE"))
+    status, outcomes = minibook.run(book)
+    assert status == {"a": "cached", "b": "cached"}
+    assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "6\n"
+
+    (book / "src" / "minilib" / "unused.py").write_text("X = 2\n")
+    assert minibook.run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_code_edit_executes_that_chapter_only(book):
+    minibook.run(book)
+    (book / "a.md").write_text((book / "a.md").read_text().replace("core.SCALE * 10", "core.SCALE * 100"))
+    assert minibook.run(book)[0] == {"a": "executed", "b": "cached"}
+
+
+def test_corrupt_or_half_written_entries_are_re_executed_never_used(book):
+    minibook.run(book)
+    store = Store(book / "_build" / "exec-store")
+    chapters = plan(config_mod.load(book), "lite", library=Library(book / "src", "minilib"))
+    (chapter_a,) = [c for c in chapters if c.docname == "a"]
+    nb_path = store.root / chapter_a.name / f"{chapter_a.key.key}.ipynb"
+    nb_path.write_text(nb_path.read_text()[:100])  # a build killed mid-write
+    status, outcomes = minibook.run(book)
+    assert status["a"] == "executed" and status["b"] == "cached"
+    assert output_text(outcomes[0], store) == "20\n"
+    (store.root / chapter_a.name / f"{chapter_a.key.key}.json").unlink()  # metadata never written
+    assert minibook.run(book)[0]["a"] == "executed"
+
+
+def test_parallel_output_is_identical_to_serial(book):
+    _, parallel = minibook.run(book, jobs=2)
+    store = Store(book / "_build" / "exec-store")
+    first = [output_text(o, store) for o in parallel]
+    _, serial = minibook.run(book, jobs=1, force=True)
+    assert [output_text(o, store) for o in serial] == first
+
+
+def test_shards_execute_separately_and_merge(book, tmp_path):
+    shard_a, shard_b = Store(tmp_path / "shard-a"), Store(tmp_path / "shard-b")
+    assert minibook.run(book, only=["a"], store=shard_a)[0] == {"a": "executed"}
+    assert minibook.run(book, only=["b"], store=shard_b)[0] == {"b": "executed"}
+    main = Store(book / "_build" / "exec-store")
+    assert main.merge_from(shard_a) == (1, 0) and main.merge_from(shard_b) == (1, 0)
+    assert minibook.run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_failing_cell_fails_the_chapter_and_stores_nothing(book):
+    (book / "b.md").write_text(minibook.chapter("B", "x", "raise RuntimeError('broken chapter')"))
+    status, outcomes = minibook.run(book)
+    assert status == {"a": "executed", "b": "failed"}
+    assert "broken chapter" in outcomes[1].error
+    assert not list((book / "_build" / "exec-store").glob("b/*"))
+
+
+def test_kernels_importing_another_checkouts_library_fail_loudly(book, tmp_path, monkeypatch, capsys):
+    """The shared-venv trap: keys hash this tree's files, the kernel would run another tree's."""
+    other = tmp_path / "other-checkout" / "src"
+    shutil.copytree(book / "src", other)
+    monkeypatch.setenv("PYTHONPATH", str(other))  # as an editable install of another worktree would
+    library = config_mod.load(book).library()
+    with pytest.raises(WrongLibrary) as err:
+        check_kernel_library(library, book)
+    text = str(err.value)
+    assert str(other / "minilib") in text and str((book / "src" / "minilib").resolve()) in text
+    assert "install -e ." in text and str(book.resolve()) in text
+    with pytest.raises(WrongLibrary):
+        minibook.run(book)  # nothing executes, nothing is stored
+    assert not (book / "_build" / "exec-store").exists()
+    assert cli.main(["--root", str(book), "execute", "--jobs", "1"]) == 2
+    assert "the kernels would import 'minilib' from" in capsys.readouterr().out
+
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "nowhere"))  # not installed at all
+    with pytest.raises(WrongLibrary, match="cannot import 'minilib'"):
+        check_kernel_library(library, book)
+
+    monkeypatch.setenv("PYTHONPATH", str(book / "src"))
+    assert check_kernel_library(library, book) == (book / "src" / "minilib" / "__init__.py").resolve()
+
+
+def test_this_checkouts_environment_imports_this_checkouts_library():
+    """The project's own venv (make venv: pip install -e .) passes the check for its own tree."""
+    library = config_mod.load(ROOT).library()
+    assert check_kernel_library(library, ROOT / "book") == (ROOT / "src" / "lecturekit" / "__init__.py").resolve()

@@ -36,3 +36,33 @@ def test_glue_keys_are_read_from_every_role_and_directive_form():
     executed.cells[1].outputs.append(nbformat.v4.new_output("stream", name="stdout", text="no metadata"))
     assert glue.glued_keys(executed) == {"a", "b", "c", "z"}
     assert glue.glue_problems(source, executed) == ["d", "f", "g", "h"]
+
+
+def test_glue_references_and_definitions():
+    source = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "A {glue:text}`a:.2f`, {glue}`b`, {glue:md}`c:myst`, {glue:any}`d`, "
+                "{glue:text}`page::e`.\n\n```{glue:figure} f\n:name: fig\n```\n"
+            ),
+            nbformat.v4.new_code_cell("glue('a', 1)"),
+        ]
+    )
+    assert glue.referenced_keys(source) == {"a", "b", "c", "d", "f"}
+    executed = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "",
+                outputs=[
+                    nbformat.v4.new_output(
+                        "display_data",
+                        data={"text/plain": "1"},
+                        metadata={"scrapbook": {"name": name, "mime_prefix": ""}},
+                    )
+                    for name in ("a", "b", "c")
+                ],
+            )
+        ]
+    )
+    assert glue.glued_keys(executed) == {"a", "b", "c"}
+    assert glue.glue_problems(source, executed) == ["d", "f"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from minibook import make_book
+from minibook import book, make_book, run  # noqa: F401 -- book is a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import render
+from bookbuild.render import sync_jupyter_cache
+from bookbuild.store import Store
 
 
 def test_a_docstring_edit_in_the_library_re_renders(tmp_path):
@@ -19,25 +21,13 @@ def test_a_docstring_edit_in_the_library_re_renders(tmp_path):
     assert render.render_stamp(config, []) != before
 
 
-def test_doctrees_do_not_carry_the_documents_of_nested_parses():
-    """Nodes from a nested parse (autodoc) point at a throw-away document holding the whole build
-    environment; pickled with the page, it made each reference page's doctree megabytes."""
-    import pickle
+def test_broken_jupyter_cache_is_rebuilt_from_the_store(book):
+    _, outcomes = run(book)
+    store = Store(book / "_build" / "exec-store")
+    cache_dir = book / "_build" / ".jupyter_cache"
+    sync_jupyter_cache(cache_dir, outcomes, store)
+    (cache_dir / "global.db").write_bytes(b"not a database")  # e.g. a build killed mid-write
+    sync_jupyter_cache(cache_dir, outcomes, store)
+    from jupyter_cache import get_cache
 
-    from docutils import nodes
-    from docutils.frontend import get_default_settings
-    from docutils.parsers.rst import Parser
-    from docutils.utils import new_document
-
-    from bookbuild import sphinx_ext
-
-    page = new_document("page.md", get_default_settings(Parser))
-    nested = new_document("<nested>", get_default_settings(Parser))
-    nested.settings.env = {"whole": "x" * 100_000}  # what Sphinx strips only from the page itself
-    para = nodes.paragraph("", "text")
-    para._document = nested
-    page += nodes.section("", para)
-    assert len(pickle.dumps(page)) > 100_000
-    sphinx_ext._detach_foreign_documents(None, page)
-    assert len(pickle.dumps(page)) < 10_000
-    assert para.document is page  # falls back to the parent's document
+    assert len(get_cache(cache_dir).list_cache_records()) == 2

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ TINY_SSL = training.TrainConfig(method="simclr", epochs=1, batch_size=512, seed=
 
 
 TINY_SUP = training.TrainConfig(method="supervised", epochs=1, batch_size=512, seed=0)
+TINY_SUP_AUG = training.TrainConfig(method="supervised", epochs=1, batch_size=512, augment=True, seed=0)
 
 
 @pytest.fixture
@@ -25,6 +27,7 @@ def tiny_training(monkeypatch, few_digits):
     """Registry encoders train for one epoch on a few digits, so these tests stay fast (they test the cache)."""
     monkeypatch.setattr(encoders, "SSL", TINY_SSL)
     monkeypatch.setattr(encoders, "SUPERVISED", TINY_SUP)
+    monkeypatch.setattr(encoders, "SUPERVISED_AUG", TINY_SUP_AUG)
 
 
 def test_names_per_profile():
@@ -32,6 +35,37 @@ def test_names_per_profile():
     assert encoders.names() == lite
     assert encoders.names("full") == lite + ["resnet18-imagenet", "dinov2-vits14"]
     assert set(encoders.describe("lite")) == set(lite)
+    # The control is listed only on request, after the others; load() serves it either way.
+    assert encoders.names("lite", controls=True) == lite + ["digits-supervised-aug"]
+    assert encoders.names("full", controls=True)[-1] == "digits-supervised-aug"
+    assert list(encoders.describe("lite", controls=True)) == lite + ["digits-supervised-aug"]
+    assert encoders.seeds("digits-supervised-aug") == encoders.SEEDS
+
+
+def test_augmented_control_differs_from_supervised_only_by_the_augmentations():
+    """Same recipe as digits-supervised, plus digits-ssl's views (same rotation range)."""
+    control = encoders.SUPERVISED_AUG
+    assert control.augment and not encoders.SUPERVISED.augment
+    assert control.max_angle == encoders.SSL.max_angle
+    assert dataclasses.replace(control, augment=False, max_angle=encoders.SUPERVISED.max_angle) == encoders.SUPERVISED
+
+
+def test_augmented_control_is_trained_per_seed_cached_and_not_the_plain_supervised(tiny_training, monkeypatch):
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    z_aug = encoders.embed(encoders.load("digits-supervised-aug"), x)
+    z_sup = encoders.embed(encoders.load("digits-supervised"), x)
+    assert not torch.equal(z_aug, z_sup)  # the augmented views changed what it learned
+    assert not torch.equal(z_aug, encoders.embed(encoders.load("digits-supervised-aug", seed=1), x))
+    for seed in (0, 1):
+        config = dataclasses.replace(TINY_SUP_AUG, seed=seed)
+        fitter = training._fitter(encoders.SmallCNN(), config, "digits-supervised-aug")
+        assert cache.file("digits-supervised-aug", config, fitter).exists()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although cached weights exist")
+
+    monkeypatch.setattr(training, "train", no_training)
+    assert torch.equal(z_aug, encoders.embed(encoders.load("digits-supervised-aug"), x))
 
 
 def test_unknown_name_lists_the_valid_ones():
@@ -92,8 +126,6 @@ def test_same_seed_same_weights_in_separate_caches(tiny_training, tmp_path, monk
 
 
 def test_seeds_give_separately_cached_trained_encoders(tiny_training):
-    import dataclasses
-
     x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     z0 = encoders.embed(encoders.load("digits-ssl", seed=0), x)
     z1 = encoders.embed(encoders.load("digits-ssl", seed=1), x)

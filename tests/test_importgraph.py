@@ -829,3 +829,31 @@ def test_library_objects_count_as_dict_keys_and_as_class_level_data():
     ns = _notebook("class Net:\n    pass\n")
     ns["Net"].kit = _kit(1)
     assert "value:Net.kit" in reach_of(ns["Net"])
+
+
+def test_import_graph_reading(tmp_path):
+    """How bookbuild reads a chapter's imports: lazy re-exports, attribute chains, star imports."""
+    lib_dir = tmp_path / "pkg"
+    (lib_dir / "sub").mkdir(parents=True)
+    (lib_dir / "__init__.py").write_text('_EXPORTS = {"helper": "pkg.a"}\n')
+    (lib_dir / "a.py").write_text("from . import b\n")
+    (lib_dir / "b.py").write_text("")
+    (lib_dir / "c.py").write_text('_EXPORTS = {"Thing": "pkg.b"}\n')
+    (lib_dir / "sub" / "__init__.py").write_text("")
+    (lib_dir / "sub" / "d.py").write_text("from ..c import *\n")
+    lib = importgraph.Library(tmp_path, "pkg")
+    assert lib.closure(lib.direct_imports("import pkg as p\np.helper()", "t")) == {"pkg", "pkg.a", "pkg.b"}
+    assert lib.closure(lib.direct_imports("import pkg as p\np.sub.d.f()", "t")) == {
+        "pkg",
+        "pkg.sub",
+        "pkg.sub.d",
+        "pkg.c",
+    }
+    assert lib.direct_imports("import numpy as np\nnp.zeros(1)", "t") == set()
+    # A module's lazy re-exports resolve to the defining module, not to everything.
+    assert lib.closure(lib.direct_imports("import pkg.c as c\nc.Thing()", "t")) == {"pkg", "pkg.c", "pkg.b"}
+    assert lib.closure(lib.direct_imports("from pkg.c import Thing", "t")) == {"pkg", "pkg.c", "pkg.b"}
+    # An alias used in a way that cannot be read statically: depend on everything.
+    assert lib.direct_imports("import pkg as p\ngetattr(p, name)", "t") == lib.all_modules()
+    with pytest.raises(ValueError, match="cannot parse"):
+        lib.direct_imports("def (", "cell 3")

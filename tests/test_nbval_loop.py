@@ -33,7 +33,7 @@ COUNT = "import os, pathlib\npathlib.Path(os.environ['COUNT_DIR'], {name!r}).ope
 def make_book(root: Path) -> Path:
     """``a`` uses ``minilib.core``; ``b`` uses ``minilib.extra`` (which imports core); each counts its runs."""
     write_minilib(root)
-    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n")
+    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n  timeout: 45\n")
     (root / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: b\n")
     (root / "index.md").write_text("# Index\n")
     (root / "sanitize.cfg").write_text("[memory addresses]\nregex: \\b0x[0-9a-fA-F]{4,}\nreplace: 0xADDRESS\n")
@@ -134,6 +134,8 @@ def test_nbval_once_per_key_and_ci_cache_restored_after_a_library_edit(tmp_path,
     # A fresh clone: every chapter runs twice, in the build and in nbval; the passes are recorded.
     assert loop.test(first) == {"a": 2, "b": 2}, loop.nbval.stdout
     assert loop.nbval.returncode == 0, loop.nbval.stdout + loop.nbval.stderr
+    assert "--nbval-cell-timeout 45 " in loop.nbval.stdout  # the build's cell timeout, from _config.yml
+    assert "--nbval-kernel-startup-timeout 45" in loop.nbval.stdout  # a slow kernel start is not a failure
     store = Store(first / "_build" / "exec-store")
     recorded = {ch: store.validation(ch, key) for ch, key in store.entries()}
     assert set(recorded) == {"a", "b"} and all(recorded.values())
@@ -149,9 +151,9 @@ def test_nbval_once_per_key_and_ci_cache_restored_after_a_library_edit(tmp_path,
     # A new sanitizer is another verdict: both re-validated (nothing re-built).
     (first / "sanitize.cfg").write_text((first / "sanitize.cfg").read_text() + "\n")
     assert loop.test(first) == {"a": 1, "b": 1}
-    # FULL=1 validates every chapter, recorded or not.
-    assert loop.test(first, "--full") == {"a": 1, "b": 1}
-    assert loop.nbval.returncode == 0
+    # FULL=1 validates every chapter, recorded or not (here with a cell timeout of its own).
+    assert loop.test(first, "--full", "--cell-timeout", "50") == {"a": 1, "b": 1}
+    assert loop.nbval.returncode == 0 and "--nbval-cell-timeout 50 " in loop.nbval.stdout
 
     # CI: the first run saves its execution cache under the key of its checkout ...
     step = exec_cache_step()

@@ -177,3 +177,37 @@ def test_spectra_draw_shares_above_the_floor_and_skip_empty_spectra():
     assert len(ax.lines) == 2 and ax.get_yscale() == "log"
     assert np.allclose(ax.lines[0].get_ydata(), [0.75, 0.25]) and np.array_equal(ax.lines[0].get_xdata(), [1, 2])
     assert ax.lines[1].get_color() == "C2"  # colours follow the entries
+
+
+def test_seed_dots_draws_a_dot_per_seed_and_a_mean_per_slot_and_rejects_bad_input():
+    values = {"a": {"u": [1.0, 3.0], "v": [2.0]}, "b": {"v": [5.0, 6.0, 7.0], "u": [4.0, 4.0]}}
+    _, ax = plt.subplots()
+    out = plotting.seed_dots(values, "score", ax=ax, reference=0.5)
+    assert out is ax and [t.get_text() for t in ax.get_xticklabels()] == ["u", "v"]  # the first group's order
+    a, b = (c.get_offsets() for c in ax.collections)
+    assert a[:, 1].tolist() == [1.0, 3.0, 2.0] and b[:, 1].tolist() == [4.0, 4.0, 5.0, 6.0, 7.0]
+    assert (a[:2, 0] < 0).all() and (b[:2, 0] > 0).all() and a[0, 0] < a[1, 0]  # side by side, seeds apart
+    means = [line for line in ax.lines if line.get_marker() == "_"]
+    assert [m.get_ydata().tolist() for m in means] == [[2.0, 2.0], [4.0, 6.0]]
+    assert [line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == ":"] == [0.5]
+    assert ax.get_ylabel() == "score" and [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    assert all(t.get_fontsize() >= 9 for t in ax.get_legend().get_texts())
+    h = plotting.seed_dots({"only": {"p": [0.1, 0.2], "q": [10.0]}}, "norm", horizontal=True, log=True)
+    assert h.get_legend() is None and h.get_xscale() == "log" and h.get_xlabel() == "norm"
+    assert [t.get_text() for t in h.get_yticklabels()] == ["p", "q"] and h.get_ylim()[0] > h.get_ylim()[1]
+    assert h.collections[0].get_offsets()[:, 0].tolist() == [0.1, 0.2, 10.0]
+    assert h.lines[0].get_marker() == "|" and h.lines[0].get_xdata().tolist() == pytest.approx([0.15, 10.0])
+    narrow = plotting.seed_dots({"only": {"p": [1.2, 1.5], "q": [9.0]}}, "rank", horizontal=True, log=True)
+    narrow.figure.canvas.draw()
+    shown = [t.get_text() for t in narrow.get_xticklabels() if t.get_text()]
+    assert "2" in shown and "5" in shown and not any(t.get_text() for t in narrow.xaxis.get_minorticklabels())
+    with pytest.raises(ValueError, match="same categories"):
+        plotting.seed_dots({"a": {"u": [1]}, "b": {"w": [1]}}, "y")
+    with pytest.raises(ValueError, match="at least one value"):
+        plotting.seed_dots({"a": {"u": []}}, "y")
+    with pytest.raises(ValueError, match="positive"):
+        plotting.seed_dots({"a": {"u": [0.0, 1.0]}}, "y", log=True)
+    with pytest.raises(ValueError, match="finite"):
+        plotting.seed_dots({"a": {"u": [np.nan]}}, "y")
+    with pytest.raises(ValueError, match="empty"):
+        plotting.seed_dots({}, "y")

@@ -45,3 +45,36 @@ def test_check_both_ways(tmp_path, monkeypatch):
     (tmp_path / profile.STANDIN_MARKER).write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         profile.check_standin(tmp_path, "things")
+
+
+@pytest.mark.parametrize(
+    "value, on",
+    [("1", True), (" TRUE ", True), ("Yes", True), ("0", False), ("", False), (None, False), ("on", False)],
+)
+def test_every_switch_reads_1_true_yes_in_any_case_and_nothing_else(monkeypatch, value, on):
+    from lecturekit import progress
+
+    monkeypatch.setenv("LECTUREKIT_PROFILE", "full")
+    for name in ("LECTUREKIT_FLAG_TEST", "LECTUREKIT_OFFLINE", "LECTUREKIT_STANDIN", "LECTUREKIT_PROGRESS"):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert profile.flag("LECTUREKIT_FLAG_TEST") is on
+    assert profile.is_standin() is on and progress.enabled() is on
+    assert profile.downloads_allowed() is not on  # offline (or a stand-in run) forbids downloads
+
+
+def test_no_module_reads_a_switch_but_through_flag():
+    """One reading of 1/true/yes: a module with its own check would drift from it (e.g. accept "on")."""
+    import re
+    from pathlib import Path
+
+    src = Path(profile.__file__).parent
+    own = [
+        f"{p.relative_to(src)}:{n}"
+        for p in sorted(src.rglob("*.py"))
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"""["']true["'],\s*["']yes["']""", line) and p.name != "profile.py"
+    ]
+    assert own == []

@@ -23,6 +23,20 @@ def test_unknown_training_method_is_an_error():
         training.train(encoders.SmallCNN(), training.TrainConfig("magic", epochs=1), "x")
 
 
+def test_augment_is_for_supervised_only():
+    config = training.TrainConfig("simclr", epochs=1, augment=True)
+    with pytest.raises(ValueError, match=r"augment=True applies to method='supervised' only"):
+        training.train(encoders.SmallCNN(), config, "x")
+
+
+def test_augmented_supervised_training_sees_other_images_than_plain(few_digits):
+    """The flag changes the run: same seed, same recipe, different weights."""
+    plain = training.TrainConfig("supervised", epochs=1, batch_size=8, seed=0)
+    augmented = training.TrainConfig("supervised", epochs=1, batch_size=8, augment=True, seed=0)
+    a, b = training.train(_tiny_backbone(), plain, "a"), training.train(_tiny_backbone(), augmented, "b")
+    assert not torch.equal(a[1].weight, b[1].weight)
+
+
 @pytest.mark.parametrize(("epochs", "batch_size"), [(0, 8), (1, 1), (-2, 0)])
 def test_no_epoch_or_a_batch_of_one_is_an_error(epochs, batch_size):
     expected = rf"^need epochs >= 1 and batch_size >= 2 \(batch normalisation\); got {epochs}, {batch_size}$"
@@ -60,6 +74,8 @@ def _reference_train(backbone, config, name):
         for idx in training._batches(len(train_set), config.batch_size, g):
             x, y = train_set.x[idx], train_set.y[idx]
             if config.method == "supervised":
+                if config.augment:
+                    x = transforms.augment(x, g, max_angle=config.max_angle)
                 loss = F.cross_entropy(head(backbone(x)), y)
             else:
                 views = [transforms.augment(x, g, max_angle=config.max_angle) for _ in range(2)]
@@ -80,6 +96,7 @@ def _reference_train(backbone, config, name):
     [
         training.TrainConfig("supervised", epochs=2, batch_size=8, lr=0.01, weight_decay=0.1, seed=3),
         training.TrainConfig("supervised", epochs=1, batch_size=2, lr=0.02, seed=1),
+        training.TrainConfig("supervised", epochs=2, batch_size=8, lr=0.01, augment=True, max_angle=30.0, seed=4),
         training.TrainConfig(
             "simclr", epochs=2, batch_size=7, lr=0.01, weight_decay=0.1, temperature=0.5, max_angle=45.0, seed=2
         ),

@@ -8,7 +8,7 @@ page's JavaScript run, and checks what the reader sees:
   no request that left the local server; math typeset by the site's own MathJax (no raw ``\\(``
   or ``$$`` left); every image has alt text that describes it (not empty, not a file name); an
   axe-core accessibility audit with no critical or serious violation (the moderate and minor ones
-  are printed, and the README lists them);
+  are printed, and docs/readers.md lists them);
 - every chapter: states the profile its numbers come from, numbered figures (``Fig. <chapter>.<n>``)
   with images and captions, exercise solutions collapsed and opened by a click on their toggle,
   a "Download notebook" link to a notebook with outputs, and an "Open in Colab" link exactly when
@@ -18,11 +18,15 @@ page's JavaScript run, and checks what the reader sees:
 - every page: no console error while it loads, no build jargon (outside the API reference and
   the status page); every chapter: its notebook has no MyST left and shows the page's glued
   values, in order, and it links to its PDF;
+- every figure of a chapter (a PNG the chapter's code drew): its smallest text, from the font size
+  and dpi its PNG records (``lecturekit.plotting.png_with_text_record``) and the width the desktop
+  page (1280-px viewport) shows it at, is at least ``MIN_TEXT_PX`` CSS pixels
+  (``--figures`` prints the per-figure table only);
 - every page again on a 390x844 phone (axe; nothing wider than the screen outside a scrolling
   container; the menu button opens the drawer with every chapter) and where the system asks for
   dark mode (the theme follows; axe).
 
-Usage: python tools/check_site.py [--site _build/html]   (exit 1 on any problem)
+Usage: python tools/check_site.py [--site _build/html] [--figures]   (exit 1 on any problem)
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import shutil
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -136,6 +141,7 @@ def check_page(page, doc: str, executable: bool, has_repository: bool) -> list[s
             break
     if executable:
         problems += check_chapter(page, doc, text, has_repository)
+        problems += check_figures(page, doc)
     return problems
 
 
@@ -237,6 +243,84 @@ def check_notebook(nb: dict, href: str, page_glue: list[str]) -> list[str]:
     return problems
 
 
+# Keep in step with lecturekit.plotting (not imported: the check reads the built site only).
+MIN_TEXT_PX = 9.0
+FONT_KEY, DPI_KEY, TEXT_KEY = "lecturekit:min-font-pt", "lecturekit:dpi", "lecturekit:min-font-text"
+
+# Every image of the article, loaded (not lazily left out), with its natural and shown width.
+IMAGES_JS = """async () => {
+  const imgs = [...document.querySelectorAll('main img')];
+  await Promise.all(imgs.map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }));
+  return imgs.map(i => {
+    const fig = i.closest('figure');
+    const cap = fig && fig.querySelector('figcaption');
+    const num = cap ? (cap.innerText.match(/Fig\\. \\d+\\.\\d+/) || [''])[0] : '';
+    return {src: i.currentSrc || i.src, natural: i.naturalWidth, shown: i.getBoundingClientRect().width, figure: num};
+  });
+}"""
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """The tEXt/iTXt entries of a PNG (``{}`` for anything else)."""
+    import struct
+    import zlib
+
+    out: dict[str, str] = {}
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return out
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"tEXt" and b"\0" in body:
+            key, value = body.split(b"\0", 1)
+            out[key.decode("latin-1")] = value.decode("latin-1")
+        elif kind == b"iTXt" and b"\0" in body:
+            key, rest = body.split(b"\0", 1)
+            compressed, rest = rest[0], rest[2:]
+            _lang, _translated, text = rest.split(b"\0", 2)
+            out[key.decode("latin-1")] = (zlib.decompress(text) if compressed else text).decode("utf8")
+        elif kind == b"IEND":
+            break
+    return out
+
+
+def figure_text_sizes(page) -> list[dict]:
+    """Per image of the page: its figure number, widths, the font record and the smallest text in CSS px."""
+    rows = []
+    for img in page.evaluate(IMAGES_JS):
+        record = png_text(page.request.get(img["src"]).body()) if img["src"].split("?")[0].endswith(".png") else {}
+        row = {**img, "name": img["src"].rsplit("/", 1)[-1][:12], "pt": None, "dpi": None, "px": None, "text": ""}
+        if FONT_KEY in record and DPI_KEY in record and img["natural"]:
+            row["pt"], row["dpi"] = float(record[FONT_KEY]), float(record[DPI_KEY])
+            row["px"] = row["pt"] * row["dpi"] / 72 * img["shown"] / img["natural"]
+            row["text"] = record.get(TEXT_KEY, "")
+        elif DPI_KEY in record:
+            row["text"] = "(no text)"
+        rows.append(row)
+    return rows
+
+
+def check_figures(page, doc: str) -> list[str]:
+    problems = []
+    for row in figure_text_sizes(page):
+        what = f"figure {row['figure'] or row['name']} on {doc}"
+        if row["text"] == "(no text)":
+            continue  # a picture without any text: nothing to read
+        if row["px"] is None:
+            problems.append(
+                f"{what} has no text-size record in its PNG (draw it in a chapter that calls lk.book.setup)"
+            )
+        elif row["px"] < MIN_TEXT_PX:
+            problems.append(
+                f"{what}: smallest text {row['px']:.1f} px < {MIN_TEXT_PX:g} px ({row['pt']:g} pt {row['text']!r}, "
+                f"{row['natural']} px wide shown at {row['shown']:.0f} px): fewer panels per row, a figure "
+                f"at most {672 / row['dpi']:.2f} in wide, or larger fonts"
+            )
+    return problems
+
+
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 
 # Elements of the article that stick out of the viewport and are not inside a scrolling container.
@@ -268,16 +352,8 @@ OVERFLOW_JS = """() => {
 
 def check_phone(browser, route, origin: str, doc: str, executable: set[str]) -> list[str]:
     """The page on a 390x844 phone: axe, nothing wider than the screen, the chapter drawer opens on a tap."""
-    problems = []
-    context = browser.new_context(**PHONE)
-    context.route("**/*", route)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.goto(f"{origin}/{doc}.html", wait_until="load")
-        wait_for_math(page)
-        blocking, _ = audit(page)
-        problems += [f"accessibility: {b}" for b in blocking]
+    with opened(browser, route, f"{origin}/{doc}.html", **PHONE) as page:
+        problems = [f"accessibility: {b}" for b in audit(page)[0]]
         over = page.evaluate(OVERFLOW_JS)
         if over["items"] or over["page"] > 1:
             problems.append(
@@ -303,38 +379,52 @@ def check_phone(browser, route, origin: str, doc: str, executable: set[str]) -> 
             ]
             if missing:
                 problems.append(f"tapping the menu button does not show the chapters ({len(missing)} not visible)")
-    finally:
-        context.close()
     return problems
 
 
 def check_dark(browser, route, origin: str, doc: str) -> list[str]:
     """The page where the system asks for dark mode: the theme follows, axe finds nothing serious."""
-    context = browser.new_context(color_scheme="dark")
+    with opened(browser, route, f"{origin}/{doc}.html", color_scheme="dark") as page:
+        problems = [f"accessibility: {b}" for b in audit(page)[0]]
+        if page.evaluate("() => document.documentElement.dataset.theme") != "dark":
+            problems.insert(0, "the page does not switch to its dark theme")
+    return problems
+
+
+@contextmanager
+def opened(browser, route, url: str, **options):
+    """``url`` loaded (math typeset) in a new browser context with ``options``, requests through ``route``."""
+    context = browser.new_context(**options)
     context.route("**/*", route)
     page = context.new_page()
     page.set_default_timeout(60_000)
     try:
-        page.goto(f"{origin}/{doc}.html", wait_until="load")
+        page.goto(url, wait_until="load")
         wait_for_math(page)
-        problems = []
-        if page.evaluate("() => document.documentElement.dataset.theme") != "dark":
-            problems.append("the page does not switch to its dark theme")
-        blocking, _ = audit(page)
-        problems += [f"accessibility: {b}" for b in blocking]
+        yield page
     finally:
         context.close()
-    return problems
 
 
 def audit(page) -> tuple[list[str], list[str]]:
-    """axe-core on the page: (blocking violations, other violations), one line each."""
+    """axe-core on the page: (blocking violations, other violations), one line each.
+
+    After the page's CSS transitions and animations settled: the theme switches to dark mode by
+    script after load, and axe measuring a colour halfway through its transition reported a
+    contrast the reader never sees (intermittently, one element on a page).
+    """
     from axe_playwright_python.sync_playwright import Axe
 
+    page.evaluate(
+        "() => Promise.all(document.getAnimations()"
+        ".filter(a => a.effect && a.effect.getTiming().iterations !== Infinity)"  # a spinner never ends
+        ".map(a => a.finished.catch(() => null)))"
+    )
     results = Axe().run(page, options={"resultTypes": ["violations"]})
     blocking, other = [], []
     for v in results.response["violations"]:
-        line = f"{v['impact']}: {v['id']} ({len(v['nodes'])}x) {v['help']}"
+        where = ", ".join(" ".join(map(str, n.get("target", []))) for n in v["nodes"][:3])
+        line = f"{v['impact']}: {v['id']} ({len(v['nodes'])}x) {v['help']} [{where}]"
         (blocking if v["impact"] in BLOCKING_IMPACTS else other).append(line)
     return blocking, other
 
@@ -420,9 +510,47 @@ def check_pages(
     return {"lines": lines, "failures": failures, "minor": minor}
 
 
+def figures_table(browser_path: str, origin: str, docs: list[str]) -> list[dict]:
+    """Every chapter figure's smallest text at the desktop width: one row per image, in page order."""
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        page = browser.new_context().new_page()
+        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(origin) else r.abort())
+        for doc in docs:
+            page.goto(f"{origin}/{doc}.html", wait_until="load")
+            rows += [{"page": doc, **row} for row in figure_text_sizes(page)]
+        browser.close()
+    return rows
+
+
+def print_figures(rows: list[dict]) -> int:
+    print(
+        f"{'page':<22} {'figure':<9} {'natural':>7} {'shown':>6} {'font pt':>7} {'dpi':>4} {'text px':>7}"
+        "  smallest text"
+    )
+    bad = 0
+    for r in rows:
+        px = f"{r['px']:7.1f}" if r["px"] is not None else "      -"
+        pt = f"{r['pt']:7g}" if r["pt"] is not None else "      -"
+        dpi = f"{r['dpi']:4g}" if r["dpi"] is not None else "   -"
+        low = r["px"] is not None and r["px"] < MIN_TEXT_PX or (r["px"] is None and r["text"] != "(no text)")
+        bad += low
+        name = r["figure"] or r["name"]
+        print(
+            f"{r['page'].removeprefix('book/'):<22} {name:<9} {r['natural']:7d} {r['shown']:6.0f} {pt} {dpi} {px}"
+            f"  {r['text'][:30]!r}{'  < ' + format(MIN_TEXT_PX, 'g') + ' px' if low else ''}"
+        )
+    print(f"check_site --figures: {len(rows)} images, {bad} below {MIN_TEXT_PX:g} px or without a record")
+    return 1 if bad else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html")
+    parser.add_argument("--figures", action="store_true", help="only the chapters' figures: smallest text in px")
     args = parser.parse_args()
     if not (args.site / "index.html").exists():
         sys.exit(f"check_site: no site at {args.site}; run `make book` first")
@@ -430,6 +558,13 @@ def main() -> int:
 
     executable = {doc for doc, _ in discover(ROOT, load_config(ROOT).exclude_patterns)}
     docs = toc_docnames(ROOT)
+    if args.figures:
+        server, port = serve(args.site)
+        try:
+            rows = figures_table(browser_path, f"http://127.0.0.1:{port}", [d for d in docs if d in executable])
+        finally:
+            server.shutdown()
+        return print_figures(rows)
     index_path = args.site / "_notebooks" / "index.json"
     has_repository = bool(index_path.exists() and json.loads(index_path.read_text()).get("repository"))
     server, port = serve(args.site)

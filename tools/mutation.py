@@ -65,12 +65,19 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         "src/bookbuild/deps.py",
         [
             "tests/test_bookbuild_deps.py",
-            "tests/test_planmemo.py",
-            "tests/test_bookbuild.py::test_profile_packages_data_and_threads_are_in_the_key",
+            "tests/test_bookbuild_planmemo.py",
+            "tests/test_bookbuild_plan.py::test_profile_packages_data_and_threads_are_in_the_key",
         ],
     ),
+    "bookbuild/digests": (
+        "src/bookbuild/digests.py",
+        ["tests/test_bookbuild_digests.py", "tests/test_bookbuild_deps.py"],
+    ),
     "bookbuild/store": ("src/bookbuild/store.py", ["tests/test_bookbuild_store.py"]),
-    "bookbuild/results": ("src/bookbuild/results.py", ["tests/test_bookbuild_diff.py"]),
+    "bookbuild/results": (
+        "src/bookbuild/results.py",
+        ["tests/test_bookbuild_results.py", "tests/test_bookbuild_diff.py"],
+    ),
     "bookbuild/diff": ("src/bookbuild/diff.py", ["tests/test_bookbuild_diff.py"]),
     "bookbuild/execute": (
         "src/bookbuild/execute.py",
@@ -81,7 +88,15 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "bookbuild/book": ("src/bookbuild/book.py", ["tests/test_bookbuild_book.py"]),
     "bookbuild/config": (
         "src/bookbuild/config.py",
-        ["tests/test_bookbuild_config.py", "tests/test_bookbuild_standin.py", "tests/test_bookbuild_deps.py"],
+        [
+            "tests/test_bookbuild_config.py",
+            "tests/test_bookbuild_deps.py",
+            # the stand-in switch end to end (Config.standin decides where a stand-in run keeps its files)
+            "tests/test_bookbuild_build.py::test_standin_run_executes_apart_and_is_never_rendered",
+            "tests/test_bookbuild_build.py::test_standin_kernels_skip_the_chapters_claims_but_run_every_cell",
+            "tests/test_bookbuild_build.py::test_execute_fails_on_a_glue_key_no_cell_defines",
+            "tests/test_bookbuild_glue.py",
+        ],
     ),
 }
 
@@ -89,8 +104,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 # separate work folder, and its score is then a lower bound (labelled "fast tests"). The cache and
 # disentanglement tests used to be here (14-30 s each); they now train on a few digits and fit
 # fewer boosting stages where their claim allows, and every module runs with all its tests.
-# The mini-book builds of test_bookbuild_diff.py start kernels (seconds each); the fast tests there
-# check results and diff on notebooks and reports made in the test.
+# The mini-book builds of test_bookbuild_diff.py and the last section of test_bookbuild_execute.py
+# start kernels (seconds each); the fast tests there check results, diff and execute on notebooks,
+# reports and stand-in kernels made in the test.
 _DIFF_BUILDS = [
     f"tests/test_bookbuild_diff.py::{name}"
     for name in (
@@ -101,16 +117,30 @@ _DIFF_BUILDS = [
         "test_two_builds_compared_by_their_manifests_and_stores",
     )
 ]
+_EXECUTE_BUILDS = [
+    f"tests/test_bookbuild_execute.py::{name}"
+    for name in (
+        "test_first_build_executes_second_reuses",
+        "test_prose_edit_executes_nothing",
+        "test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs",
+        "test_code_edit_executes_that_chapter_only",
+        "test_corrupt_or_half_written_entries_are_re_executed_never_used",
+        "test_parallel_output_is_identical_to_serial",
+        "test_shards_execute_separately_and_merge",
+        "test_failing_cell_fails_the_chapter_and_stores_nothing",
+    )
+]
 SLOW: dict[str, list[str]] = {
     "training": ["tests/test_training.py::test_a_few_supervised_epochs_make_neighbours_agree_more"],  # 3 epochs
     "bookbuild/results": _DIFF_BUILDS,
     "bookbuild/diff": _DIFF_BUILDS,
+    "bookbuild/execute": _EXECUTE_BUILDS,
 }
 
 # Tests about this checkout itself (where its kernels import the library from), which cannot pass in
 # the copy under _build/mutation/: always left out there.
-_THIS_CHECKOUT = "tests/test_bookbuild_config.py::test_this_checkouts_environment_imports_this_checkouts_library"
-ELSEWHERE: dict[str, list[str]] = {"bookbuild/execute": [_THIS_CHECKOUT], "bookbuild/config": [_THIS_CHECKOUT]}
+_THIS_CHECKOUT = "tests/test_bookbuild_execute.py::test_this_checkouts_environment_imports_this_checkouts_library"
+ELSEWHERE: dict[str, list[str]] = {"bookbuild/execute": [_THIS_CHECKOUT]}
 
 # mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), reduced to what the score needs.
 KILLED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}

@@ -22,6 +22,9 @@ import yaml
 #: The suffixes a ``_toc.yml`` entry without one may stand for, in the order they are looked for.
 PAGE_SUFFIXES = (".md", ".ipynb")
 
+#: A chapter rendered alone reads its own manifest (written by :mod:`bookbuild.build`), not the book's.
+MANIFEST_ENV = "BOOKBUILD_MANIFEST"
+
 #: A page holding this directive (the build-status page) describes the whole book.
 STATUS_DIRECTIVE = "{execution-status}"
 
@@ -126,7 +129,41 @@ def chapter_toc(root: Path, docname: str) -> dict:
         for doc, path in rest
         if doc == docname or not (is_executable(path) or STATUS_DIRECTIVE in path.read_text(encoding="utf8"))
     ]
-    return {"format": "jb-book", "root": landing, "chapters": [{"file": d} for d in kept]}
+    if not is_numbered(root, docname):
+        return {"format": "jb-book", "root": landing, "chapters": [{"file": d} for d in kept]}
+    # Numbered in the book: numbered alone too, so its {numref}s to sections and figures resolve.
+    others = [{"file": d} for d in kept if d != docname]
+    return {
+        "format": "jb-book",
+        "root": landing,
+        "parts": [{"numbered": True, "chapters": [{"file": docname}]}] + ([{"chapters": others}] if others else []),
+    }
+
+
+def is_numbered(root: Path, docname: str) -> bool:
+    """Whether ``_toc.yml`` numbers ``docname``'s sections (``numbered`` on it, its part, or ``defaults``)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+
+    def walk(node: object, numbered: bool) -> bool | None:
+        if isinstance(node, list):
+            for item in node:
+                found = walk(item, numbered)
+                if found is not None:
+                    return found
+            return None
+        if not isinstance(node, dict):
+            return None
+        numbered = bool(node.get("numbered", numbered))
+        if "file" in node and _strip(str(node["file"])) == docname:
+            return numbered
+        for key in ("parts", "chapters", "sections"):
+            found = walk(node.get(key), numbered)
+            if found is not None:
+                return found
+        return None
+
+    default = bool((toc.get("defaults") or {}).get("numbered", False))
+    return bool(walk({k: v for k, v in toc.items() if k != "root"}, default))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ the store.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -32,9 +33,10 @@ import yaml
 
 from bookbuild import config as config_mod
 from bookbuild import diff, record, render
-from bookbuild.book import Paths, chapter_toc
+from bookbuild.book import MANIFEST_ENV, Paths, chapter_toc
 from bookbuild.config import Config, ConfigError
 from bookbuild.deps import Library
+from bookbuild.digests import Digests
 from bookbuild.execute import Outcome, WrongLibrary, device_description, execute
 from bookbuild.plan import Chapter, plan
 from bookbuild.store import Store
@@ -62,10 +64,13 @@ class Context:
     profile: str
     library: Library
     store: Store
+    digests: Digests  # the one change detector: every file's SHA-256, remembered on its stat stamp
     say: Callable[[str], None] = say
 
     def plan(self, only: list[str] | None = None) -> list[Chapter]:
-        return plan(self.config, self.profile, only, self.library, self.paths)
+        chapters = plan(self.config, self.profile, only, self.library, self.paths, self.digests)
+        self.digests.save()
+        return chapters
 
 
 def context(root: Path, package: str | None = None, library_root: str | None = None) -> Context:
@@ -75,7 +80,7 @@ def context(root: Path, package: str | None = None, library_root: str | None = N
     config = dataclasses.replace(config, **overrides)
     config.apply_kernel_env()
     paths = config.paths()
-    return Context(config, paths, config.profile(), config.library(), Store(paths.store))
+    return Context(config, paths, config.profile(), config.library(), Store(paths.store), Digests(paths.digests))
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,7 @@ def build(ctx: Context, req: Request) -> int:
 
     # 4. hand over and 5. render
     if req.chapter is not None:
-        return _render_chapter(ctx, outcomes, started)
+        return _render_chapter(ctx, outcomes, manifest, started)
     return _render_book(ctx, req, outcomes, manifest, started)
 
 
@@ -185,7 +190,8 @@ def _render_book(ctx: Context, req: Request, outcomes: list[Outcome], manifest: 
     """The whole site, unless nothing it is made from changed since the last render."""
     site = ctx.paths.book_site()
     index = site.html / "index.html"
-    stamp = render.render_stamp(ctx.config, outcomes)
+    stamp = render.render_stamp(ctx.config, outcomes, ctx.digests)
+    ctx.digests.save()
     if not (req.strict or req.all_pages) and render.load_stamp(ctx.paths) == stamp and index.exists():
         ctx.say(
             f"  nothing changed since the last render; the site is up to date ({time.perf_counter() - started:.1f} s)"
@@ -202,17 +208,29 @@ def _render_book(ctx: Context, req: Request, outcomes: list[Outcome], manifest: 
     return rc
 
 
-def _render_chapter(ctx: Context, outcomes: list[Outcome], started: float) -> int:
+def _render_chapter(ctx: Context, outcomes: list[Outcome], manifest: dict, started: float) -> int:
     """One chapter alone, strictly, with the landing page and the reference pages so its links resolve.
 
-    The book's manifest and render stamp are left as they are: they describe the whole book.
+    The book's manifest and render stamp are left as they are: they describe the whole book. The
+    chapter's own manifest (its current key) goes beside its site, and the Sphinx side reads that
+    one (``$BOOKBUILD_MANIFEST``): the book's may name an older execution of this chapter.
     """
     (chapter,) = [o.chapter for o in outcomes]
     site = ctx.paths.chapter_site(chapter.docname)
     site.out.mkdir(parents=True, exist_ok=True)
     site.toc.write_text(yaml.safe_dump(chapter_toc(ctx.paths.root, chapter.docname), sort_keys=False))
+    own = site.out / "exec-manifest.json"
+    own.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     render.sync_jupyter_cache(site.jupyter_cache, outcomes, ctx.store)
-    rc = render.sphinx(ctx.paths.root, site, True, True, ctx.say)
+    previous = os.environ.get(MANIFEST_ENV)
+    os.environ[MANIFEST_ENV] = str(own)
+    try:
+        rc = render.sphinx(ctx.paths.root, site, True, True, ctx.say)
+    finally:
+        if previous is None:
+            os.environ.pop(MANIFEST_ENV, None)
+        else:
+            os.environ[MANIFEST_ENV] = previous
     if rc == 0:
         ctx.say(f"done in {time.perf_counter() - started:.1f} s. Chapter: {site.html / chapter.docname}.html")
     return rc

@@ -19,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from bookbuild.config import Config
-from bookbuild.util import atomic_write, package_versions
+from bookbuild.util import package_versions
 from importgraph import Library, file_digest
 from importgraph import parse as _parse
 
@@ -41,22 +41,22 @@ __all__ = [
 ]
 
 
-def read_notebook(path: Path, memo=None) -> nbformat.NotebookNode:
+def read_notebook(path: Path, memo=None, digest: Callable[[Path], str] = file_digest) -> nbformat.NotebookNode:
     """Read a chapter (MyST Markdown or ``.ipynb``) exactly as myst-nb does (so cache hashes agree).
 
     ``memo``: a :class:`bookbuild.planmemo.ChapterMemo`, which returns the notebook read last time
-    if the text is the same.
+    if the file's content (its ``digest``, :class:`bookbuild.digests.Digests`) is the same.
     """
-    text = path.read_text(encoding="utf8")
 
     def read():
+        text = path.read_text(encoding="utf8")
         if path.suffix == ".ipynb":  # myst-nb's standard_nb_read
             return nbformat.reads(text, as_version=4)
         from myst_nb.core.read import read_myst_markdown_notebook  # the renderer: imported when needed
 
         return read_myst_markdown_notebook(text, path=path)
 
-    return memo.notebook(text, read) if memo is not None else read()
+    return memo.notebook(digest(path), read) if memo is not None else read()
 
 
 def code_sources(nb: nbformat.NotebookNode) -> list[str]:
@@ -79,49 +79,9 @@ def data_files(config: Config, profile: str) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-#: A file changed less than this many seconds before it is looked at is hashed, not looked up:
-#: file-system timestamps tick coarsely (a jiffy), so two writes within one tick can leave the
-#: same stamp (git calls such entries "racy").
-RACY_SECONDS = 2.0
-
-
-def _stamp(p: Path, st: os.stat_result) -> str:
-    """What identifies one version of a file without reading it.
-
-    The change time (ctime) cannot be set from user space, so a rewrite to the same size whose
-    modification time is put back (``touch -r``, ``cp -p``, an unpacked archive) still changes it;
-    the inode catches a file replaced by another (a rename over it).
-    """
-    return f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}|{st.st_dev}"
-
-
-def data_digest(
-    config: Config, profile: str, memo_file: Path | None = None, now: float | None = None
-) -> dict[str, str]:
-    """``{label: sha256}`` of the profile's data files.
-
-    Digests are memoized in ``memo_file`` on :func:`_stamp` (path, size, mtime, ctime, inode), and
-    a file that changed within :data:`RACY_SECONDS` of ``now`` is always hashed afresh.
-    """
-    memo: dict[str, str] = {}
-    if memo_file and memo_file.exists():
-        try:
-            memo = json.loads(memo_file.read_text())
-        except (ValueError, OSError):
-            memo = {}
-    now = time.time() if now is None else now
-    out: dict[str, str] = {}
-    keep: dict[str, str] = {}  # the memo of the files seen now (stamps of older versions are dropped)
-    for label, p in data_files(config, profile).items():
-        st = p.stat()
-        k = _stamp(p, st)
-        racy = now - max(st.st_mtime, st.st_ctime) < RACY_SECONDS
-        out[label] = file_digest(p) if racy or k not in memo else memo[k]
-        if not racy:
-            keep[k] = out[label]
-    if memo_file and keep and keep != memo:
-        atomic_write(memo_file, json.dumps(keep, indent=0))
-    return out
+def data_digest(config: Config, profile: str, digest: Callable[[Path], str] = file_digest) -> dict[str, str]:
+    """``{label: sha256}`` of the profile's data files (``digest``: the build's :class:`~bookbuild.digests.Digests`)."""
+    return {label: digest(p) for label, p in data_files(config, profile).items()}
 
 
 @dataclass(frozen=True)
@@ -159,11 +119,13 @@ def chapter_key(
     config: Config | None = None,
     memo=None,
     library_digest: str = "",
+    digest: Callable[[Path], str] = file_digest,
 ) -> ChapterKey:
     """Hash everything the outputs of notebook ``nb`` depend on.
 
     ``memo`` (with ``library_digest``, see :mod:`bookbuild.planmemo`): reuse the modules found last
-    time if the code cells and every library file are the same.
+    time if the code cells and every library file are the same. ``digest``: a file's SHA-256 (the
+    build's :class:`~bookbuild.digests.Digests`).
     """
     sources = code_sources(nb)
 
@@ -177,7 +139,7 @@ def chapter_key(
     components = {
         "code": hashlib.sha256(json.dumps(sources).encode()).hexdigest(),
         "kernel": nb.metadata.get("kernelspec", {}).get("name", ""),
-        "modules": {m: file_digest(library.file(m)) for m in sorted(modules)},
+        "modules": {m: digest(library.file(m)) for m in sorted(modules)},
         "profile": profile,
         "env": {k: os.environ.get(k, "") for k in (config.key_env if config else ())},
         "packages": package_versions(config.key_packages if config else ()),

@@ -5,9 +5,12 @@ cell) and walks the library's import graph with :mod:`ast`; on a build after a p
 about as long as Sphinx's own start. Both results are pure functions of file contents, so each
 chapter keeps its last results in ``_build/plan-memo/<chapter>.json``:
 
-- the notebook, keyed by the SHA-256 of the chapter's text and the myst-nb and nbformat versions;
+- the notebook, keyed by the SHA-256 of the chapter's file and the myst-nb and nbformat versions;
 - its library modules, keyed by the SHA-256 of its code cells and of every file of the library
   (names and contents).
+
+File digests come from the build's one change detector (:mod:`bookbuild.digests`), so an unchanged
+tree is not read at all.
 
 A miss recomputes and replaces the entry; an unreadable file is a miss. Keys are computed from the
 current contents every time, so a memo can make planning faster, never different.
@@ -18,30 +21,27 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 import nbformat
 
-from bookbuild.util import atomic_write
+from bookbuild.util import atomic_write, package_versions
+from importgraph import file_digest
+
+# What reads a notebook: a new version may read the same text differently.
+READERS = ("myst-nb", "nbformat")
 
 
 def _versions() -> str:
-    out = []
-    for name in ("myst-nb", "nbformat"):
-        try:
-            out.append(f"{name}={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            out.append(f"{name}=absent")
-    return ";".join(out)
+    return ";".join(f"{k}={v}" for k, v in package_versions(READERS).items())
 
 
-def library_fingerprint(root: Path, package: str) -> str:
-    """SHA-256 over the names and contents of every ``.py`` file of the package."""
+def library_fingerprint(root: Path, package: str, digest: Callable[[Path], str] = file_digest) -> str:
+    """SHA-256 over the names and contents (``digest``) of every ``.py`` file of the package."""
     h = hashlib.sha256(package.encode())
     top = root / package
     for f in sorted(top.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+        h.update(str(f.relative_to(root)).encode() + b"\0" + digest(f).encode() + b"\0")
     return h.hexdigest()
 
 
@@ -58,8 +58,9 @@ class ChapterMemo:
             except (OSError, ValueError):
                 self.data = {}
 
-    def notebook(self, text: str, read: Callable[[], nbformat.NotebookNode]) -> nbformat.NotebookNode:
-        key = hashlib.sha256((_versions() + "\0" + text).encode()).hexdigest()
+    def notebook(self, content: str, read: Callable[[], nbformat.NotebookNode]) -> nbformat.NotebookNode:
+        """The notebook read last time if ``content`` (the file's digest) is the same, else ``read()``."""
+        key = hashlib.sha256((_versions() + "\0" + content).encode()).hexdigest()
         if self.data.get("notebook_key") == key and isinstance(self.data.get("notebook"), dict):
             return nbformat.from_dict(self.data["notebook"])
         nb = read()

@@ -25,6 +25,7 @@ from bookbuild.inprocess import jupyter_book_build
 from bookbuild.record import ANSI
 from bookbuild.store import Store
 from bookbuild.util import atomic_write, package_versions
+from importgraph import file_digest
 
 # Packages whose versions change the rendered HTML.
 RENDER_PACKAGES = (
@@ -53,17 +54,17 @@ def _files(source: Path):
                 yield Path(folder) / name
 
 
-def render_stamp(config: Config, outcomes: list[Outcome]) -> dict:
+def render_stamp(config: Config, outcomes: list[Outcome], digest: Callable[[Path], str] = file_digest) -> dict:
     """Everything the rendered site depends on: its sources, the chapters' keys, the renderer's versions.
 
     The sources are :meth:`Config.site_sources` (the pages' folders, the library, whose docstrings the
-    API reference renders, the configuration); each file is identified by its size and times.
+    API reference renders, the configuration); each file counts by its content (``digest``: the
+    build's :class:`~bookbuild.digests.Digests`, which reads only what changed).
     """
     sources = {}
     for source in config.site_sources():
         for f in _files(source):
-            st = f.stat()
-            sources[str(f.relative_to(config.root))] = [st.st_mtime_ns, st.st_size]
+            sources[str(f.relative_to(config.root))] = digest(f)
     versions = {k: v for k, v in package_versions(RENDER_PACKAGES).items() if k != "python"}
     return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes}, "renderer": versions}
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -20,7 +22,7 @@ from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
 from bookbuild import notebooks
-from bookbuild.book import Paths, safe_name
+from bookbuild.book import MANIFEST_ENV, Paths, pages, safe_name
 
 # Where the build keeps the manifest and the store, relative to the book root (a rendered build is
 # never a stand-in run, so the real layout).
@@ -28,7 +30,7 @@ _LAYOUT = Paths(Path())
 
 
 def _manifest(app) -> tuple[dict, str]:
-    path = Path(app.srcdir) / app.config.bookbuild_manifest
+    path = Path(os.environ.get(MANIFEST_ENV) or Path(app.srcdir) / app.config.bookbuild_manifest)
     if not path.exists():
         return {}, ""
     raw = path.read_bytes()
@@ -293,6 +295,8 @@ def _references(app):
     for term, (doc, labelid) in std._terms.items():
         refs.terms[term] = url(doc, labelid)
     refs.citations = _citations(app)
+    for label, title in _labels_elsewhere(app).items():  # a chapter rendered alone: the book's other pages
+        refs.sections.setdefault(label, (title, ""))
     return refs
 
 
@@ -300,7 +304,9 @@ def _write_notebooks(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
     manifest, _ = _manifest(app)
-    found = {doc: p for doc, info in manifest.get("chapters", {}).items() if (p := _store_notebook(app, doc, info))}
+    # Only this site's pages: a chapter rendered alone has the whole book's manifest but one chapter.
+    chapters = {doc: info for doc, info in manifest.get("chapters", {}).items() if doc in app.env.found_docs}
+    found = {doc: p for doc, info in chapters.items() if (p := _store_notebook(app, doc, info))}
     if found:
         notebooks.write_all(
             Path(app.outdir),
@@ -346,11 +352,15 @@ def _unique_solution_ids(app, doctree, docname: str) -> None:
 
 
 def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
-    """Leave out what a page does not use: MathJax where it has no formula, Thebe everywhere.
+    """Leave out what a page does not use: MathJax, Thebe, sphinx-design.
+
+    MathJax goes where the page has no formula, Thebe everywhere, sphinx-design's style sheet and
+    script where the page has no design element (card, grid, tab).
 
     jupyter-book sets Sphinx's asset policy to "always", so every page loaded all of MathJax
     (1.2 MB) even without a formula; Thebe (live code, off in _config.yml) still declared its
-    configuration twice (a console error on every page) and loaded its script.
+    configuration twice (a console error on every page) and loaded its script; sphinx-design's
+    62 kB served only the landing page's cards.
     """
     scripts = context.get("script_files")
     if scripts is None:
@@ -358,6 +368,7 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
     # The page's own formulas: MathDomain.has_equations also counts every page in its toctree, which
     # made the landing page load MathJax.
     has_math = bool(app.env.get_domain("math").data.get("has_equations", {}).get(pagename))
+    has_design = bool(re.search(r'class="(?:[^"]*\s)?sd-', str(context.get("body", ""))))
 
     def keep(js) -> bool:
         name = str(getattr(js, "filename", js) or "")
@@ -366,18 +377,30 @@ def _lighter_pages(app, pagename, templatename, context, doctree) -> None:
             return False
         if not has_math and ("mathjax" in name.lower() or "MathJax" in body):
             return False
-        return True
+        return has_design or not name.endswith("design-tabs.js")
 
     scripts[:] = [js for js in scripts if keep(js)]
     styles = context.get("css_files")
     if styles is not None:
-        styles[:] = [css for css in styles if "thebe" not in str(getattr(css, "filename", css) or "").lower()]
+        names = [(css, str(getattr(css, "filename", css) or "").lower()) for css in styles]
+        styles[:] = [css for css, name in names if "thebe" not in name and (has_design or "sphinx-design" not in name)]
 
 
 # sphinx-mathjax-offline copies all of MathJax 3 (24 MB: every combined bundle, SVG output and its
-# fonts); the pages load tex-chtml.js, which fetches only the CHTML woff-v2 fonts, TeX extensions
-# on demand, and the accessibility tools (a11y/, sre/, ui/) when a reader opens them from its menu.
-MATHJAX_KEEP = ("tex-chtml.js", "input/tex/extensions/", "output/chtml/fonts/woff-v2/", "a11y/", "sre/", "ui/")
+# fonts); the pages load the loader (startup.js, ``mathjax_path``) and the components _config.yml's
+# ``mathjax3_config.loader.load`` names with what they need: the core, TeX input, CommonHTML output
+# and its font data, assistive MathML; TeX extensions on demand and the CHTML woff-v2 fonts.
+# No menu (ui/menu.js alone is 0.43 MB): the formulas' hidden MathML is what screen readers read.
+MATHJAX_KEEP = (
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "input/tex/extensions/",
+    "output/chtml.js",
+    "output/chtml/fonts/tex.js",
+    "output/chtml/fonts/woff-v2/",
+    "a11y/assistive-mml.js",
+)
 
 
 def _prune_mathjax(app, exception) -> None:
@@ -392,6 +415,22 @@ def _prune_mathjax(app, exception) -> None:
             path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+
+
+def _mathjax_path(app, config) -> None:
+    """``bookbuild_mathjax_path`` as Sphinx's ``mathjax_path``: sphinx-mathjax-offline sets its own in setup."""
+    if config.bookbuild_mathjax_path:
+        config.mathjax_path = config.bookbuild_mathjax_path
+
+
+def _lighten(app, exception) -> None:
+    """Font Awesome's 1.5 MB script, unused icons and search scripts out of the site (bookbuild.lighten)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from bookbuild.lighten import lighten
+
+    options = getattr(app.config, "html_theme_options", None) or {}
+    lighten(Path(app.outdir), search_as_you_type=bool(options.get("search_as_you_type", False)))
 
 
 def _theme_mode(app, pagename, templatename, context, doctree) -> None:
@@ -433,6 +472,37 @@ def _memoise_pybtex_plugins() -> None:
     pybtex.plugin._load_entry_point = load
 
 
+_LABEL = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n(?:[ \t]*\n)*(?:#+[ \t]+(?P<title>.+))?", re.MULTILINE)
+
+
+def _labels_elsewhere(app) -> dict[str, str]:
+    """Labels (lower case) of the book's pages that this site leaves out, with the heading each names.
+
+    Empty for the whole book; a chapter rendered alone (``make chapter``) leaves the other chapters out.
+    """
+    found = getattr(app, "_bookbuild_elsewhere", None)
+    if found is None:
+        found = {}
+        for doc, path in pages(Path(app.srcdir)):
+            if doc not in app.env.found_docs and path.suffix == ".md":
+                for m in _LABEL.finditer(path.read_text(encoding="utf8")):
+                    found[m["label"].lower()] = (m["title"] or m["label"]).strip()
+        app._bookbuild_elsewhere = found
+    return found
+
+
+def _elsewhere_in_the_book(app, env, node, contnode):
+    """A chapter rendered alone: a reference to a label of a page this site leaves out.
+
+    Such a reference resolves in the whole book, so it is not an error here: it renders as its
+    text, without a link, instead of an "undefined label" warning that fails the strict build. A
+    label that no page of ``_toc.yml`` defines still warns.
+    """
+    if node.get("refdomain") != "std" or node.get("reftype") not in ("ref", "numref"):
+        return None
+    return contnode if node.get("reftarget", "").lower() in _labels_elsewhere(app) else None
+
+
 def setup(app):
     _memoise_pybtex_plugins()
     app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
@@ -440,15 +510,19 @@ def setup(app):
     app.add_config_value("bookbuild_install_package", "", "env")
     app.add_config_value("bookbuild_install_requirement", "{source}", "env")
     app.add_config_value("bookbuild_notebooks_branch", "notebooks", "env")
+    app.add_config_value("bookbuild_mathjax_path", "", "html")
+    app.connect("config-inited", _mathjax_path, priority=900)
     app.connect("html-page-context", _theme_mode, priority=501)
     app.connect("doctree-read", _detach_foreign_documents)
     app.connect("doctree-resolved", _run_links)
     app.connect("doctree-resolved", _unique_solution_ids)
     app.connect("build-finished", _write_notebooks)
     app.connect("build-finished", _prune_mathjax, priority=900)  # after sphinx-mathjax-offline copied it
+    app.connect("build-finished", _lighten, priority=900)
     # After sphinx.ext.mathjax added it (500), before any handler that returns a template name (which
     # ends the event: Sphinx emits html-page-context with emit_firstresult).
     app.connect("html-page-context", _lighter_pages, priority=501)
     app.connect("env-get-outdated", _outdated)
+    app.connect("missing-reference", _elsewhere_in_the_book)
     app.add_directive("execution-status", ExecutionStatus)
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True, "env_version": 1}

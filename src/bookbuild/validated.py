@@ -8,7 +8,9 @@ notebook's SHA-256 (the entry that was compared), the nbval version and the dige
 sanitizer file. Later runs skip a chapter whose record matches all of these; any change to the
 chapter's key (code, imported modules, packages, data, environment) finds no record and
 re-validates it, and so does a new nbval version or an edited sanitizer. ``--full`` (``make nbval
-FULL=1``, the main-branch workflow) validates every chapter and refreshes the records.
+FULL=1``, the main-branch workflow) validates every chapter and refreshes the records. Each cell
+may run for the build's cell timeout (``_config.yml``'s ``execute.timeout``; ``--cell-timeout``
+overrides).
 
 A record is written only for a notebook every one of whose code cells passed (or was skipped by an
 ``nbval-skip`` marker) and none failed; the per-cell outcomes come from a small pytest plugin
@@ -30,14 +32,11 @@ from pathlib import Path
 
 import nbformat
 
+from bookbuild.build import context, say
 from bookbuild.deps import code_sources
 from bookbuild.store import Store
 
 REPORT_ENV = "BOOKBUILD_NBVAL_REPORT"
-
-
-def _say(message: str) -> None:
-    print(message, flush=True)
 
 
 def nbval_version() -> str:
@@ -113,8 +112,6 @@ def notebook_passed(counts: dict[str, int] | None, nb: nbformat.NotebookNode) ->
 
 
 def cmd_nbval(args: argparse.Namespace) -> int:
-    from bookbuild.build import context
-
     ctx = context(args.root, args.package, args.library_root)
     version, sanitizer = nbval_version(), sanitizer_digest(args.sanitize)
     out: Path = args.out if args.out.is_absolute() else ctx.paths.root / args.out
@@ -134,30 +131,34 @@ def cmd_nbval(args: argparse.Namespace) -> int:
         nbformat.write(entry.nb, target)
         pending[str(target)] = (ch, entry)
     if missing:
-        _say(f"error: no executed outputs for {', '.join(missing)} with the current inputs; run `make book` first")
+        say(f"error: no executed outputs for {', '.join(missing)} with the current inputs; run `make book` first")
         return 1
     for doc in skipped:
-        _say(f"nbval: {doc} skipped: its current key already passed nbval {version} with this sanitizer")
+        say(f"nbval: {doc} skipped: its current key already passed nbval {version} with this sanitizer")
     if not pending:
-        _say(f"nbval: all {len(skipped)} chapter(s) already validated for their current keys (FULL=1 validates all)")
+        say(f"nbval: all {len(skipped)} chapter(s) already validated for their current keys (FULL=1 validates all)")
         return 0
     workers = min(len(pending), max(1, 2 * args.cores))
     report = out / "report.json"
     report.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "bookbuild.validated"]
     cmd += ["-n", str(workers), "--dist", "loadscope"] if workers > 1 else []
-    cmd += ["--nbval", *sorted(pending), "--nbval-cell-timeout", str(args.cell_timeout)]
+    timeout = args.cell_timeout or ctx.config.timeout  # the build's one cell timeout, unless overridden
+    cmd += ["--nbval", *sorted(pending), "--nbval-cell-timeout", str(timeout)]
+    # nbval's 60 s default for a kernel to start is missed on a loaded 2-core machine ("Kernel died
+    # before replying to kernel_info" for every cell of one chapter): the cell timeout bounds it too.
+    cmd += ["--nbval-kernel-startup-timeout", str(timeout)]
     cmd += ["--nbval-sanitize-with", str(args.sanitize)] if args.sanitize else []
-    _say(f"nbval: validating {len(pending)} chapter(s): " + " ".join(cmd))
+    say(f"nbval: validating {len(pending)} chapter(s): " + " ".join(cmd))
     rc = subprocess.call(cmd, cwd=ctx.paths.root, env={**os.environ, REPORT_ENV: str(report)})
     outcomes = json.loads(report.read_text()) if report.exists() else {"files": {}}
     for path, (ch, entry) in sorted(pending.items()):
         if notebook_passed(outcomes["files"].get(Path(path).name), entry.nb):
             record = {**record_for(entry.meta, version, sanitizer), "validated_at": datetime.now(UTC).isoformat()}
             ctx.store.put_validation(ch.name, ch.key.key, record)
-            _say(f"nbval: {ch.docname} [{ch.key.key}] passed; recorded in the store")
+            say(f"nbval: {ch.docname} [{ch.key.key}] passed; recorded in the store")
         else:
-            _say(f"nbval: {ch.docname} [{ch.key.key}] did not pass; not recorded")
+            say(f"nbval: {ch.docname} [{ch.key.key}] did not pass; not recorded")
     return rc
 
 
@@ -172,7 +173,9 @@ def add_parser(sub) -> None:  # noqa: ANN001 -- argparse's subparsers action
     v.add_argument("--full", action="store_true", help="validate every chapter, recorded or not (make nbval FULL=1)")
     v.add_argument("--out", type=Path, default=Path("_build/nbval"), help="where the notebooks are written")
     v.add_argument("--sanitize", type=Path, default=None, help="nbval's --nbval-sanitize-with file")
-    v.add_argument("--cell-timeout", type=int, default=600, help="seconds per cell")
+    v.add_argument(
+        "--cell-timeout", type=int, default=None, help="seconds per cell (default: _config.yml's execute.timeout)"
+    )
     v.add_argument(
         "--cores",
         type=int,

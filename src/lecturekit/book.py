@@ -21,12 +21,14 @@ GLUE_DIGITS = 10
 
 
 def setup(seed: int = 0, threads: int = 1) -> np.random.Generator:
-    """Prepare a chapter's kernel: seed torch once, limit threads, set table display.
+    """Prepare a chapter's kernel: seed torch once, limit threads, set table display and figure output.
 
     One thread for torch and for NumPy's BLAS (through threadpoolctl): the chapters' models are
     small, so it costs little, and reductions then run in a fixed order, so a rebuild -- or a
-    reader running the notebook by hand -- prints the book's exact digits. Call it once, in the
-    chapter's first cell; the library itself never seeds global state.
+    reader running the notebook by hand -- prints the book's exact digits. In a notebook, figures
+    are shown through :func:`lecturekit.plotting.install_png_formatter` (their PNG records the
+    smallest font used). Call it once, in the chapter's first cell; the library itself never
+    seeds global state.
 
     Args:
         seed: seeds torch's global generator and the returned NumPy generator.
@@ -48,6 +50,9 @@ def setup(seed: int = 0, threads: int = 1) -> np.random.Generator:
     torch.set_num_threads(threads)
     threadpool_limits(threads)
     pd.set_option("display.precision", 3)
+    from lecturekit.plotting import install_png_formatter
+
+    install_png_formatter()  # figures carry their smallest font, for the site's readability check
     return np.random.default_rng(seed)
 
 
@@ -149,6 +154,20 @@ def spread(values: Any, percent: bool = False, decimals: int | None = None) -> s
     places = 2 if decimals is None else decimals
     text = f"{mean:.{places}f}{unit}"
     return text if n == 1 else f"{text} ± {0:.{places}f}{unit}"
+
+
+def exceeds_spread(low: Any, high: Any) -> bool:
+    """Whether ``high``'s runs lie above ``low``'s by more than the spread: the book's bar for a comparison.
+
+    True when the two "mean ± std" intervals of :data:`SPREAD_CONVENTION` do not overlap, i.e.
+    ``mean(high) - mean(low) > std(low) + std(high)`` (sample stds; a single run counts as std 0).
+
+    >>> exceeds_spread([0.80, 0.82, 0.81], [0.90, 0.91, 0.92]), exceeds_spread([0.80, 0.90], [0.85, 0.95])
+    (True, False)
+    """
+    (m_low, s_low, _), (m_high, s_high, _) = mean_spread(low), mean_spread(high)
+    s_low, s_high = (0.0 if not np.isfinite(s) else s for s in (s_low, s_high))
+    return bool(m_high - m_low > s_low + s_high)
 
 
 def spread_table(columns: dict[str, dict[str, Any]], percent: Iterable[str] = ()) -> Any:

@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps([{"kind": type(i).__name__, **asdict(i)} for i in manifest()], indent=1, sort_keys=True))
         return 0
     offline = args.verify_only
-    if not offline and os.environ.get("LECTUREKIT_OFFLINE", "0").strip().lower() in ("1", "true", "yes"):
+    if not offline and _profile.flag("LECTUREKIT_OFFLINE"):
         print("error: LECTUREKIT_OFFLINE is set; use --verify-only or unset it", file=sys.stderr)
         return 2
     hub = args.torch_home / "hub" if args.torch_home is not None else None

@@ -258,7 +258,7 @@ def denoising_score_matching(energy: Energy, y: torch.Tensor, sigma: float, gene
         Scalar tensor (differentiable w.r.t. the energy's parameters).
 
     >>> g = torch.Generator().manual_seed(0)
-    >>> float(denoising_score_matching(lambda y: (y ** 2).sum(1) / 2, torch.zeros(4, 2), 1.0, g)) < 10
+    >>> denoising_score_matching(lambda y: (y ** 2).sum(1) / 2, torch.zeros(4, 2), 1.0, g).item() < 10
     True
     """
     _check_points(y)

@@ -10,7 +10,14 @@ Every encoder maps images ``(n, 1, 28, 28)`` in [0, 1] to embeddings ``(n, d)``.
 - ``digits-ssl`` -- the same CNN trained without labels, SimCLR-style (InfoNCE between two
   views made by rotation, zoom-crop, shift and noise).
 
-The three CNNs take a ``seed`` (``load("digits-ssl", seed=1)``): it seeds the initial weights and,
+A control, listed only by ``names(controls=True)``:
+
+- ``digits-supervised-aug`` -- ``digits-supervised``'s recipe trained on ``digits-ssl``'s
+  augmented views instead of the clean digits. It separates what the augmentations give from what
+  the self-supervised objective gives. Controls are left out of the default listing so that a
+  chapter sweeping the registry does not gain a row it never discusses.
+
+The CNNs take a ``seed`` (``load("digits-ssl", seed=1)``): it seeds the initial weights and,
 for the trained ones, the training run, whose weights are cached per seed.
 
 ``full`` profile (adds, may download):
@@ -127,6 +134,8 @@ def _seeded_cnn(seed: int = 0) -> SmallCNN:
 
 SUPERVISED = training.TrainConfig(method="supervised", epochs=8, batch_size=64, lr=3e-3, weight_decay=1e-4)
 SSL = training.TrainConfig(method="simclr", epochs=10, batch_size=128, lr=6e-3, weight_decay=1e-4, temperature=0.2)
+SUPERVISED_AUG = dataclasses.replace(SUPERVISED, augment=True, max_angle=SSL.max_angle)
+"""``SUPERVISED`` on one augmented view per image per step, from the view distribution of ``SSL``."""
 SEEDS = (0, 1, 2)
 """The seeds the book trains each trained encoder with (``load(name, seed=s)``)."""
 
@@ -259,6 +268,7 @@ class EncoderSpec:
     description: str
     build: Callable[..., nn.Module]
     seeded: bool = False  # build takes the seed (random initialisation and training)
+    control: bool = False  # listed by names(controls=True) only
 
 
 _REGISTRY: dict[str, EncoderSpec] = {
@@ -280,20 +290,35 @@ _REGISTRY: dict[str, EncoderSpec] = {
             lambda seed: _trained(SSL, "digits-ssl", seed),
             seeded=True,
         ),
+        EncoderSpec(
+            "digits-supervised-aug",
+            "lite",
+            "small CNN, labels + digits-ssl's augmentations, 128-d",
+            lambda seed: _trained(SUPERVISED_AUG, "digits-supervised-aug", seed),
+            seeded=True,
+            control=True,
+        ),
         EncoderSpec("resnet18-imagenet", "full", "torchvision ResNet18, ImageNet-1k supervised, 512-d", _resnet18),
         EncoderSpec("dinov2-vits14", "full", "DINOv2 ViT-S/14, self-supervised (LVD-142M), 384-d", _dinov2_vits14),
     ]
 }
 
 
-def names(profile: str | None = None) -> list[str]:
+def names(profile: str | None = None, controls: bool = False) -> list[str]:
     """Encoders available in a profile (default: the active one); ``full`` includes the ``lite`` ones.
+
+    Args:
+        profile: ``lite`` or ``full``; default ``$LECTUREKIT_PROFILE``.
+        controls: also list the control encoders (``digits-supervised-aug``), after the others.
 
     >>> names("lite")
     ['pixels', 'random-cnn', 'digits-supervised', 'digits-ssl']
+    >>> names("lite", controls=True)[-1]
+    'digits-supervised-aug'
     """
     p = _profile.active(profile)
-    return [s.name for s in _REGISTRY.values() if s.profile == "lite" or p == "full"]
+    available = [s for s in _REGISTRY.values() if s.profile == "lite" or p == "full"]
+    return [s.name for s in available if not s.control] + [s.name for s in available if controls and s.control]
 
 
 def seeds(name: str) -> tuple[int, ...]:
@@ -307,9 +332,9 @@ def seeds(name: str) -> tuple[int, ...]:
     return SEEDS if _REGISTRY[name].seeded else (0,)
 
 
-def describe(profile: str | None = None) -> dict[str, str]:
-    """``{name: description}`` for the encoders of a profile, in registry order."""
-    return {name: _REGISTRY[name].description for name in names(profile)}
+def describe(profile: str | None = None, controls: bool = False) -> dict[str, str]:
+    """``{name: description}`` for the encoders of a profile, in the order of :func:`names`."""
+    return {name: _REGISTRY[name].description for name in names(profile, controls)}
 
 
 def load(name: str, profile: str | None = None, device: str | torch.device | None = None, seed: int = 0) -> nn.Module:
@@ -332,7 +357,7 @@ def load(name: str, profile: str | None = None, device: str | torch.device | Non
     torch.Size([2, 784])
     """
     p = _profile.active(profile)
-    valid = names(p)
+    valid = names(p, controls=True)
     if name not in valid:
         hint = ""
         if name in _REGISTRY:

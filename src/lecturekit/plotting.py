@@ -2,6 +2,15 @@
 
 Captions belong in the chapter (the cell's ``mystnb: figure`` metadata), so these functions
 set axis labels and legends but no titles, except panel titles in multi-panel figures.
+
+Figures are made for the page's text column: :data:`COLUMN_IN` inches at the notebook's
+:data:`DPI` fill the 672-px column of the desktop page at their natural size, so a font of
+``pt`` points shows ``pt * DPI / 72`` CSS pixels tall. A wider figure is shrunk to the column and
+its text with it. :func:`smallest_text` finds the smallest font any drawn text uses;
+:func:`install_png_formatter` (called by :func:`lecturekit.book.setup`) writes it, with the dpi,
+into every figure's PNG, and the site check (``tools/check_site.py``) computes each figure's
+smallest text in CSS pixels from it and the size the figure is shown at: at least
+:data:`MIN_TEXT_PX`.
 """
 
 from __future__ import annotations
@@ -12,6 +21,109 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+#: The desktop page's text column (sphinx-book-theme at a 1280-px viewport), in CSS pixels.
+COLUMN_PX = 672
+#: Dots per inch of the figures a chapter shows (matplotlib's and the inline backend's default).
+DPI = 100
+#: A figure this wide (inches, at :data:`DPI`) fills the column at its natural size.
+COLUMN_IN = COLUMN_PX / DPI
+#: The smallest text a figure may show on the desktop page, in CSS pixels.
+MIN_TEXT_PX = 9.0
+#: PNG text keys of the record :func:`png_with_text_record` writes.
+RECORD_KEYS = ("lecturekit:min-font-pt", "lecturekit:dpi", "lecturekit:min-font-text")
+
+
+def smallest_text(fig: Figure) -> tuple[float, str] | None:
+    """``(points, text)`` of the smallest font any text of ``fig`` is drawn with; None without text.
+
+    The figure is drawn once with a renderer that records every ``draw_text`` call, so only
+    text that is really drawn counts: tick labels of hidden axes, empty strings and invisible
+    artists do not. Mathtext counts at its base size (its super- and subscripts are 70 % of it).
+
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.set_title("small", fontsize=6); _ = ax.set_xticks([])
+    >>> smallest_text(fig)
+    (6.0, 'small')
+    """
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    seen: list[tuple[float, str]] = []
+
+    class Recording(RendererAgg):
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            if s.strip():
+                seen.append((float(prop.get_size_in_points()), s))
+            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+        def draw_tex(self, gc, x, y, s, prop, angle, *, mtext=None):
+            if s.strip():
+                seen.append((float(prop.get_size_in_points()), s))
+            return super().draw_tex(gc, x, y, s, prop, angle, mtext=mtext)
+
+    fig.draw(Recording(max(1, int(fig.bbox.width)), max(1, int(fig.bbox.height)), fig.dpi))
+    return min(seen, key=lambda t: t[0]) if seen else None
+
+
+def text_px(font_pt: float, dpi: float, natural_px: float, shown_px: float) -> float:
+    """CSS pixels a ``font_pt`` font of a PNG saved at ``dpi`` is tall when the image is shown scaled.
+
+    ``natural_px``: the PNG's width; ``shown_px``: the width the page shows it at.
+
+    >>> round(text_px(7, 100, 1000, 672), 2)  # a 10-inch figure shrunk to the column
+    6.53
+    """
+    if natural_px <= 0 or dpi <= 0:
+        raise ValueError(f"natural_px and dpi must be positive; got {natural_px}, {dpi}")
+    return font_pt * dpi / 72 * shown_px / natural_px
+
+
+def png_with_text_record(fig: Figure, dpi: float | None = None, **kwargs) -> bytes:
+    """``fig`` as PNG bytes (tight bounding box) carrying its smallest font and dpi as PNG text.
+
+    The keys are :data:`RECORD_KEYS`; ``kwargs`` go to ``savefig``.
+    """
+    import io
+
+    dpi = float(dpi or fig.dpi)
+    small = smallest_text(fig)
+    record = {"lecturekit:dpi": f"{dpi:g}"}
+    if small is not None:
+        record["lecturekit:min-font-pt"] = f"{small[0]:g}"
+        record["lecturekit:min-font-text"] = small[1][:60].encode("latin-1", "replace").decode("latin-1")
+    buffer = io.BytesIO()
+    options = {"bbox_inches": "tight", "facecolor": fig.get_facecolor(), "edgecolor": fig.get_edgecolor()}
+    fig.canvas.print_figure(buffer, format="png", dpi=dpi, metadata=record, **{**options, **kwargs})
+    return buffer.getvalue()
+
+
+def install_png_formatter() -> bool:
+    """Show every figure of the running IPython kernel through :func:`png_with_text_record`.
+
+    Returns False (and does nothing) outside IPython. The inline backend is loaded first, so
+    that its own one-time formatter setup cannot replace this one later.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    import base64
+
+    plt.get_backend()
+    plt.close(plt.figure())  # loads the backend module now (matplotlib loads it on the first figure)
+    formatter = shell.display_formatter.formatters["image/png"]
+
+    def show(fig: Figure) -> str | None:
+        if not fig.axes and not fig.lines:  # as IPython does: an empty figure shows nothing
+            return None
+        return base64.b64encode(png_with_text_record(fig)).decode("ascii")
+
+    formatter.for_type(Figure, show)
+    return True
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 3.6)) -> Axes:
@@ -30,7 +142,10 @@ def images(
     n = x.shape[0]
     nrows = int(np.ceil(n / ncols))
     if axes is None:
-        _, axes = plt.subplots(nrows, ncols, figsize=(0.8 * ncols, 0.9 * nrows), layout="constrained", squeeze=False)
+        side = min(0.8, COLUMN_IN / ncols)  # the grid fits the column
+        _, axes = plt.subplots(
+            nrows, ncols, figsize=(side * ncols, (side + 0.1) * nrows), layout="constrained", squeeze=False
+        )
     flat = np.asarray(axes).ravel()
     for i, ax in enumerate(flat):
         ax.axis("off")
@@ -93,9 +208,13 @@ def loop(
 
 
 def panels(n: int, ncols: int | None = None, size: float = 2.6) -> np.ndarray:
-    """A row (or grid) of ``n`` square panels; returns the flat axes array."""
+    """A row (or grid) of ``n`` square panels, at most :data:`COLUMN_IN` wide; returns the flat axes array.
+
+    ``size`` is a panel's side in inches; panels shrink when ``ncols`` of them would not fit the column.
+    """
     ncols = ncols or n
     nrows = int(np.ceil(n / ncols))
+    size = min(size, COLUMN_IN / ncols)
     _, axes = plt.subplots(
         nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), layout="constrained", squeeze=False
     )
@@ -242,6 +361,7 @@ def image_rows(
     if x.ndim != 5 or x.shape[0] != len(row_labels):
         raise ValueError(f"x must be (rows, cols, 1, h, w) with {len(row_labels)} rows; got {x.shape}")
     rows, cols = x.shape[:2]
+    size = min(size, (COLUMN_IN - 0.9) / cols)  # the grid fits the column
     _, axes = plt.subplots(
         rows,
         cols,
@@ -339,4 +459,89 @@ def spectra(values: Mapping[str, np.ndarray], ax: Axes | None = None, floor: flo
     ax.set(xlabel="eigenvalue rank", ylabel="share of the variance", yscale="log")
     ax.legend(frameon=False, fontsize=7)
     ax.grid(alpha=0.3)
+    return ax
+
+
+def seed_dots(
+    values: Mapping[str, Mapping[str, Sequence[float]]],
+    label: str,
+    ax: Axes | None = None,
+    horizontal: bool = False,
+    log: bool = False,
+    reference: float | None = None,
+) -> Axes:
+    """Results over seeds as one dot per seed and a bar at their mean: a slot per category, groups side by side.
+
+    ``values`` maps a group (a method, a design: one colour, one legend entry) to a mapping from
+    category (a factor, a metric: one slot along the axis) to that group's values, one per seed.
+    Every group names the same categories; the first group's order is kept. ``label`` names the
+    value axis; ``horizontal`` lists the categories top to bottom instead of left to right; ``log``
+    makes the value axis logarithmic (labelled 1, 2, 5 per decade when the values span two decades
+    or less); ``reference`` draws a dotted line at that value (chance, a
+    bound). The legend (two groups or more) sits above the axes, clear of the dots.
+
+    >>> ax = seed_dots({"SimCLR": {"5-NN": [0.91, 0.93], "probe": [0.9, 0.92]},
+    ...                 "rotation": {"5-NN": [0.85, 0.86], "probe": [0.8, 0.83]}}, "accuracy")
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], [t.get_text() for t in ax.get_xticklabels()]
+    (['SimCLR', 'rotation'], ['5-NN', 'probe'])
+    >>> ax.collections[1].get_offsets()[:, 1].tolist()    # the rotation group's dots, slot by slot
+    [0.85, 0.86, 0.8, 0.83]
+    """
+    if not values:
+        raise ValueError("values is empty: pass {group: {category: [one value per seed]}}")
+    groups = list(values)
+    categories = list(values[groups[0]])
+    for group in groups:
+        if set(values[group]) != set(categories):
+            raise ValueError(
+                f"every group must name the same categories; {group!r} has {sorted(values[group])}, "
+                f"{groups[0]!r} has {sorted(categories)}"
+            )
+    data = {(g, c): np.asarray(values[g][c], dtype=float).ravel() for g in groups for c in categories}
+    empty = [key for key, v in data.items() if v.size == 0]
+    if empty:
+        raise ValueError(f"each (group, category) needs at least one value; none for {empty}")
+    bad = [key for key, v in data.items() if not np.isfinite(v).all() or (log and (v <= 0).any())]
+    if bad:
+        need = "finite, positive values (log=True)" if log else "finite values"
+        raise ValueError(f"seed_dots needs {need}; not so for {bad}")
+    ax = _axes(ax)
+    slot = 0.8 / len(groups)
+    for i, group in enumerate(groups):
+        centres = np.arange(len(categories)) + (i - (len(groups) - 1) / 2) * slot
+        pos, val = [], []
+        for centre, category in zip(centres, categories, strict=True):
+            v = data[group, category]
+            pos.extend(centre + np.linspace(-0.25, 0.25, len(v)) * slot if len(v) > 1 else [centre])
+            val.extend(v)
+        means = [data[group, c].mean() for c in categories]
+        xy = (val, pos) if horizontal else (pos, val)
+        ax.scatter(*xy, s=22, color=f"C{i}", alpha=0.85, linewidths=0, label=group, zorder=3)
+        mean_xy = (means, centres) if horizontal else (centres, means)
+        ax.plot(*mean_xy, ls="none", marker="|" if horizontal else "_", ms=14, mew=2, color=f"C{i}", zorder=2)
+    ticks = np.arange(len(categories))
+    if horizontal:
+        ax.set_yticks(ticks, categories)
+        ax.set_ylim(len(categories) - 0.5, -0.5)  # the first category on top
+        ax.set_xlabel(label)
+        ax.set_xscale("log" if log else "linear")
+        ax.grid(alpha=0.3, axis="x")
+    else:
+        ax.set_xticks(ticks, categories)
+        ax.set_xlim(-0.5, len(categories) - 0.5)
+        ax.set_ylabel(label)
+        ax.set_yscale("log" if log else "linear")
+        ax.grid(alpha=0.3, axis="y")
+    value_axis = ax.xaxis if horizontal else ax.yaxis  # after set_*scale, which resets the tickers
+    if log and np.log10(max(v.max() for v in data.values()) / min(v.min() for v in data.values())) <= 2:
+        # Within two decades the default minor labels (2x10^0, 3x10^0, ...) collide: label 1, 2, 5 per decade.
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+        value_axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        value_axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        value_axis.set_minor_formatter(NullFormatter())
+    if reference is not None:
+        (ax.axvline if horizontal else ax.axhline)(reference, color="0.4", ls=":", lw=1, zorder=1)
+    if len(groups) > 1:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=min(len(groups), 3), frameon=False, fontsize=9)
     return ax

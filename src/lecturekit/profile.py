@@ -26,6 +26,19 @@ DEFAULT_PROFILE = "lite"
 STANDIN_ENV = "LECTUREKIT_STANDIN"
 #: The file that marks a folder of stand-in files (it records their settings).
 STANDIN_MARKER = "STANDIN.json"
+#: The values that switch an environment flag on (any case; surrounding spaces are ignored).
+TRUE = ("1", "true", "yes")
+
+
+def flag(name: str) -> bool:
+    """Whether the environment variable ``name`` switches something on: ``1``, ``true`` or ``yes`` (any case).
+
+    Unset, empty or any other value is off. Every ``LECTUREKIT_*`` switch is read through this.
+
+    >>> flag("LECTUREKIT_NEVER_SET")
+    False
+    """
+    return os.environ.get(name, "").strip().lower() in TRUE
 
 
 def active(profile: str | None = None) -> str:
@@ -61,7 +74,7 @@ def downloads_allowed(profile: str | None = None) -> bool:
         return False
     if is_standin():
         return False
-    return os.environ.get("LECTUREKIT_OFFLINE", "0").strip().lower() not in ("1", "true", "yes")
+    return not flag("LECTUREKIT_OFFLINE")
 
 
 def is_standin() -> bool:
@@ -70,7 +83,7 @@ def is_standin() -> bool:
     >>> is_standin()
     False
     """
-    return os.environ.get(STANDIN_ENV, "0").strip().lower() in ("1", "true", "yes")
+    return flag(STANDIN_ENV)
 
 
 def standin_marker(folder: str | Path) -> dict | None:

@@ -7,8 +7,9 @@ comparisons see no progress output.
 
 from __future__ import annotations
 
-import os
 import sys
+
+from lecturekit.profile import flag
 
 
 def enabled() -> bool:
@@ -17,7 +18,7 @@ def enabled() -> bool:
     >>> isinstance(enabled(), bool)
     True
     """
-    return os.environ.get("LECTUREKIT_PROGRESS", "0").strip().lower() in ("1", "true", "yes")
+    return flag("LECTUREKIT_PROGRESS")
 
 
 def report(message: str) -> None:

@@ -33,7 +33,12 @@ class TrainConfig:
             of the steps, then cosine decay), which trains a small CNN in a few epochs.
         weight_decay: AdamW's decoupled weight decay.
         temperature: InfoNCE temperature (simclr only).
-        max_angle: largest rotation of the augmentations, in degrees (simclr only).
+        max_angle: largest rotation of the augmentations, in degrees (simclr, and supervised
+            with ``augment``).
+        augment: supervised only: each step sees one view per image from
+            :func:`lecturekit.transforms.augment` instead of the image itself -- the view
+            distribution simclr contrasts, so the two differ only in the objective (simclr always
+            augments; setting it there is an error).
         seed: seeds the heads, shuffling and augmentations (the backbone arrives initialised).
     """
 
@@ -44,6 +49,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     temperature: float = 0.2
     max_angle: float = 20.0
+    augment: bool = False
     seed: int = 0
 
 
@@ -58,7 +64,8 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.
 def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
     """Train ``backbone`` (images -> ``(n, d)``) on the digits' training split in place, and return it.
 
-    ``supervised`` adds a linear head over the 10 classes; ``simclr`` adds SimCLR's 2-layer
+    ``supervised`` adds a linear head over the 10 classes (with ``augment``, each batch is
+    replaced by one :func:`lecturekit.transforms.augment` view per image); ``simclr`` adds SimCLR's 2-layer
     projector with batch normalisation (Chen et al., 2020) and minimizes
     :func:`lecturekit.losses.info_nce` between two views from :func:`lecturekit.transforms.augment`.
     Heads are discarded: the backbone's output is the representation. The optimiser is AdamW with
@@ -66,6 +73,8 @@ def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
     """
     if config.method not in ("supervised", "simclr"):
         raise ValueError(f"unknown training method {config.method!r}; use 'supervised' or 'simclr'")
+    if config.augment and config.method != "supervised":
+        raise ValueError("augment=True applies to method='supervised' only; simclr always trains on augmented views")
     if config.epochs < 1 or config.batch_size < 2:
         raise ValueError(
             f"need epochs >= 1 and batch_size >= 2 (batch normalisation); got {config.epochs}, {config.batch_size}"
@@ -91,6 +100,8 @@ def train(backbone: nn.Module, config: TrainConfig, name: str) -> nn.Module:
         for idx in _batches(len(train_set), config.batch_size, g):
             x = train_set.x[idx]
             if config.method == "supervised":
+                if config.augment:
+                    x = transforms.augment(x, g, max_angle=config.max_angle)
                 loss = F.cross_entropy(head(backbone(x)), train_set.y[idx])
             else:
                 x_a = transforms.augment(x, g, max_angle=config.max_angle)

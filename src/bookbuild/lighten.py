@@ -1,0 +1,146 @@
+"""Lighter pages: the theme's icon bundle and unused search scripts left out of the built site.
+
+pydata-sphinx-theme 0.17 loads Font Awesome twice on every page: ``scripts/fontawesome.js``
+(1.5 MB, every icon as JavaScript, which rewrites each ``<i class="fa-...">`` into an inline SVG)
+and, through its style sheet, the icon webfonts (the solid one alone is 156 kB) with one CSS rule
+per icon (1,900 rules, 86 kB). The icons the pages show render from the CSS and the webfonts alone
+(upstream is moving the same way: pydata-sphinx-theme issue #2379, PR #2494), so
+:func:`lighten`, run after the HTML build:
+
+- removes the ``fontawesome.js`` script from every page and the bundle from ``_static``;
+- keeps only the CSS rules of the icons the site uses (named in its HTML pages or its scripts,
+  e.g. the search dialog's close button) and subsets the webfonts to those glyphs;
+- removes the search index and Sphinx's search scripts from every page but the search page when
+  search-as-you-type is off (the theme loads them everywhere for that feature only; the search
+  box sends the reader to the search page, which loads them itself).
+
+Every step reads the files Sphinx just copied (it copies the theme's static files on every
+build), so running it twice, or on pages an incremental build did not rewrite, is harmless.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["icon_codepoints", "icons_used", "lighten", "prune_icon_css", "strip_scripts"]
+
+FONTAWESOME_JS = re.compile(r'[ \t]*<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
+SEARCH_JS = re.compile(
+    r'[ \t]*<script[^>]*src="[^"]*(?:_static/searchtools\.js|_static/language_data\.js|searchindex\.js)"[^>]*>'
+    r"</script>\n?"
+)
+ICON_RULE = re.compile(r'((?:\.fa-[\w-]+:{1,2}before,?)+)\{content:"((?:[^"\\]|\\.)*)"\}')
+ICON_NAME = re.compile(r"\bfa-[a-z0-9]+(?:-[a-z0-9]+)*")
+FONT_DIR = "_static/vendor/fontawesome/webfonts"
+ICON_CSS = "_static/styles/pydata-sphinx-theme.css"
+
+
+def strip_scripts(html: str, search_as_you_type: bool, search_page: bool) -> str:
+    r"""``html`` without the Font Awesome bundle and (where unused) the search scripts.
+
+    >>> page = '<script defer src="_static/scripts/fontawesome.js?digest=1"></script>\n<p>x</p>'
+    >>> strip_scripts(page, search_as_you_type=False, search_page=False)
+    '<p>x</p>'
+    """
+    html = FONTAWESOME_JS.sub("", html)
+    if not search_as_you_type and not search_page:
+        html = SEARCH_JS.sub("", html)
+    return html
+
+
+def icons_used(texts: Iterable[str]) -> set[str]:
+    """Every ``fa-<name>`` token in ``texts`` (pages and scripts): a superset of the icons shown.
+
+    >>> sorted(icons_used(['<i class="fa-solid fa-magnifying-glass fa-lg"></i>']))
+    ['fa-lg', 'fa-magnifying-glass', 'fa-solid']
+    """
+    return {m.group(0) for text in texts for m in ICON_NAME.finditer(text)}
+
+
+def _css_string(value: str) -> str:
+    """A CSS string's characters, escapes (a backslash and hex digits) decoded."""
+    escape = re.compile(r"\\([0-9a-fA-F]{1,6}) ?|\\(.)")
+    return escape.sub(lambda m: chr(int(m.group(1), 16)) if m.group(1) else m.group(2), value)
+
+
+def icon_codepoints(css: str, names: set[str]) -> set[int]:
+    r"""The code points of the glyphs ``css`` gives the icons ``names``.
+
+    >>> icon_codepoints('.fa-search:before,.fa-magnifying-glass:before{content:"\\f002"}', {"fa-search"})
+    {61442}
+    """
+    points = set()
+    for m in ICON_RULE.finditer(css):
+        selectors = {s.split(":")[0][1:] for s in m.group(1).split(",") if s}
+        if selectors & names:
+            points.update(ord(c) for c in _css_string(m.group(2)))
+    return points
+
+
+def prune_icon_css(css: str, names: set[str]) -> str:
+    """``css`` without the rules of icons not in ``names`` (other rules untouched).
+
+    >>> prune_icon_css('.fa-a:before{content:"A"}.fa-b:before{content:"B"}.x{y:z}', {"fa-b"})
+    '.fa-b:before{content:"B"}.x{y:z}'
+    """
+
+    def keep(m: re.Match) -> str:
+        selectors = {s.split(":")[0][1:] for s in m.group(1).split(",") if s}
+        return m.group(0) if selectors & names else ""
+
+    return ICON_RULE.sub(keep, css)
+
+
+def _subset_font(path: Path, codepoints: set[int]) -> None:
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    flavor = "woff2" if path.suffix == ".woff2" else None
+    font = TTFont(path)
+    options = subset.Options()
+    options.flavor = flavor
+    options.layout_features = ["*"]
+    options.notdef_outline = True
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(codepoints) or [0x20])
+    subsetter.subset(font)
+    font.flavor = flavor
+    font.save(path)
+
+
+def lighten(outdir: Path, search_as_you_type: bool = False) -> dict[str, int]:
+    """Apply the module's steps to a built HTML site; returns bytes saved per kind of file."""
+    outdir = Path(outdir)
+    saved = {"html": 0, "fontawesome.js": 0, "css": 0, "fonts": 0}
+    pages = sorted(outdir.rglob("*.html"))
+    texts = []
+    for page in pages:
+        html = page.read_text(encoding="utf8")
+        lighter = strip_scripts(html, search_as_you_type, search_page=page == outdir / "search.html")
+        if lighter != html:
+            page.write_text(lighter, encoding="utf8")
+            saved["html"] += len(html) - len(lighter)
+        texts.append(lighter)
+    bundle = sorted((outdir / "_static" / "scripts").glob("fontawesome.js*"))
+    for path in bundle:
+        saved["fontawesome.js"] += path.stat().st_size
+        path.unlink()
+    scripts = [*(outdir / "_static").glob("*.js"), *(outdir / "_static" / "scripts").glob("*.js")]
+    texts += [p.read_text(encoding="utf8", errors="replace") for p in scripts]
+    css_path = outdir / ICON_CSS
+    if not css_path.exists():
+        return saved
+    names = icons_used(texts)
+    css = css_path.read_text(encoding="utf8")
+    codepoints = icon_codepoints(css, names)
+    pruned = prune_icon_css(css, names)
+    saved["css"] = len(css) - len(pruned)
+    css_path.write_text(pruned, encoding="utf8")
+    for font in sorted((outdir / FONT_DIR).glob("fa-*")):
+        if font.suffix in (".woff2", ".ttf"):
+            before = font.stat().st_size
+            _subset_font(font, codepoints)
+            saved["fonts"] += before - font.stat().st_size
+    return saved

@@ -1,0 +1,89 @@
+"""bookbuild.lighten on a small built site: Font Awesome's script out, icons kept, search scripts where needed."""
+
+import shutil
+from pathlib import Path
+
+import pydata_sphinx_theme
+import pytest
+
+from bookbuild import lighten
+
+THEME_STATIC = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+FONTS = THEME_STATIC / "vendor" / "fontawesome" / "webfonts"
+
+HEAD = (
+    '<script defer src="../_static/scripts/fontawesome.js?digest=abc"></script>\n'
+    '    <script src="../_static/searchtools.js"></script>\n'
+    '    <script src="../_static/language_data.js"></script>\n'
+    '    <script src="../searchindex.js"></script>\n'
+)
+CSS = (
+    '.fa-solid{font-weight:900}.fa-magnifying-glass:before,.fa-search:before{content:"\\f002"}'
+    '.fa-download:before{content:"\\f019"}.fa-xmark:before,.fa-close:before{content:"\\f00d"}'
+    '.fa-house:before{content:"\\f015"}.bd-header{color:red}'
+)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    if not FONTS.is_dir():
+        pytest.skip(f"pydata-sphinx-theme's webfonts not at {FONTS}")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "page.html").write_text(f'{HEAD}<i class="fa-solid fa-magnifying-glass"></i><p>text</p>')
+    (tmp_path / "search.html").write_text(HEAD.replace("../", "") + "<p>search</p>")
+    scripts = tmp_path / "_static" / "scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "fontawesome.js").write_text("x" * 1000)
+    (scripts / "fontawesome.js.map").write_text("{}")
+    (scripts / "theme.js").write_text('button.innerHTML = `<i class="fa-solid fa-xmark"></i>`;')
+    (tmp_path / "_static" / "styles").mkdir()
+    (tmp_path / lighten.ICON_CSS).write_text(CSS)
+    fonts = tmp_path / lighten.FONT_DIR
+    fonts.mkdir(parents=True)
+    for font in ("fa-solid-900.woff2", "fa-solid-900.ttf"):
+        shutil.copy(FONTS / font, fonts / font)
+    return tmp_path
+
+
+def cmap(path: Path) -> set[int]:
+    from fontTools.ttLib import TTFont
+
+    return set(TTFont(path).getBestCmap())
+
+
+def test_lighten_removes_the_script_keeps_used_icons_and_search_on_its_page(site: Path):
+    before = (site / lighten.FONT_DIR / "fa-solid-900.woff2").stat().st_size
+    assert {0xF002, 0xF019, 0xF00D, 0xF015} <= cmap(site / lighten.FONT_DIR / "fa-solid-900.woff2")
+    saved = lighten.lighten(site)
+
+    page = (site / "book" / "page.html").read_text()
+    assert "fontawesome.js" not in page and "searchindex.js" not in page and "searchtools.js" not in page
+    assert '<i class="fa-solid fa-magnifying-glass"></i><p>text</p>' in page
+    search = (site / "search.html").read_text()
+    assert "fontawesome.js" not in search
+    assert "searchindex.js" in search and "searchtools.js" in search and "language_data.js" in search
+    assert not list((site / "_static" / "scripts").glob("fontawesome.js*"))
+    assert saved["fontawesome.js"] == 1002
+
+    css = (site / lighten.ICON_CSS).read_text()
+    # The page's icon and the one a script inserts stay (with their aliases); the unused ones go.
+    assert ".fa-magnifying-glass:before,.fa-search:before" in css and ".fa-xmark:before" in css
+    assert "fa-download" not in css and "fa-house" not in css
+    assert ".fa-solid{font-weight:900}" in css and ".bd-header{color:red}" in css
+
+    for font in ("fa-solid-900.woff2", "fa-solid-900.ttf"):
+        kept = cmap(site / lighten.FONT_DIR / font)
+        assert {0xF002, 0xF00D} <= kept and not {0xF019, 0xF015} & kept
+    assert (site / lighten.FONT_DIR / "fa-solid-900.woff2").stat().st_size < before / 10
+    assert (site / lighten.FONT_DIR / "fa-solid-900.woff2").read_bytes()[:4] == b"wOF2"
+
+    # Twice is the same as once (an incremental build runs it over pages already lightened).
+    again = lighten.lighten(site)
+    assert (site / "book" / "page.html").read_text() == page and again["html"] == 0
+
+
+def test_search_as_you_type_keeps_the_search_scripts_on_every_page(site: Path):
+    shutil.rmtree(site / lighten.FONT_DIR)  # (subsetting is the slow part, tested above)
+    lighten.lighten(site, search_as_you_type=True)
+    page = (site / "book" / "page.html").read_text()
+    assert "fontawesome.js" not in page and "searchindex.js" in page
