@@ -138,9 +138,19 @@ def title_number(html: str) -> str:
     return (m.group(1) or "").strip()
 
 
+# myst-nb writes its style sheet into _static/ after the pages of a build: Sphinx stamps the link with
+# the file's checksum (``?v=``) only when the file was already there, so pages written by any
+# incremental build carry the stamp and a fresh build's do not (plain jupyter-book does the same).
+_MYSTNB_CSS_STAMP = re.compile(r'(href="_static/mystnb\.[0-9a-f]+\.css)\?v=[0-9a-f]+"')
+
+
 def page_files(html_dir: Path) -> dict[str, str]:
     """The pages of a built site (their HTML), by name; the build-status page (when built, by whom) left out."""
-    return {p.name: p.read_text() for p in sorted(html_dir.glob("*.html")) if p.name not in ("status.html",)}
+    return {
+        p.name: _MYSTNB_CSS_STAMP.sub(r'\1"', p.read_text())
+        for p in sorted(html_dir.glob("*.html"))
+        if p.name not in ("status.html",)
+    }
 
 
 @pytest.fixture
@@ -216,4 +226,15 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
     differ = [
         name for name in ours if ours[name].replace(str(root), "<root>") != theirs[name].replace(str(fresh), "<root>")
     ]
-    assert not differ, f"pages the preview left different from a fresh build: {differ}"
+    assert not differ, f"pages the preview left different from a fresh build: {differ}; first difference:\n" + (
+        first_difference(ours[differ[0]].replace(str(root), "<root>"), theirs[differ[0]].replace(str(fresh), "<root>"))
+        if differ
+        else ""
+    )
+
+
+def first_difference(ours: str, theirs: str) -> str:
+    """The first lines that differ, with a little context (preview's, then the fresh build's)."""
+    import difflib
+
+    return "\n".join(list(difflib.unified_diff(ours.splitlines(), theirs.splitlines(), "preview", "fresh", n=2))[:40])

@@ -33,6 +33,8 @@ import multiprocessing
 import os
 import socket
 import time
+import traceback
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -121,7 +123,13 @@ class Renderer:
 
     def submit(self, changed_paths=()) -> Future:
         """Start a rebuild (call from the server's main thread: the process is forked from the caller)."""
-        return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
+        try:
+            return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
+        except BrokenProcessPool:  # it died while idle (killed, out of memory): the pool refuses work
+            print("[preview] the renderer process died; starting a new one", flush=True)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
 
     def outcome(self, future: Future) -> str:
         """``"done"``, or ``"again"`` after replacing the renderer process (asked to, or it died)."""
@@ -153,21 +161,37 @@ class Renderer:
                 return
 
 
-def _watcher(paths, ignore, renderer: Renderer):
+def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Renderer):
     """sphinx-autobuild's watcher and reload socket, with every rebuild sent to ``renderer``.
 
-    (sphinx-autobuild itself runs each rebuild in a new process, which could keep nothing between saves.)
+    ``sources()``: what to watch, asked again after every rebuild; when it changed (a page added to
+    or dropped from the table of contents) the watch starts over on the new list, so a new page's
+    later saves are seen. (sphinx-autobuild itself runs each rebuild in a new process, which could
+    keep nothing between saves, and watches the paths it was started with.)
     """
     import watchfiles
     from sphinx_autobuild.server import RebuildServer
 
     class Watcher(RebuildServer):
         async def watch(self) -> None:
-            async for changes in watchfiles.awatch(*self.paths, watch_filter=lambda _, path: not self.ignore(path)):
-                await renderer.arun([Path(path).resolve() for (_, path) in changes])
-                self.flag.set()
+            while True:
+                paths = sources()
+                async for changes in watchfiles.awatch(*paths, watch_filter=lambda _, path: not self.ignore(path)):
+                    try:
+                        await renderer.arun([Path(path).resolve() for (_, path) in changes])
+                    except Exception:  # noqa: BLE001 -- the preview must go on watching
+                        traceback.print_exc()
+                        print("[preview] the rebuild failed in the preview itself (above); save to retry", flush=True)
+                    self.flag.set()
+                    if sources() != paths:
+                        print(f"[preview] now watching {_listed(sources(), root)}", flush=True)
+                        break
 
-    return Watcher(paths, ignore, change_callback=None)
+    return Watcher(sources(), ignore, change_callback=None)
+
+
+def _listed(paths: list[Path], root: Path) -> str:
+    return ", ".join(str(p.relative_to(root)) for p in paths)
 
 
 def serve(root: Path, package: str | None, library_root: str | None, jobs: int, host: str, port: int) -> int:
@@ -205,9 +229,18 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    paths = ctx.config.site_sources()
     ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
-    watcher = _watcher(paths, ignore, renderer)
+
+    watched = [ctx.config.site_sources()]
+
+    def sources() -> list[Path]:
+        try:
+            watched[0] = context(root, package, library_root).config.site_sources()
+        except Exception as err:  # noqa: BLE001 -- a half-saved _toc.yml: keep watching what was watched
+            print(f"[preview] cannot read the table of contents ({err}); watching what was watched", flush=True)
+        return watched[0]
+
+    watcher = _watcher(sources, root, ignore, renderer)
     app = Starlette(
         routes=[
             WebSocketRoute("/websocket-reload", watcher, name="reload"),
@@ -217,8 +250,7 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
         lifespan=watcher.lifespan,
     )
     print(
-        f"[preview] serving {site} on http://{host}:{port}/ ; watching "
-        f"{', '.join(str(p.relative_to(root)) for p in paths)} (Ctrl+C stops)",
+        f"[preview] serving {site} on http://{host}:{port}/ ; watching {_listed(watcher.paths, root)} (Ctrl+C stops)",
         flush=True,
     )
     try:
