@@ -225,6 +225,25 @@ def _run_links(app, doctree, docname: str) -> None:
 
 def _citations(app) -> dict:
     """Every bibliography entry as the page cites it: "(Author, year)" and its full reference."""
+    out = {}
+    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
+        out.update(_bib_citations(Path(app.srcdir) / name))
+    return out
+
+
+_BIB_CITATIONS: dict[str, tuple[str, dict]] = {}  # file -> (digest of its content, its citations)
+
+
+def _bib_citations(path: Path) -> dict:
+    """:func:`_citations` of one bibliography file, formatted once per content (the preview renders often)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    known = _BIB_CITATIONS.get(str(path))
+    if known is None or known[0] != digest:
+        known = _BIB_CITATIONS[str(path)] = (digest, _format_citations(path))
+    return known[1]
+
+
+def _format_citations(path: Path) -> dict:
     from pybtex.database import parse_file
     from pybtex.plugin import find_plugin
     from pybtex.richtext import Text
@@ -233,18 +252,17 @@ def _citations(app) -> dict:
 
     out = {}
     style = find_plugin("pybtex.style.formatting", "plain")()
-    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
-        bib = parse_file(str(Path(app.srcdir) / name))
-        formatted = {e.key: e.text.render_as("text") for e in style.format_entries(bib.entries.values())}
-        for key, entry in bib.entries.items():
-            people = entry.persons.get("author") or entry.persons.get("editor") or []
-            last = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
-            if len(last) > 2:
-                authors = f"{last[0]} et al."
-            else:
-                authors = " and ".join(last) or key
-            entry_text = " ".join(formatted.get(key, key).split())
-            out[key] = Citation(authors, entry.fields.get("year", "n.d."), entry_text)
+    bib = parse_file(str(path))
+    formatted = {e.key: e.text.render_as("text") for e in style.format_entries(bib.entries.values())}
+    for key, entry in bib.entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        last = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
+        if len(last) > 2:
+            authors = f"{last[0]} et al."
+        else:
+            authors = " and ".join(last) or key
+        entry_text = " ".join(formatted.get(key, key).split())
+        out[key] = Citation(authors, entry.fields.get("year", "n.d."), entry_text)
     return out
 
 
@@ -317,6 +335,7 @@ def _write_notebooks(app, exception) -> None:
             app.config.bookbuild_notebooks_branch,
             _references(app),
             {doc: Path(app.env.doc2path(doc)) for doc in found},
+            keys=Path(app.doctreedir) / "bookbuild-notebooks.json",
         )
 
 
