@@ -449,7 +449,11 @@ def _lighten(app, exception) -> None:
     from bookbuild.lighten import lighten
 
     options = getattr(app.config, "html_theme_options", None) or {}
-    lighten(Path(app.outdir), search_as_you_type=bool(options.get("search_as_you_type", False)))
+    lighten(
+        Path(app.outdir),
+        search_as_you_type=bool(options.get("search_as_you_type", False)),
+        state=Path(app.doctreedir) / "bookbuild-lighten.json",
+    )
 
 
 def _theme_mode(app, pagename, templatename, context, doctree) -> None:
