@@ -513,9 +513,10 @@ def write_all(
         except ValueError:  # a torn file: write every notebook again
             known = {}
     written = {}
+    shared = _references_digest(refs)
     for docname, path in notebooks.items():
         target = folder / f"{docname}.ipynb"
-        key = notebook_key(docname, path, (sources or {}).get(docname), package, requirement, refs)
+        key = notebook_key(docname, path, (sources or {}).get(docname), package, requirement, shared)
         written[docname] = key
         if keys is not None and known.get(docname) == key and target.exists():
             continue
@@ -539,15 +540,23 @@ def write_all(
 
 
 def notebook_key(
-    docname: str, executed: Path, source: Path | None, package: str, requirement: str | None, refs: References | None
+    docname: str, executed: Path, source: Path | None, package: str, requirement: str | None, references: str
 ) -> str:
-    """A digest of everything :func:`write_all` makes a chapter's reader notebook from."""
+    """A digest of everything :func:`write_all` makes a chapter's reader notebook from.
+
+    ``references``: :func:`_references_digest` of what the page's roles resolve to.
+    """
     digest = hashlib.sha256()
-    state = dataclasses.asdict(refs) if refs is not None else None
-    if state is not None:
-        state.pop("cited", None)  # filled while a notebook is converted, not an input
-    head = [docname, package, requirement, state]
-    digest.update(json.dumps(head, sort_keys=True, default=str).encode())
+    digest.update(json.dumps([docname, package, requirement, references]).encode())
     for f in (executed, source, Path(__file__)):
         digest.update(b"\0" + (f.read_bytes() if f is not None and f.exists() else b"(none)"))
     return digest.hexdigest()
+
+
+def _references_digest(refs: References | None) -> str:
+    """A digest of every number, title, citation and term in ``refs`` (``cited`` is filled while converting)."""
+    if refs is None:
+        return "(none)"
+    state = dataclasses.asdict(refs)
+    state.pop("cited", None)
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()

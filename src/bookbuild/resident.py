@@ -84,6 +84,8 @@ class ResidentSphinx:
         self._signature: dict | None = None
         self._stream = _Stream()
         self._collectors: list = []
+        # Each page's doctree as figure numbering last read it, with the pickled bytes it came from.
+        self._doctrees: dict[str, tuple[bytes, object]] = {}
         #: How many applications this object dropped (a new process is cleaner than a second one here).
         self.dropped = 0
         #: What the last build did: ``fresh`` (a new application) or ``reused``, the pages it re-read and wrote.
@@ -140,6 +142,7 @@ class ResidentSphinx:
         # build assumes start at zero: sphinx-external-toc's collector numbers chapters on from
         # its last count, so on a reused application the second build numbered them 10, 11, ...
         self._collectors = [(c, dict(vars(c))) for c in self._env_collectors()]
+        _number_figures_from_parsed_doctrees(self._doctrees)
 
     def _env_collectors(self) -> list:
         from sphinx.environment.collectors import EnvironmentCollector
@@ -164,6 +167,7 @@ class ResidentSphinx:
         if self._namespace is not None:
             self._namespace.close()
         self.app, self._namespace, self._signature, self._collectors = None, None, None, []
+        self._doctrees.clear()
 
     def current(self, root: Path, site: Site) -> bool:
         """Whether the application (if any) was made from the current configuration files."""
@@ -274,3 +278,41 @@ class ResidentSphinx:
             + f", wrote {len(written)}"
         )
         return render.report(site, rc, strict, start, say)
+
+
+def _number_figures_from_parsed_doctrees(parsed: dict[str, tuple[bytes, object]]) -> None:
+    """Let Sphinx number figures without unpickling every page's doctree on every build.
+
+    After each build, Sphinx's table-of-contents collector walks the doctree of every page to
+    number the figures (``assign_figure_numbers``), and ``env.get_doctree`` unpickles each one anew:
+    on this book about a fifth of a prose edit's render. The walk only reads, so in this process a
+    page's parsed doctree is kept with the pickled bytes it came from and reused while the
+    environment holds the same bytes object for the page (a page re-read gets new bytes:
+    :meth:`ResidentSphinx._forget_read_doctrees` drops the old ones). Everything else still gets a
+    fresh copy from ``get_doctree``.
+    """
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+
+    original = TocTreeCollector.assign_figure_numbers
+    original = getattr(original, "bookbuild_original", original)
+
+    def assign_figure_numbers(collector, env):
+        fresh = env.get_doctree
+
+        def get_doctree(docname: str):
+            raw = env._pickled_doctree_cache.get(docname)
+            hit = parsed.get(docname)
+            if raw is not None and hit is not None and hit[0] is raw:
+                return hit[1]
+            doctree = fresh(docname)
+            parsed[docname] = (env._pickled_doctree_cache[docname], doctree)
+            return doctree
+
+        env.get_doctree = get_doctree
+        try:
+            return original(collector, env)
+        finally:
+            del env.get_doctree
+
+    assign_figure_numbers.bookbuild_original = original
+    TocTreeCollector.assign_figure_numbers = assign_figure_numbers

@@ -276,13 +276,32 @@ def _section_numbers(env, doc: str, _cache: dict) -> dict[str, str]:
         numbers = env.toc_secnumbers.get(doc, {})
         found = {}
         if numbers:
-            for section in env.get_doctree(doc).findall(nodes.section):
-                ids = section.get("ids", [])
-                number = numbers.get("#" + ids[0]) if ids else None
+            for ids in _section_ids(env, doc):
+                number = numbers.get("#" + ids[0])
                 if number:
                     found.update({i: ".".join(map(str, number)) for i in ids})
         _cache[key] = found
     return _cache[key]
+
+
+_SECTION_IDS: dict[str, tuple[bytes, list[list[str]]]] = {}
+
+
+def _section_ids(env, doc: str) -> list[list[str]]:
+    """The ids of each section of ``doc``, read from its doctree once per version of the page.
+
+    The environment keeps each page's pickled doctree as one bytes object until the page is read
+    again; while it holds the same object the ids are the same (the preview renders many times in
+    one process; a build in a new process reads every page's once, as before).
+    """
+    raw = env._pickled_doctree_cache.get(doc)
+    known = _SECTION_IDS.get(doc)
+    if raw is not None and known is not None and known[0] is raw:
+        return known[1]
+    ids = [list(s["ids"]) for s in env.get_doctree(doc).findall(nodes.section) if s.get("ids")]
+    if doc in env._pickled_doctree_cache:
+        _SECTION_IDS[doc] = (env._pickled_doctree_cache[doc], ids)
+    return ids
 
 
 def _references(app):
