@@ -143,6 +143,7 @@ class ResidentSphinx:
         # its last count, so on a reused application the second build numbered them 10, 11, ...
         self._collectors = [(c, dict(vars(c))) for c in self._env_collectors()]
         _number_figures_from_parsed_doctrees(self._doctrees)
+        _format_bibliography_entries_once()
 
     def _env_collectors(self) -> list:
         from sphinx.environment.collectors import EnvironmentCollector
@@ -281,38 +282,84 @@ class ResidentSphinx:
 
 
 def _number_figures_from_parsed_doctrees(parsed: dict[str, tuple[bytes, object]]) -> None:
-    """Let Sphinx number figures without unpickling every page's doctree on every build.
+    """Let Sphinx read doctrees it only looks at without unpickling them on every build.
 
-    After each build, Sphinx's table-of-contents collector walks the doctree of every page to
-    number the figures (``assign_figure_numbers``), and ``env.get_doctree`` unpickles each one anew:
-    on this book about a fifth of a prose edit's render. The walk only reads, so in this process a
-    page's parsed doctree is kept with the pickled bytes it came from and reused while the
-    environment holds the same bytes object for the page (a page re-read gets new bytes:
-    :meth:`ResidentSphinx._forget_read_doctrees` drops the old ones). Everything else still gets a
-    fresh copy from ``get_doctree``.
+    ``env.get_doctree`` unpickles a page's doctree anew on every call. After each build Sphinx's
+    table-of-contents collector walks the doctree of every page to number the figures
+    (``assign_figure_numbers``), and every ``{numref}`` unpickles the doctree of the page it points
+    to (``StandardDomain._resolve_numref_xref``): on this book about a third of a prose edit's
+    render. Both only read, so in this process a page's parsed doctree is kept with the pickled
+    bytes it came from and given to them while the environment holds the same bytes object for the
+    page (a page re-read gets new bytes: :meth:`ResidentSphinx._forget_read_doctrees` drops the old
+    ones). Everything else still gets a fresh copy from ``get_doctree``.
     """
+    from sphinx.domains.std import StandardDomain
     from sphinx.environment.collectors.toctree import TocTreeCollector
 
-    original = TocTreeCollector.assign_figure_numbers
-    original = getattr(original, "bookbuild_original", original)
+    def reading(method, env_argument: int):
+        original = getattr(method, "bookbuild_original", method)
 
-    def assign_figure_numbers(collector, env):
-        fresh = env.get_doctree
+        def wrapper(*args, **kwargs):
+            env = args[env_argument]
+            fresh = env.get_doctree
 
-        def get_doctree(docname: str):
-            raw = env._pickled_doctree_cache.get(docname)
-            hit = parsed.get(docname)
-            if raw is not None and hit is not None and hit[0] is raw:
-                return hit[1]
-            doctree = fresh(docname)
-            parsed[docname] = (env._pickled_doctree_cache[docname], doctree)
-            return doctree
+            def get_doctree(docname: str):
+                raw = env._pickled_doctree_cache.get(docname)
+                hit = parsed.get(docname)
+                if raw is not None and hit is not None and hit[0] is raw:
+                    return hit[1]
+                doctree = fresh(docname)
+                parsed[docname] = (env._pickled_doctree_cache[docname], doctree)
+                return doctree
 
-        env.get_doctree = get_doctree
-        try:
-            return original(collector, env)
-        finally:
-            del env.get_doctree
+            env.get_doctree = get_doctree
+            try:
+                return original(*args, **kwargs)
+            finally:
+                del env.get_doctree
 
-    assign_figure_numbers.bookbuild_original = original
-    TocTreeCollector.assign_figure_numbers = assign_figure_numbers
+        wrapper.bookbuild_original = original
+        return wrapper
+
+    TocTreeCollector.assign_figure_numbers = reading(TocTreeCollector.assign_figure_numbers, 1)
+    StandardDomain._resolve_numref_xref = reading(StandardDomain._resolve_numref_xref, 1)
+
+
+def _format_bibliography_entries_once() -> None:
+    """Format each bibliography entry once per process, not on every build.
+
+    sphinxcontrib-bibtex formats every cited entry of the book with pybtex after each build's
+    reading (``env_updated``), whatever changed: on this book a tenth of a prose edit's render.
+    The result depends on the style (its class and options), the label and the entry; the entries
+    are the objects sphinxcontrib-bibtex parsed from the ``.bib`` file and keeps until the file
+    changes (then new objects, so new keys). The memo holds the entries it keys on, so an id is
+    never reused while remembered.
+    """
+    from pybtex.style.formatting import BaseStyle
+
+    original = getattr(BaseStyle.format_entry, "bookbuild_original", BaseStyle.format_entry)
+    memo: dict[tuple, tuple[object, object]] = {}
+
+    def format_entry(self, label, entry, bib_data=None):
+        if bib_data is not None:
+            return original(self, label, entry, bib_data=bib_data)
+        options = (
+            type(self),
+            type(self.name_style),
+            type(self.label_style),
+            type(self.sorting_style),
+            self.abbreviate_names,
+            self.min_crossrefs,
+        )
+        key = (options, label, id(entry))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is entry:
+            return hit[1]
+        if len(memo) > 10_000:  # the .bib file was re-parsed many times: start over
+            memo.clear()
+        formatted = original(self, label, entry)
+        memo[key] = (entry, formatted)
+        return formatted
+
+    format_entry.bookbuild_original = original
+    BaseStyle.format_entry = format_entry
