@@ -20,6 +20,7 @@ build), so running it twice, or on pages an incremental build did not rewrite, i
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -118,10 +119,11 @@ def lighten(outdir: Path, search_as_you_type: bool = False, state: Path | None =
     """Apply the module's steps to a built HTML site; returns bytes saved per kind of file.
 
     ``state``: a file where the run remembers what it left (each page's and script's size and
-    times with the icons it names, the digests of the style sheet and fonts it wrote), so that the
-    next run reads only the files that changed since: a page an incremental build did not rewrite is
-    not read again, and the style sheet and fonts are pruned again only when Sphinx copied them
-    afresh or the icons the site uses changed. Without it every file is read and rewritten.
+    times with the icons it names, the digests of the style sheet and fonts it wrote, each font's
+    subset), so that the next run reads only the files that changed since: a page an incremental
+    build did not rewrite is not read again; the style sheet is pruned again when Sphinx copied it
+    afresh (it copies the theme's files on every build), and a font copied afresh gets the subset
+    made last time unless the icons the site uses changed. Without it every file is read and rewritten.
     """
     outdir = Path(outdir)
     saved = {"html": 0, "fontawesome.js": 0, "css": 0, "fonts": 0}
@@ -173,13 +175,23 @@ def lighten(outdir: Path, search_as_you_type: bool = False, state: Path | None =
     new["codepoints"] = sorted(codepoints)
     new["outputs"][ICON_CSS] = _digest(css.encode())
     same_glyphs = old.get("codepoints") == new["codepoints"]
+    new["subsets"] = {}
     for font in sorted((outdir / FONT_DIR).glob("fa-*")):
         if font.suffix in (".woff2", ".ttf"):
             rel = str(font.relative_to(outdir))
-            before = font.stat().st_size
-            if not (same_glyphs and old["outputs"].get(rel) == _digest(font.read_bytes())):
+            data = font.read_bytes()
+            current = _digest(data)
+            made = old.get("subsets", {}).get(rel)
+            if same_glyphs and old["outputs"].get(rel) == current:  # still the subset this run wrote
+                new["subsets"][rel] = made
+            elif same_glyphs and made and made.get("input") == current:  # Sphinx copied the same font again
+                font.write_bytes(base64.b64decode(made["output"]))
+                saved["fonts"] += len(data) - font.stat().st_size
+                new["subsets"][rel] = made
+            else:
                 _subset_font(font, codepoints)
-                saved["fonts"] += before - font.stat().st_size
+                saved["fonts"] += len(data) - font.stat().st_size
+                new["subsets"][rel] = {"input": current, "output": base64.b64encode(font.read_bytes()).decode()}
             new["outputs"][rel] = _digest(font.read_bytes())
     _save_state(state, new)
     return saved
