@@ -57,12 +57,57 @@ FAILING_EXTENSION = textwrap.dedent("""\
     """)
 
 
+# What the preview's in-process caches touch: numbered figures and a {numref} to one, a citation
+# formatted by sphinxcontrib-bibtex, section numbers in the readers' notebooks.
+BIB = textwrap.dedent("""\
+    @article{lecun2022,
+      author = {Yann LeCun},
+      title = {A Path Towards Autonomous Machine Intelligence},
+      journal = {OpenReview},
+      year = {2022},
+    }
+    @article{chen2021,
+      author = {Xinlei Chen and Kaiming He},
+      title = {Exploring Simple Siamese Representation Learning},
+      journal = {CVPR},
+      year = {2021},
+    }
+    """)
+# A 1x1 PNG.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+NOTES = textwrap.dedent("""\
+    # Notes
+
+    Reference material {cite:p}`lecun2022`.
+
+    ```{figure} pixel.png
+    :name: fig-pixel
+
+    A pixel.
+    ```
+
+    As {numref}`fig-pixel` shows.
+
+    ```{bibliography}
+    ```
+    """)
+
+
 def numbered_book(root: Path) -> Path:
     make_book(root)
     (root / "_toc.yml").write_text(NUMBERED_TOC)
     (root / "src" / "failing_ext.py").write_text(FAILING_EXTENSION)
+    (root / "references.bib").write_text(BIB)
+    (root / "pixel.png").write_bytes(PIXEL)
+    (root / "notes.md").write_text(NOTES)
     config = root / "_config.yml"
-    config.write_text(config.read_text().replace("[bookbuild.sphinx_ext]", "[bookbuild.sphinx_ext, failing_ext]"))
+    config.write_text(
+        config.read_text().replace("[bookbuild.sphinx_ext]", "[bookbuild.sphinx_ext, failing_ext]")
+        + "bibtex_bibfiles: [references.bib]\n"
+    )
     return root
 
 
@@ -145,12 +190,16 @@ _MYSTNB_CSS_STAMP = re.compile(r'(href="_static/mystnb\.[0-9a-f]+\.css)\?v=[0-9a
 
 
 def page_files(html_dir: Path) -> dict[str, str]:
-    """The pages of a built site (their HTML), by name; the build-status page (when built, by whom) left out."""
-    return {
+    """The pages of a built site (their HTML) and its readers' notebooks, by name; the build-status
+    page (when built, by whom) left out."""
+    pages = {
         p.name: _MYSTNB_CSS_STAMP.sub(r'\1"', p.read_text())
         for p in sorted(html_dir.glob("*.html"))
         if p.name not in ("status.html",)
     }
+    notebooks = {f"_notebooks/{p.name}": p.read_text() for p in sorted((html_dir / "_notebooks").glob("*.ipynb"))}
+    assert notebooks, f"no readers' notebooks in {html_dir}"
+    return {**pages, **notebooks}
 
 
 @pytest.fixture
@@ -195,17 +244,30 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
     assert "Sphinx application reused: re-read 1 page(s) (c)" in out, out
     assert "Edited prose of C." in server.get("c.html")
 
+    # A figure added before the other: the numbers shift on the page and in its reference; a second
+    # citation (the bibliography lists it; each entry was formatted once by this process).
+    assert "Fig. 3.1" in server.get("notes.html")
+    out = server.edit(
+        "notes.md",
+        "Reference material {cite:p}`lecun2022`.\n",
+        "Reference material {cite:p}`lecun2022`; also {cite:t}`chen2021`.\n\n"
+        "```{figure} pixel.png\n:name: fig-first\n\nThe first pixel.\n```\n",
+    )
+    assert "Sphinx application reused: re-read 1 page(s) (notes)" in out, out
+    notes = server.get("notes.html")
+    assert "Fig. 3.2" in notes and "Fig. 3.1" in notes and "Exploring simple siamese representation learning" in notes, notes
+
     # An extension raising on one page: that rebuild fails, the server and the other pages stay; the
     # next save starts a fresh application and renders.
-    out = server.edit("notes.md", "Reference material.", "Reference material. RAISE-IN-SPHINX")
+    out = server.edit("notes.md", "Reference material", "Reference material RAISE-IN-SPHINX")
     assert (
         "[preview] the build failed" in out
         and "an extension failed on purpose" in (root / "_build" / "logs" / "sphinx.log").read_text()
     )
     assert "Edited prose of A, 2." in server.get("a.html")
-    out = server.edit("notes.md", "Reference material. RAISE-IN-SPHINX", "Reference material, fixed.")
+    out = server.edit("notes.md", "Reference material RAISE-IN-SPHINX", "Reference material, fixed,")
     assert "starting a fresh Sphinx" in out and "Sphinx application fresh" in out and "[preview] rebuilt" in out, out
-    assert "Reference material, fixed." in server.get("notes.html")
+    assert "Reference material, fixed," in server.get("notes.html")
 
     # The renderer process killed: replaced on the next save.
     pid = int(re.findall(r"renderer process (\d+) keeps", "".join(server.log))[-1])
@@ -222,6 +284,7 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
     done = subprocess.run(bookbuild_cmd(fresh, "build"), env=env_for(fresh), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     ours, theirs = page_files(root / "_build" / "html"), page_files(fresh / "_build" / "html")
+    assert "Fig. 3.2" in ours["notes.html"]
     assert ours.keys() == theirs.keys()
     differ = [
         name for name in ours if ours[name].replace(str(root), "<root>") != theirs[name].replace(str(fresh), "<root>")

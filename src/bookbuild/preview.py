@@ -91,6 +91,10 @@ class Rebuild:
                 f"({time.process_time() - cpu:.1f} CPU-s in the renderer); the open page reloads",
                 flush=True,
             )
+            if _RESIDENT.app is None:  # the site was up to date: start Sphinx now, not on the first save
+                start = time.perf_counter()
+                if _RESIDENT(self.root, site, False, False, lambda _: None) == 0:
+                    print(f"[preview] Sphinx started for the next saves ({time.perf_counter() - start:.1f} s)")
         else:
             print(
                 "[preview] the build failed (see above); the last good pages are still served. Fix it and save again.",
