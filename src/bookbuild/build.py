@@ -96,6 +96,8 @@ class Request:
     render: bool = True  # False: execute and record only (``execute``, a CI shard, a stand-in run)
     chapter: str | None = None  # render this chapter alone (``chapter NAME``), strictly
     diff_base: Path | None = None  # another build's manifest: the status page lists what changed since
+    # Renders the book (called like render.sphinx); None: render.sphinx. The preview's is a resident Sphinx.
+    renderer: Callable[..., int] | None = None
 
 
 def build(ctx: Context, req: Request) -> int:
@@ -199,7 +201,7 @@ def _render_book(ctx: Context, req: Request, outcomes: list[Outcome], manifest: 
     render.sync_jupyter_cache(site.jupyter_cache, outcomes, ctx.store)
     record.write_manifest(ctx.paths, manifest)
     ctx.paths.render_stamp.unlink(missing_ok=True)
-    rc = render.sphinx(ctx.paths.root, site, req.strict, req.all_pages, ctx.say)
+    rc = (req.renderer or render.sphinx)(ctx.paths.root, site, req.strict, req.all_pages, ctx.say)
     if rc == 0:
         render.save_stamp(ctx.paths, stamp)
         ctx.say(f"done in {time.perf_counter() - started:.1f} s. Book: {index}")

@@ -141,6 +141,14 @@ def sphinx(root: Path, site: Site, strict: bool, all_pages: bool, say: Callable[
     # In this process, not a child: no second interpreter, no second import of what bookbuild
     # already imported (and the preview's rebuilds start with the renderer imported).
     rc = jupyter_book_build(cmd, site.log, cwd=root)
+    return report(site, rc, strict, start, say)
+
+
+def report(site: Site, rc: int, strict: bool, start: float, say: Callable[[str], None]) -> int:
+    """Summarise a Sphinx run from its log (``site.log``): time, warnings, notebooks myst-nb executed; its status.
+
+    (Also the report of :class:`bookbuild.resident.ResidentSphinx`, the preview's renderer.)
+    """
     text = ANSI.sub("", site.log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     executed = [line for line in text.splitlines() if "Executing notebook" in line]
