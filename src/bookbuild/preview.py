@@ -39,6 +39,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from bookbuild import render
 from bookbuild.build import Request, build, context, reported
 from bookbuild.inprocess import preload
 from bookbuild.resident import ResidentSphinx
@@ -71,6 +72,13 @@ class Rebuild:
             _RESIDENT = ResidentSphinx(ctx.config.package)
             print(f"[preview] renderer process {os.getpid()} keeps its Sphinx application between rebuilds", flush=True)
         site = ctx.paths.book_site()
+        if render.renderer_code_digest() != _LOADED_CODE:
+            print(
+                f"\n[preview] bookbuild's own code changed ({render.RENDERER_CODE}); this preview still runs the "
+                "old code, so it renders nothing: stop it (Ctrl+C) and run `make preview` again.",
+                flush=True,
+            )
+            return "done"
         if _RESIDENT.dropped or (_RESIDENT.app is not None and not _RESIDENT.current(self.root, site)):
             return "restart"  # a second application in one process is not as clean as a new process
         if changed_paths:
@@ -105,6 +113,8 @@ class Rebuild:
 
 #: The renderer process's resident Sphinx (one per process; see Rebuild).
 _RESIDENT: ResidentSphinx | None = None
+#: bookbuild's own code as this process imported it (a later edit needs a new preview).
+_LOADED_CODE = render.renderer_code_digest()
 
 
 class Renderer:
