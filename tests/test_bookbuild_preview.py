@@ -43,6 +43,7 @@ class Server:
         threading.Thread(target=self._read, daemon=True).start()
         line = self.wait_for(r"serving .* on (http://\S+)/", 300)
         self.url = re.search(r"on (http://\S+)/", line).group(1)
+        self.wait_for(r"\[preview\] watching for saves", 60)  # a save before this line would be missed
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -128,7 +129,7 @@ def test_preview_rebuilds_and_reloads_on_save(server):
     (root / "a.md").write_text((root / "a.md").read_text().replace("Prose of A.", "Edited prose of A."))
     server.wait_for(r"\[preview\] rebuilt", 300)
     assert listener.wait(60) == "refresh"
-    assert "watching index.md, a.md, b.md, notes.md, src, _config.yml, _toc.yml" in "".join(server.log)
+    assert "watching for saves: index.md, a.md, b.md, notes.md, src, _config.yml, _toc.yml" in "".join(server.log)
     assert "Edited prose of A." in server.get("a.html")
     assert "changed: a.md" in server.since(start) and not re.search(r"\s(a|b)\s+executed\s", server.since(start))
 

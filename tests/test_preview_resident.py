@@ -129,6 +129,7 @@ class Server:
         threading.Thread(target=self._read, daemon=True).start()
         line = self.wait_for(r"serving .* on (http://\S+)/", 300)
         self.url = re.search(r"on (http://\S+)/", line).group(1)
+        self.wait_for(r"\[preview\] watching for saves", 60)  # a save before this line would be missed
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -277,8 +278,12 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
     assert "the renderer process died" in out and "[preview] rebuilt" in out, out
     assert "Edited prose of B." in server.get("b.html")
 
-    # Everything the preview wrote is what a fresh build of the same sources writes.
+    # Stopped, the server takes its renderer process with it.
+    renderers = {int(p) for p in re.findall(r"renderer process (\d+) keeps", "".join(server.log))}
     server.stop()
+    assert gone_within(renderers, 15), f"renderer processes left running: {sorted(alive(renderers))}"
+
+    # Everything the preview wrote is what a fresh build of the same sources writes.
     fresh = tmp_path / "fresh"
     shutil.copytree(root, fresh, ignore=shutil.ignore_patterns("_build"))
     shutil.copytree(root / "_build" / "exec-store", fresh / "_build" / "exec-store")
@@ -295,6 +300,39 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
         if differ
         else ""
     )
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` still running (a zombie counts as gone)."""
+    found = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.add(pid)
+    return found
+
+
+def gone_within(pids: set[int], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < end:
+        time.sleep(0.2)
+    return not alive(pids)
+
+
+def test_a_killed_server_takes_its_renderer_process_with_it(tmp_path):
+    """SIGKILL leaves the server no chance to shut its pool down: the renderer must still go."""
+    server = Server(numbered_book(tmp_path / "book"))
+    try:
+        pid = int(re.search(r"renderer process (\d+) keeps", "".join(server.log)).group(1))
+        assert alive({pid})
+        server.proc.kill()
+        server.proc.wait(30)
+        assert gone_within({pid}, 15), f"renderer process {pid} outlived its killed server"
+    finally:
+        server.stop()
 
 
 def first_difference(ours: str, theirs: str) -> str:

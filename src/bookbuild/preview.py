@@ -32,6 +32,7 @@ import dataclasses
 import multiprocessing
 import os
 import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -111,6 +112,42 @@ class Rebuild:
         return "done"
 
 
+def _die_with_parent() -> None:
+    """In the renderer process: end when the server ends, however it ends.
+
+    A worker of a process pool waits for work forever; when the server was killed (or stopped by a
+    signal before it could shut the pool down) the renderer was left running, with its Sphinx
+    application, owned by init. On Linux the kernel sends it SIGTERM when the server goes
+    (``prctl(PR_SET_PDEATHSIG)``); elsewhere a thread checks every second that the server is there.
+    """
+    import signal
+
+    # Forked while the server ran, it inherited the server's signal handlers (uvicorn's, which only
+    # tell the server's own loop to stop) and its loop's wake-up descriptor: back to the defaults, so
+    # that SIGTERM and Ctrl+C end it.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the server went before the call
+                os._exit(0)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 #: The renderer process's resident Sphinx (one per process; see Rebuild).
 _RESIDENT: ResidentSphinx | None = None
 #: bookbuild's own code as this process imported it (a later edit needs a new preview).
@@ -127,7 +164,9 @@ class Renderer:
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             # Forked from the server, which has imported the renderer but never holds an application.
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+            self.pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent
+            )
         return self.pool
 
     def replace(self) -> None:
@@ -188,18 +227,27 @@ def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Re
 
     class Watcher(RebuildServer):
         async def watch(self) -> None:
+            announce = "[preview] watching for saves: {} (Ctrl+C stops)"
             while True:
                 paths = sources()
-                async for changes in watchfiles.awatch(*paths, watch_filter=lambda _, path: not self.ignore(path)):
+                changes = watchfiles.awatch(*paths, watch_filter=lambda _, path: not self.ignore(path))
+                pending = asyncio.ensure_future(anext(changes))
+                # The watcher registers its paths synchronously on its first step: only then is a save seen.
+                await asyncio.sleep(0)
+                print(announce.format(_listed(paths, root)), flush=True)
+                while True:
+                    found = await pending
                     try:
-                        await renderer.arun([Path(path).resolve() for (_, path) in changes])
+                        await renderer.arun([Path(path).resolve() for (_, path) in found])
                     except Exception:  # noqa: BLE001 -- the preview must go on watching
                         traceback.print_exc()
                         print("[preview] the rebuild failed in the preview itself (above); save to retry", flush=True)
                     self.flag.set()
-                    if sources() != paths:
-                        print(f"[preview] now watching {_listed(sources(), root)}", flush=True)
+                    if sources() != paths:  # a page added to or dropped from the table of contents
+                        await changes.aclose()
+                        announce = "[preview] now watching {}"
                         break
+                    pending = asyncio.ensure_future(anext(changes))
 
     return Watcher(sources(), ignore, change_callback=None)
 
@@ -264,7 +312,7 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
         lifespan=watcher.lifespan,
     )
     print(
-        f"[preview] serving {site} on http://{host}:{port}/ ; watching {_listed(watcher.paths, root)} (Ctrl+C stops)",
+        f"[preview] serving {site} on http://{host}:{port}/",
         flush=True,
     )
     try:
