@@ -32,6 +32,18 @@ def isolated_env(tmp_path, monkeypatch, doctest_namespace):
     yield tmp_path
 
 
+@pytest.fixture(scope="session")
+def minibook_store(tmp_path_factory):
+    """This session's store of mini-book executions (tests/minibook.py's ``seed``), one per xdist worker.
+
+    Content-addressed like every execution store: an entry is the outputs of its key's code,
+    modules and environment, whichever test's copy of the mini book executed it.
+    """
+    from bookbuild.store import Store
+
+    return Store(tmp_path_factory.mktemp("minibook-store") / "exec-store")
+
+
 # Tests that start Jupyter kernels (mini books built end to end) run on one pytest-xdist worker
 # (`--dist loadgroup` in `make unit`): two workers starting kernels at once on a loaded 2-core
 # machine made a kernel die before its first reply.

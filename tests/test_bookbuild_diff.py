@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from minibook import FRONT, book, glued_output, run  # noqa: F401 -- book is a fixture
+from minibook import FRONT, book, glued_output, run, seed  # noqa: F401 -- book is a fixture
 
 import bookbuild
 from bookbuild import diff
@@ -77,9 +77,11 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number(results_book):
+def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number(results_book, minibook_store):
     book = results_book
-    _, before = run(book)
+    seed(book, minibook_store)  # the base build's outputs (executed once per session)
+    status, before = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     entry = Store(book / "_build" / "exec-store").get("a", before[0].chapter.key.key)
     assert entry.meta["results"]["glue"]["scaled"] == {"mime": "text/plain", "text": "20", "value": 20.0}
     edit(book / "src" / "minilib" / "core.py", "SCALE = 2", "SCALE = 3")
@@ -104,9 +106,11 @@ def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_numbe
     )  # +50 % is within a 60 % tolerance
 
 
-def test_a_prose_edit_gives_an_empty_report(results_book):
+def test_a_prose_edit_gives_an_empty_report(results_book, minibook_store):
     book = results_book
-    _, before = run(book)
+    seed(book, minibook_store)
+    status, before = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     edit(book / "a.md", "Prose of A:", "Rewritten prose of A, same numbers:")
     status, after = run(book)
     assert status == {"a": "cached", "b": "cached"}
@@ -115,9 +119,11 @@ def test_a_prose_edit_gives_an_empty_report(results_book):
     assert "no differences" in diff.terminal(report)
 
 
-def test_a_figure_change_is_reported(results_book):
+def test_a_figure_change_is_reported(results_book, minibook_store):
     book = results_book
-    _, before = run(book)
+    seed(book, minibook_store)
+    status, before = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     edit(book / "src" / "minilib" / "fig.py", "SIZE = 3", "SIZE = 4")
     assert run(book)[0] == {"a": "cached", "b": "executed"}
     report = diff.compare(side("base", before), side("head", run(book)[1]))
@@ -165,10 +171,12 @@ def test_the_pull_request_command_builds_the_base_from_the_shared_store(results_
     assert "SCALE = 2" in (base / "src" / "minilib" / "core.py").read_text()
 
 
-def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_path):
+def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_path, minibook_store):
     """What full.yml runs: the last published build's manifest against this build's; the status page lists it."""
     book = results_book
-    assert bookbuild_cli("execute", "--jobs", "2", cwd=book).returncode == 0
+    seed(book, minibook_store)  # the published build's outputs (executed once per session)
+    done = bookbuild_cli("execute", "--jobs", "2", cwd=book)
+    assert done.returncode == 0 and re.search(r"^  b +cached", done.stdout, re.M), done.stdout + done.stderr
     published = tmp_path / "published"
     shutil.copytree(book / "_build", published)  # manifest + store of the published build
     manifest = json.loads((published / "exec-manifest.json").read_text())
