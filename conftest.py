@@ -12,7 +12,6 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 matplotlib.use("Agg")
 
@@ -23,6 +22,8 @@ collect_ignore = ["src/bookbuild/__main__.py"]
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch, doctest_namespace):
     """Point caches at a temporary folder and default to the offline lite profile."""
+    import torch  # here, not at the top: pytest-xdist's controlling process runs no test and skips the import
+
     doctest_namespace.update(np=np, torch=torch)
     monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "lk-cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))

@@ -197,9 +197,10 @@ def bookbuild_here(
     try:
         os.chdir(cwd or here)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-            # The renderer's extensions' deprecation notices, which a child process would print to its log.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            # The renderer's extensions' deprecation notices, which a child process would print to its log,
+            # and torch's (imported by other tests), which sphinx-external-toc trips over looking for objects.
+            for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+                warnings.simplefilter("ignore", category)
             try:
                 rc = cli.main(argv)
             except SystemExit as done:  # argparse
