@@ -222,7 +222,10 @@ def ipynb(code: str) -> str:
 def test_an_ipynb_chapter_is_keyed_executed_once_and_rendered_from_the_store(tmp_path):
     root = make_book(tmp_path / "book")
     (root / "c.ipynb").write_text(ipynb("from minilib import core\nprint(core.SCALE * 100)"))
-    (root / "_toc.yml").write_text((root / "_toc.yml").read_text() + "  - file: c\n")
+    # A Markdown chapter (a) beside it; b, a second one that would only add executions, is left out.
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: c\n  - file: notes\n"
+    )
 
     def build() -> str:
         done = bookbuild_here(root, "build", "--jobs", "1")
