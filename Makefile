@@ -141,9 +141,12 @@ serve: preview
 mutation: $(STAMP)
 	$(BIN)/python tools/mutation.py
 
-# Benchmarks (not part of the tests): cold/warm/prose-edit/module-edit builds, bookbuild vs plain
-# jupyter-book, plus unit-test and nbval times, on temporary copies of the repository.
-# `make bench BENCH_ARGS=--quick`: the edits only (plain jupyter-book starts from bookbuild's outputs).
+# Benchmark (not part of the tests), one table from one run on temporary copies of the repository:
+# wall s, CPU-s (kernels included) and chapters executed, bookbuild vs plain jupyter-book, for a
+# prose edit (make book; make preview running), a one-module edit, and a warm make test's build +
+# nbval after each (benchmarks/bench_build.py). Starts from this checkout's executed outputs (run
+# make book and make nbval first); BENCH_ARGS=--cold: from empty caches; --fresh-clone: also make
+# test in a fresh clone of HEAD (about 11 min on 2 cores). Logs in _build/bench/.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_build.py $(BENCH_ARGS)
 

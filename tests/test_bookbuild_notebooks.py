@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 import yaml
@@ -218,3 +219,46 @@ def test_check_notebook_compares_the_run_with_what_the_text_shows():
         "name: the page shows 'lite', this run gives 'full'",
     ]
     assert check_notebook.compare_glue(nb, {"name": "'lite'"}) == ["ratio: not glued in this run"]
+
+
+def test_a_notebook_is_written_again_only_when_what_it_is_made_from_changed(tmp_path, monkeypatch):
+    """``keys``: an unchanged chapter's notebook is not rewritten; its source, its outputs or the
+    numbers and citations the pages can refer to each rewrite it (the preview relies on this)."""
+    monkeypatch.setenv("BOOK_REPOSITORY", "course/book")
+    monkeypatch.setenv("BOOK_COMMIT", "abc123")
+    site, keys = tmp_path / "site", tmp_path / "doctrees" / "keys.json"
+    chapters, sources = {}, {}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        chapters[f"book/{name}"] = _executed(tmp_path / name, f"# Chapter {name}")
+        sources[f"book/{name}"] = tmp_path / name / f"{name}.md"
+        jupytext.write(nbformat.read(chapters[f"book/{name}"], as_version=4), sources[f"book/{name}"], fmt="md:myst")
+    written = []
+    real = notebooks.reader_notebook
+    monkeypatch.setattr(notebooks, "reader_notebook", lambda nb, *a: written.append(a[2]) or real(nb, *a))
+
+    def write(refs=None):
+        written.clear()
+        notebooks.write_all(
+            site, tmp_path, chapters, "lecturekit", "{source}", "notebooks", refs or _refs(), sources, keys
+        )
+        return sorted(written)
+
+    assert write() == ["book/a", "book/b"]
+    assert write() == []  # nothing changed
+    sources["book/a"].write_text(sources["book/a"].read_text().replace("# Chapter a", "# Chapter a, edited"))
+    assert write() == ["book/a"]  # a prose edit: that chapter's notebook only
+    assert "Chapter a, edited" in (site / "_notebooks" / "book" / "a.ipynb").read_text()
+    chapters["book/b"].write_text(chapters["book/b"].read_text().replace('"2"', '"3"'))
+    assert write() == ["book/b"]  # new outputs
+    refs = _refs()
+    refs.figures["fig-new"] = "9.9"
+    assert write(refs) == ["book/a", "book/b"]  # a number any page may refer to
+    (site / "_notebooks" / "book" / "a.ipynb").unlink()
+    assert write(refs) == ["book/a"]  # a notebook gone from the site is written again
+    monkeypatch.setenv("BOOK_COMMIT", "def456")
+    assert write(refs) == ["book/a", "book/b"]  # the install cell names another commit
+    # Without ``keys`` every notebook is written, as before.
+    written.clear()
+    notebooks.write_all(site, tmp_path, chapters, "lecturekit", "{source}", "notebooks", refs, sources)
+    assert sorted(written) == ["book/a", "book/b"]

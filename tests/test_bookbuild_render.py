@@ -33,3 +33,36 @@ def test_broken_jupyter_cache_is_rebuilt_from_the_store(book, minibook_store):
     from jupyter_cache import get_cache
 
     assert len(get_cache(cache_dir).list_cache_records()) == 2
+
+
+def test_a_change_in_bookbuilds_own_code_reads_every_page_again(book, tmp_path, monkeypatch):
+    """Sphinx re-reads a page when its source changed, not when the extension rendering it did."""
+    from bookbuild.build import Request, build, context
+
+    code = tmp_path / "bookbuild-code"
+    code.mkdir()
+    (code / "sphinx_ext.py").write_text("VERSION = 1\n")
+    monkeypatch.setattr(render, "RENDERER_CODE", code)
+    calls, said = [], []
+
+    def renderer(root, site, strict, all_pages, say):
+        calls.append(all_pages)
+        return render.sphinx(root, site, strict, all_pages, say)
+
+    def rebuild() -> str:
+        said.clear()
+        ctx = context(book)
+        ctx.say = said.append
+        assert build(ctx, Request(jobs=2, renderer=renderer)) == 0, "\n".join(said)
+        return "\n".join(said)
+
+    rebuild()
+    assert "nothing changed since the last render" in rebuild() and len(calls) == 1
+    (code / "sphinx_ext.py").write_text("VERSION = 2\n")
+    out = rebuild()
+    assert "every page is read again" in out and calls[-1] is True, out
+    assert "nothing changed since the last render" in rebuild() and len(calls) == 2
+    # A prose edit after it: an ordinary incremental render again.
+    (book / "a.md").write_text((book / "a.md").read_text().replace("Prose of A.", "Edited prose of A."))
+    out = rebuild()
+    assert "every page is read again" not in out and calls[-1] is False, out

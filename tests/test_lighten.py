@@ -87,3 +87,63 @@ def test_search_as_you_type_keeps_the_search_scripts_on_every_page(site: Path):
     lighten.lighten(site, search_as_you_type=True)
     page = (site / "book" / "page.html").read_text()
     assert "fontawesome.js" not in page and "searchindex.js" in page
+
+
+def test_with_state_a_later_run_reads_only_what_the_build_rewrote(site: Path, tmp_path: Path, monkeypatch):
+    """An incremental build rewrites some pages (and Sphinx may copy the theme's files afresh):
+    with ``state``, the next run strips those pages, re-prunes the style sheet and fonts only when
+    they were copied afresh or the icons used changed, and leaves the rest unread."""
+    state = tmp_path / "doctrees" / "lighten.json"
+    subset, read = [], []
+    real_subset, real_strip = lighten._subset_font, lighten.strip_scripts
+    monkeypatch.setattr(lighten, "_subset_font", lambda path, cps: subset.append(path.name) or real_subset(path, cps))
+    monkeypatch.setattr(
+        lighten, "strip_scripts", lambda html, *a, **k: read.append(html[-30:]) or real_strip(html, *a, **k)
+    )
+    lighten.lighten(site, state=state)
+    assert len(read) == 2 and sorted(subset) == ["fa-solid-900.ttf", "fa-solid-900.woff2"]
+    font = (site / lighten.FONT_DIR / "fa-solid-900.woff2").read_bytes()
+
+    # Nothing rewritten: no page read, no font subset, the same output.
+    read.clear(), subset.clear()
+    assert lighten.lighten(site, state=state) == {"html": 0, "fontawesome.js": 0, "css": 0, "fonts": 0}
+    assert read == [] and subset == []
+
+    # The build rewrote one page (the script back in, a new icon): that page only; the new icon's
+    # CSS rule is gone already (pruned last time), so Sphinx's fresh copy of the style sheet is what
+    # brings it back, and then the fonts are subset again for the new set of icons.
+    page = site / "book" / "page.html"
+    page.write_text(f'{HEAD}<i class="fa-solid fa-magnifying-glass"></i><i class="fa-solid fa-house"></i>')
+    (site / lighten.ICON_CSS).write_text(CSS)
+    shutil.copy(FONTS / "fa-solid-900.woff2", site / lighten.FONT_DIR / "fa-solid-900.woff2")
+    shutil.copy(FONTS / "fa-solid-900.ttf", site / lighten.FONT_DIR / "fa-solid-900.ttf")
+    read.clear(), subset.clear()
+    lighten.lighten(site, state=state)
+    assert len(read) == 1 and "fontawesome.js" not in page.read_text()
+    assert sorted(subset) == ["fa-solid-900.ttf", "fa-solid-900.woff2"]
+    assert ".fa-house:before" in (site / lighten.ICON_CSS).read_text()
+    assert 0xF015 in cmap(site / lighten.FONT_DIR / "fa-solid-900.woff2")
+
+    # Sphinx copied a font afresh (it copies the theme's files on every build), icons unchanged: the
+    # subset made last time is put back, byte for byte, without subsetting.
+    subset_ttf = (site / lighten.FONT_DIR / "fa-solid-900.ttf").read_bytes()
+    shutil.copy(FONTS / "fa-solid-900.ttf", site / lighten.FONT_DIR / "fa-solid-900.ttf")
+    read.clear(), subset.clear()
+    lighten.lighten(site, state=state)
+    assert read == [] and subset == []
+    assert (site / lighten.FONT_DIR / "fa-solid-900.ttf").read_bytes() == subset_ttf
+    assert (site / lighten.FONT_DIR / "fa-solid-900.woff2").read_bytes() != font  # (has the house now)
+    # ... but not when the icons changed meanwhile: subset again for the new set.
+    page.write_text(f'{HEAD}<i class="fa-solid fa-magnifying-glass"></i>')
+    shutil.copy(FONTS / "fa-solid-900.ttf", site / lighten.FONT_DIR / "fa-solid-900.ttf")
+    (site / lighten.ICON_CSS).write_text(CSS)
+    subset.clear()
+    lighten.lighten(site, state=state)
+    assert sorted(subset) == ["fa-solid-900.ttf", "fa-solid-900.woff2"]
+    assert 0xF015 not in cmap(site / lighten.FONT_DIR / "fa-solid-900.ttf")
+
+    # A torn state file: every file is read again.
+    state.write_text("{")
+    read.clear()
+    lighten.lighten(site, state=state)
+    assert len(read) == 2

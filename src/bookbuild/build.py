@@ -96,6 +96,8 @@ class Request:
     render: bool = True  # False: execute and record only (``execute``, a CI shard, a stand-in run)
     chapter: str | None = None  # render this chapter alone (``chapter NAME``), strictly
     diff_base: Path | None = None  # another build's manifest: the status page lists what changed since
+    # Renders the book (called like render.sphinx); None: render.sphinx. The preview's is a resident Sphinx.
+    renderer: Callable[..., int] | None = None
 
 
 def build(ctx: Context, req: Request) -> int:
@@ -190,16 +192,24 @@ def _render_book(ctx: Context, req: Request, outcomes: list[Outcome], manifest: 
     index = site.html / "index.html"
     stamp = render.render_stamp(ctx.config, outcomes, ctx.digests)
     ctx.digests.save()
-    if not (req.strict or req.all_pages) and render.load_stamp(ctx.paths) == stamp and index.exists():
+    previous = render.load_stamp(ctx.paths)
+    all_pages = req.all_pages
+    if not (req.strict or req.all_pages) and previous == stamp and index.exists():
         ctx.say(
             f"  nothing changed since the last render; the site is up to date ({time.perf_counter() - started:.1f} s)"
         )
         ctx.say(f"Book: {index}")
         return 0
+    if not all_pages and render.renderer_changed(previous, stamp):
+        ctx.say(
+            "  the renderer changed since the last render (bookbuild's own code or a package version): "
+            "every page is read again"
+        )
+        all_pages = True
     render.sync_jupyter_cache(site.jupyter_cache, outcomes, ctx.store)
     record.write_manifest(ctx.paths, manifest)
     ctx.paths.render_stamp.unlink(missing_ok=True)
-    rc = render.sphinx(ctx.paths.root, site, req.strict, req.all_pages, ctx.say)
+    rc = (req.renderer or render.sphinx)(ctx.paths.root, site, req.strict, all_pages, ctx.say)
     if rc == 0:
         render.save_stamp(ctx.paths, stamp)
         ctx.say(f"done in {time.perf_counter() - started:.1f} s. Book: {index}")

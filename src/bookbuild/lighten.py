@@ -20,9 +20,14 @@ build), so running it twice, or on pages an incremental build did not rewrite, i
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
+
+from bookbuild.util import atomic_write
 
 __all__ = ["icon_codepoints", "icons_used", "lighten", "prune_icon_css", "strip_scripts"]
 
@@ -110,37 +115,108 @@ def _subset_font(path: Path, codepoints: set[int]) -> None:
     font.save(path)
 
 
-def lighten(outdir: Path, search_as_you_type: bool = False) -> dict[str, int]:
-    """Apply the module's steps to a built HTML site; returns bytes saved per kind of file."""
+def lighten(outdir: Path, search_as_you_type: bool = False, state: Path | None = None) -> dict[str, int]:
+    """Apply the module's steps to a built HTML site; returns bytes saved per kind of file.
+
+    ``state``: a file where the run remembers what it left (each page's and script's size and
+    times with the icons it names, the digests of the style sheet and fonts it wrote, each font's
+    subset), so that the next run reads only the files that changed since: a page an incremental
+    build did not rewrite is not read again; the style sheet is pruned again when Sphinx copied it
+    afresh (it copies the theme's files on every build), and a font copied afresh gets the subset
+    made last time unless the icons the site uses changed. Without it every file is read and rewritten.
+    """
     outdir = Path(outdir)
     saved = {"html": 0, "fontawesome.js": 0, "css": 0, "fonts": 0}
+    old = _load_state(state)
+    new: dict = {"files": {}, "outputs": {}}
+    names: set[str] = set()
     pages = sorted(outdir.rglob("*.html"))
-    texts = []
     for page in pages:
+        rel = str(page.relative_to(outdir))
+        known = old["files"].get(rel)
+        if known is not None and known[0] == _stamp(page):
+            new["files"][rel] = known
+            names.update(known[1])
+            continue
         html = page.read_text(encoding="utf8")
         lighter = strip_scripts(html, search_as_you_type, search_page=page == outdir / "search.html")
         if lighter != html:
             page.write_text(lighter, encoding="utf8")
             saved["html"] += len(html) - len(lighter)
-        texts.append(lighter)
+        used = sorted(icons_used([lighter]))
+        new["files"][rel] = [_stamp(page), used]
+        names.update(used)
     bundle = sorted((outdir / "_static" / "scripts").glob("fontawesome.js*"))
     for path in bundle:
         saved["fontawesome.js"] += path.stat().st_size
         path.unlink()
-    scripts = [*(outdir / "_static").glob("*.js"), *(outdir / "_static" / "scripts").glob("*.js")]
-    texts += [p.read_text(encoding="utf8", errors="replace") for p in scripts]
+    for script in [*(outdir / "_static").glob("*.js"), *(outdir / "_static" / "scripts").glob("*.js")]:
+        rel = str(script.relative_to(outdir))
+        known = old["files"].get(rel)
+        if known is None or known[0] != _stamp(script):
+            known = [_stamp(script), sorted(icons_used([script.read_text(encoding="utf8", errors="replace")]))]
+        new["files"][rel] = known
+        names.update(known[1])
     css_path = outdir / ICON_CSS
     if not css_path.exists():
+        _save_state(state, new)
         return saved
-    names = icons_used(texts)
+    new["names"] = sorted(names)
+    same_icons = old.get("names") == new["names"]
     css = css_path.read_text(encoding="utf8")
-    codepoints = icon_codepoints(css, names)
-    pruned = prune_icon_css(css, names)
-    saved["css"] = len(css) - len(pruned)
-    css_path.write_text(pruned, encoding="utf8")
+    if same_icons and old["outputs"].get(ICON_CSS) == _digest(css.encode()) and "codepoints" in old:
+        codepoints = set(old["codepoints"])  # this run's own output, for the same icons: nothing to do
+    else:
+        codepoints = icon_codepoints(css, names)
+        pruned = prune_icon_css(css, names)
+        saved["css"] = len(css) - len(pruned)
+        css_path.write_text(pruned, encoding="utf8")
+        css = pruned
+    new["codepoints"] = sorted(codepoints)
+    new["outputs"][ICON_CSS] = _digest(css.encode())
+    same_glyphs = old.get("codepoints") == new["codepoints"]
+    new["subsets"] = {}
     for font in sorted((outdir / FONT_DIR).glob("fa-*")):
         if font.suffix in (".woff2", ".ttf"):
-            before = font.stat().st_size
-            _subset_font(font, codepoints)
-            saved["fonts"] += before - font.stat().st_size
+            rel = str(font.relative_to(outdir))
+            data = font.read_bytes()
+            current = _digest(data)
+            made = old.get("subsets", {}).get(rel)
+            if same_glyphs and old["outputs"].get(rel) == current:  # still the subset this run wrote
+                new["subsets"][rel] = made
+            elif same_glyphs and made and made.get("input") == current:  # Sphinx copied the same font again
+                font.write_bytes(base64.b64decode(made["output"]))
+                saved["fonts"] += len(data) - font.stat().st_size
+                new["subsets"][rel] = made
+            else:
+                _subset_font(font, codepoints)
+                saved["fonts"] += len(data) - font.stat().st_size
+                new["subsets"][rel] = {"input": current, "output": base64.b64encode(font.read_bytes()).decode()}
+            new["outputs"][rel] = _digest(font.read_bytes())
+    _save_state(state, new)
     return saved
+
+
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _load_state(state: Path | None) -> dict:
+    empty = {"files": {}, "outputs": {}}
+    if state is None or not state.exists():
+        return empty
+    try:
+        loaded = json.loads(state.read_text())
+    except ValueError:  # torn or foreign: start over (every file read again)
+        return empty
+    return loaded if isinstance(loaded, dict) and {"files", "outputs"} <= loaded.keys() else empty
+
+
+def _save_state(state: Path | None, data: dict) -> None:
+    if state is not None:
+        atomic_write(state, json.dumps(data, sort_keys=True))

@@ -29,6 +29,8 @@ name to look for), ``bookbuild_install_requirement`` (a pip requirement template
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import re
@@ -490,20 +492,37 @@ def write_all(
     branch: str,
     refs: References | None = None,
     sources: dict[str, Path] | None = None,
+    keys: Path | None = None,
 ) -> dict:
     """Write every chapter's reader notebook under ``outdir/_notebooks``; return the index written beside them.
 
     ``notebooks``: the executed notebook of each chapter; ``sources``: its source file, whose prose
-    is the current one (see :func:`with_current_prose`).
+    is the current one (see :func:`with_current_prose`). ``keys``: a file that remembers what each
+    notebook was written from (:func:`notebook_key`: the executed notebook, the source, the install
+    requirement, every number, title and citation the page can refer to, this module): a notebook
+    whose key is unchanged and whose file is there is not written again (a prose edit in one chapter
+    rewrites that chapter's notebook, and the others' only if a number they show changed).
     """
     source = install_source(root)
     requirement = requirement_template.format(source=source) if source else None
     folder = outdir / FOLDER
+    known = {}
+    if keys is not None and keys.exists():
+        try:
+            known = json.loads(keys.read_text())
+        except ValueError:  # a torn file: write every notebook again
+            known = {}
+    written = {}
+    shared = _references_digest(refs)
     for docname, path in notebooks.items():
+        target = folder / f"{docname}.ipynb"
+        key = notebook_key(docname, path, (sources or {}).get(docname), package, requirement, shared)
+        written[docname] = key
+        if keys is not None and known.get(docname) == key and target.exists():
+            continue
         nb = nbformat.read(path, as_version=4)
         if sources and docname in sources:
             nb = with_current_prose(nb, sources[docname])
-        target = folder / f"{docname}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(reader_notebook(nb, package, requirement, docname, refs), target)
     index = {
@@ -514,4 +533,30 @@ def write_all(
         "chapters": sorted(notebooks),
     }
     (folder / "index.json").write_text(json.dumps(index, indent=1))
+    if keys is not None:
+        keys.parent.mkdir(parents=True, exist_ok=True)
+        keys.write_text(json.dumps(written, indent=1, sort_keys=True))
     return index
+
+
+def notebook_key(
+    docname: str, executed: Path, source: Path | None, package: str, requirement: str | None, references: str
+) -> str:
+    """A digest of everything :func:`write_all` makes a chapter's reader notebook from.
+
+    ``references``: :func:`_references_digest` of what the page's roles resolve to.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps([docname, package, requirement, references]).encode())
+    for f in (executed, source, Path(__file__)):
+        digest.update(b"\0" + (f.read_bytes() if f is not None and f.exists() else b"(none)"))
+    return digest.hexdigest()
+
+
+def _references_digest(refs: References | None) -> str:
+    """A digest of every number, title, citation and term in ``refs`` (``cited`` is filled while converting)."""
+    if refs is None:
+        return "(none)"
+    state = dataclasses.asdict(refs)
+    state.pop("cited", None)
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()

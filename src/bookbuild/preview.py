@@ -7,10 +7,19 @@ itself, so it goes through the dependency-keyed execution and store: a prose edi
 executing anything, a code edit executes the chapter it is in, a library edit executes exactly the
 chapters that import the edited module (directly or not).
 
-The server process imports the renderer (Sphinx, myst-nb, the theme and extensions) once, before
-serving; sphinx-autobuild runs each rebuild in a child process, which on Linux is forked from the
-server and so starts with all of that already imported. A rebuild therefore costs what changed,
-not an interpreter and its imports, and a crash in it cannot take the server down.
+The server process imports the renderer (Sphinx, myst-nb, the theme and extensions) once, then
+forks one renderer process that runs every rebuild and keeps its Sphinx application between them
+(:class:`bookbuild.resident.ResidentSphinx`): a prose edit re-reads and writes that page (and the
+pages whose table of contents or numbers changed), without starting Sphinx or loading its
+environment again. Each rebuild is still the whole pipeline (plan, execute what changed, hand the
+outputs over through jupyter-cache), so what the pages show is what ``bookbuild build`` would show:
+a code edit executes its chapter before the page is rendered, a library edit the chapters that import
+the module, and a chapter whose execution fails renders nothing.
+
+The renderer process is replaced (a fresh fork, so a fresh Sphinx) when the configuration changes
+(``_config.yml``, the table of contents, a bibliography: a new page comes with a new table of
+contents), after a build that raised, and when it dies; the server itself never holds a Sphinx
+application, so no page can take it down.
 
 A chapter that fails to execute prints its error in the terminal, and nothing is rendered: the
 last good pages stay served until the next save.
@@ -18,13 +27,22 @@ last good pages stay served until the next save.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import multiprocessing
+import os
 import socket
 import time
-from concurrent.futures import ProcessPoolExecutor
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from bookbuild import render
 from bookbuild.build import Request, build, context, reported
 from bookbuild.inprocess import preload
+from bookbuild.resident import ResidentSphinx
 
 # Editor droppings and caches: saving them is not an edit.
 IGNORED_PATTERNS = (
@@ -41,12 +59,28 @@ IGNORED_PATTERNS = (
 
 
 class Rebuild:
-    """The build step sphinx-autobuild calls with the changed paths (in a child process; picklable)."""
+    """One rebuild through the pipeline, rendered by this process's resident Sphinx (runs in the renderer process)."""
 
     def __init__(self, root: Path, package: str | None, library_root: str | None, request: Request) -> None:
         self.root, self.package, self.library_root, self.request = root, package, library_root, request
 
-    def __call__(self, *, changed_paths=()) -> None:
+    def __call__(self, changed_paths=()) -> str:
+        """Rebuild; ``"restart"`` when this process should be replaced first (nothing was built), else ``"done"``."""
+        global _RESIDENT
+        ctx = context(self.root, self.package, self.library_root)
+        if _RESIDENT is None:
+            _RESIDENT = ResidentSphinx(ctx.config.package)
+            print(f"[preview] renderer process {os.getpid()} keeps its Sphinx application between rebuilds", flush=True)
+        site = ctx.paths.book_site()
+        if render.renderer_code_digest() != _LOADED_CODE:
+            print(
+                f"\n[preview] bookbuild's own code changed ({render.RENDERER_CODE}); this preview still runs the "
+                "old code, so it renders nothing: stop it (Ctrl+C) and run `make preview` again.",
+                flush=True,
+            )
+            return "done"
+        if _RESIDENT.dropped or (_RESIDENT.app is not None and not _RESIDENT.current(self.root, site)):
+            return "restart"  # a second application in one process is not as clean as a new process
         if changed_paths:
             shown = []
             for p in changed_paths[:5]:
@@ -56,15 +90,122 @@ class Rebuild:
                     shown.append(str(p))
             more = f" and {len(changed_paths) - 5} more" if len(changed_paths) > 5 else ""
             print(f"\n[preview] changed: {', '.join(shown)}{more}; rebuilding", flush=True)
-        start = time.perf_counter()
-        rc = reported(lambda: build(context(self.root, self.package, self.library_root), self.request))
+        start, cpu = time.perf_counter(), time.process_time()
+        request = dataclasses.replace(self.request, renderer=_RESIDENT)
+        rc = reported(lambda: build(ctx, request))
         if rc == 0:
-            print(f"[preview] rebuilt in {time.perf_counter() - start:.1f} s; the open page reloads", flush=True)
+            print(
+                f"[preview] rebuilt in {time.perf_counter() - start:.1f} s "
+                f"({time.process_time() - cpu:.1f} CPU-s in the renderer); the open page reloads",
+                flush=True,
+            )
+            if _RESIDENT.app is None:  # the site was up to date: start Sphinx now, not on the first save
+                start = time.perf_counter()
+                if _RESIDENT(self.root, site, False, False, lambda _: None) == 0:
+                    print(f"[preview] Sphinx started for the next saves ({time.perf_counter() - start:.1f} s)")
         else:
             print(
                 "[preview] the build failed (see above); the last good pages are still served. Fix it and save again.",
                 flush=True,
             )
+        return "done"
+
+
+#: The renderer process's resident Sphinx (one per process; see Rebuild).
+_RESIDENT: ResidentSphinx | None = None
+#: bookbuild's own code as this process imported it (a later edit needs a new preview).
+_LOADED_CODE = render.renderer_code_digest()
+
+
+class Renderer:
+    """The renderer process, seen from the server: runs rebuilds in it, replaces it when asked or when it died."""
+
+    def __init__(self, rebuild: Rebuild) -> None:
+        self.rebuild = rebuild
+        self.pool: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            # Forked from the server, which has imported the renderer but never holds an application.
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+        return self.pool
+
+    def replace(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def submit(self, changed_paths=()) -> Future:
+        """Start a rebuild (call from the server's main thread: the process is forked from the caller)."""
+        try:
+            return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
+        except BrokenProcessPool:  # it died while idle (killed, out of memory): the pool refuses work
+            print("[preview] the renderer process died; starting a new one", flush=True)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
+
+    def outcome(self, future: Future) -> str:
+        """``"done"``, or ``"again"`` after replacing the renderer process (asked to, or it died)."""
+        try:
+            answer = future.result()
+        except BrokenProcessPool:
+            print("[preview] the renderer process died; starting a new one and rebuilding", flush=True)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
+            return "again"
+        if answer == "restart":
+            print("[preview] configuration changed (or the last render failed): starting a fresh Sphinx", flush=True)
+            self.replace()
+            return "again"
+        return "done"
+
+    def run(self, changed_paths=()) -> None:
+        """A rebuild, to the end (the first build, before serving)."""
+        for _ in range(3):
+            if self.outcome(self.submit(changed_paths)) == "done":
+                return
+
+    async def arun(self, changed_paths) -> None:
+        """A rebuild from the server's event loop (the process forks, if it must, from the main thread)."""
+        for _ in range(3):
+            future = self.submit(changed_paths)
+            await asyncio.wrap_future(future)
+            if self.outcome(future) == "done":
+                return
+
+
+def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Renderer):
+    """sphinx-autobuild's watcher and reload socket, with every rebuild sent to ``renderer``.
+
+    ``sources()``: what to watch, asked again after every rebuild; when it changed (a page added to
+    or dropped from the table of contents) the watch starts over on the new list, so a new page's
+    later saves are seen. (sphinx-autobuild itself runs each rebuild in a new process, which could
+    keep nothing between saves, and watches the paths it was started with.)
+    """
+    import watchfiles
+    from sphinx_autobuild.server import RebuildServer
+
+    class Watcher(RebuildServer):
+        async def watch(self) -> None:
+            while True:
+                paths = sources()
+                async for changes in watchfiles.awatch(*paths, watch_filter=lambda _, path: not self.ignore(path)):
+                    try:
+                        await renderer.arun([Path(path).resolve() for (_, path) in changes])
+                    except Exception:  # noqa: BLE001 -- the preview must go on watching
+                        traceback.print_exc()
+                        print("[preview] the rebuild failed in the preview itself (above); save to retry", flush=True)
+                    self.flag.set()
+                    if sources() != paths:
+                        print(f"[preview] now watching {_listed(sources(), root)}", flush=True)
+                        break
+
+    return Watcher(sources(), ignore, change_callback=None)
+
+
+def _listed(paths: list[Path], root: Path) -> str:
+    return ", ".join(str(p.relative_to(root)) for p in paths)
 
 
 def serve(root: Path, package: str | None, library_root: str | None, jobs: int, host: str, port: int) -> int:
@@ -76,7 +217,7 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
         import uvicorn
         from sphinx_autobuild.filter import IgnoreFilter
         from sphinx_autobuild.middleware import JavascriptInjectorMiddleware
-        from sphinx_autobuild.server import RebuildServer
+        from sphinx_autobuild.server import RebuildServer  # noqa: F401 -- the watcher's base (_watcher)
         from starlette.applications import Starlette
         from starlette.middleware import Middleware
         from starlette.routing import Mount, WebSocketRoute
@@ -93,19 +234,27 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
 
     print("[preview] loading the renderer once (Sphinx, myst-nb, theme, extensions)", flush=True)
     preload()
-    # The first build, before serving; in a child process like every rebuild, so the server
-    # process never holds a Sphinx application's global state.
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        pool.submit(rebuild).result()
+    # The first build, before serving, in the renderer process that keeps its Sphinx for the next.
+    renderer = Renderer(rebuild)
+    renderer.run()
     site.mkdir(parents=True, exist_ok=True)
 
     if port == 0:
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    paths = ctx.config.site_sources()
     ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
-    watcher = RebuildServer(paths, ignore, change_callback=rebuild)
+
+    watched = [ctx.config.site_sources()]
+
+    def sources() -> list[Path]:
+        try:
+            watched[0] = context(root, package, library_root).config.site_sources()
+        except Exception as err:  # noqa: BLE001 -- a half-saved _toc.yml: keep watching what was watched
+            print(f"[preview] cannot read the table of contents ({err}); watching what was watched", flush=True)
+        return watched[0]
+
+    watcher = _watcher(sources, root, ignore, renderer)
     app = Starlette(
         routes=[
             WebSocketRoute("/websocket-reload", watcher, name="reload"),
@@ -115,9 +264,11 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
         lifespan=watcher.lifespan,
     )
     print(
-        f"[preview] serving {site} on http://{host}:{port}/ ; watching "
-        f"{', '.join(str(p.relative_to(root)) for p in paths)} (Ctrl+C stops)",
+        f"[preview] serving {site} on http://{host}:{port}/ ; watching {_listed(watcher.paths, root)} (Ctrl+C stops)",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        renderer.replace()
     return 0

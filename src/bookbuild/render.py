@@ -10,6 +10,7 @@ executed itself (which would mean the store and jupyter-cache disagree).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -66,7 +67,33 @@ def render_stamp(config: Config, outcomes: list[Outcome], digest: Callable[[Path
         for f in _files(source):
             sources[str(f.relative_to(config.root))] = digest(f)
     versions = {k: v for k, v in package_versions(RENDER_PACKAGES).items() if k != "python"}
-    return {"sources": sources, "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes}, "renderer": versions}
+    return {
+        "sources": sources,
+        "keys": {o.chapter.docname: o.chapter.key.key for o in outcomes},
+        "renderer": versions,
+        "bookbuild": renderer_code_digest(digest),
+    }
+
+
+# bookbuild's own code: its Sphinx extension and what it calls decide what every page looks like.
+RENDERER_CODE = Path(__file__).resolve().parent
+
+
+def renderer_code_digest(digest: Callable[[Path], str] = file_digest) -> str:
+    """A digest of bookbuild's own modules (:data:`RENDERER_CODE`), names and contents."""
+    h = hashlib.sha256()
+    for f in sorted(RENDERER_CODE.glob("*.py")):
+        h.update(f"{f.name}\0{digest(f)}\0".encode())
+    return h.hexdigest()
+
+
+def renderer_changed(previous: dict, stamp: dict) -> bool:
+    """Whether the last render (``previous``, its stamp) used other renderer versions or bookbuild code.
+
+    Sphinx re-reads a page when its source changed, not when the extension that turns it into HTML
+    did: after such a change every page must be read again, or the pages keep the old rendering.
+    """
+    return bool(previous) and any(previous.get(k) != stamp.get(k) for k in ("renderer", "bookbuild"))
 
 
 def load_stamp(paths: Paths) -> dict:
@@ -141,6 +168,14 @@ def sphinx(root: Path, site: Site, strict: bool, all_pages: bool, say: Callable[
     # In this process, not a child: no second interpreter, no second import of what bookbuild
     # already imported (and the preview's rebuilds start with the renderer imported).
     rc = jupyter_book_build(cmd, site.log, cwd=root)
+    return report(site, rc, strict, start, say)
+
+
+def report(site: Site, rc: int, strict: bool, start: float, say: Callable[[str], None]) -> int:
+    """Summarise a Sphinx run from its log (``site.log``): time, warnings, notebooks myst-nb executed; its status.
+
+    (Also the report of :class:`bookbuild.resident.ResidentSphinx`, the preview's renderer.)
+    """
     text = ANSI.sub("", site.log.read_text())
     warnings = [line for line in text.splitlines() if "WARNING" in line and "IPKernelApp" not in line]
     executed = [line for line in text.splitlines() if "Executing notebook" in line]

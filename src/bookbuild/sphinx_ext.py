@@ -225,6 +225,25 @@ def _run_links(app, doctree, docname: str) -> None:
 
 def _citations(app) -> dict:
     """Every bibliography entry as the page cites it: "(Author, year)" and its full reference."""
+    out = {}
+    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
+        out.update(_bib_citations(Path(app.srcdir) / name))
+    return out
+
+
+_BIB_CITATIONS: dict[str, tuple[str, dict]] = {}  # file -> (digest of its content, its citations)
+
+
+def _bib_citations(path: Path) -> dict:
+    """:func:`_citations` of one bibliography file, formatted once per content (the preview renders often)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    known = _BIB_CITATIONS.get(str(path))
+    if known is None or known[0] != digest:
+        known = _BIB_CITATIONS[str(path)] = (digest, _format_citations(path))
+    return known[1]
+
+
+def _format_citations(path: Path) -> dict:
     from pybtex.database import parse_file
     from pybtex.plugin import find_plugin
     from pybtex.richtext import Text
@@ -233,35 +252,56 @@ def _citations(app) -> dict:
 
     out = {}
     style = find_plugin("pybtex.style.formatting", "plain")()
-    for name in getattr(app.config, "bibtex_bibfiles", []) or []:
-        bib = parse_file(str(Path(app.srcdir) / name))
-        formatted = {e.key: e.text.render_as("text") for e in style.format_entries(bib.entries.values())}
-        for key, entry in bib.entries.items():
-            people = entry.persons.get("author") or entry.persons.get("editor") or []
-            last = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
-            if len(last) > 2:
-                authors = f"{last[0]} et al."
-            else:
-                authors = " and ".join(last) or key
-            entry_text = " ".join(formatted.get(key, key).split())
-            out[key] = Citation(authors, entry.fields.get("year", "n.d."), entry_text)
+    bib = parse_file(str(path))
+    formatted = {e.key: e.text.render_as("text") for e in style.format_entries(bib.entries.values())}
+    for key, entry in bib.entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        last = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
+        if len(last) > 2:
+            authors = f"{last[0]} et al."
+        else:
+            authors = " and ".join(last) or key
+        entry_text = " ".join(formatted.get(key, key).split())
+        out[key] = Citation(authors, entry.fields.get("year", "n.d."), entry_text)
     return out
 
 
-def _section_numbers(env, doc: str, _cache: dict = {}) -> dict[str, str]:  # noqa: B006 (per build)
-    """``{id: "4.2"}`` for every id of every numbered section of ``doc`` (a label is one of its ids)."""
-    key = (id(env), doc)
+def _section_numbers(env, doc: str, _cache: dict) -> dict[str, str]:
+    """``{id: "4.2"}`` for every id of every numbered section of ``doc`` (a label is one of its ids).
+
+    ``_cache``: one build's (the preview keeps one environment across builds, whose numbers change).
+    """
+    key = doc
     if key not in _cache:
         numbers = env.toc_secnumbers.get(doc, {})
         found = {}
         if numbers:
-            for section in env.get_doctree(doc).findall(nodes.section):
-                ids = section.get("ids", [])
-                number = numbers.get("#" + ids[0]) if ids else None
+            for ids in _section_ids(env, doc):
+                number = numbers.get("#" + ids[0])
                 if number:
                     found.update({i: ".".join(map(str, number)) for i in ids})
         _cache[key] = found
     return _cache[key]
+
+
+_SECTION_IDS: dict[str, tuple[bytes, list[list[str]]]] = {}
+
+
+def _section_ids(env, doc: str) -> list[list[str]]:
+    """The ids of each section of ``doc``, read from its doctree once per version of the page.
+
+    The environment keeps each page's pickled doctree as one bytes object until the page is read
+    again; while it holds the same object the ids are the same (the preview renders many times in
+    one process; a build in a new process reads every page's once, as before).
+    """
+    raw = env._pickled_doctree_cache.get(doc)
+    known = _SECTION_IDS.get(doc)
+    if raw is not None and known is not None and known[0] is raw:
+        return known[1]
+    ids = [list(s["ids"]) for s in env.get_doctree(doc).findall(nodes.section) if s.get("ids")]
+    if doc in env._pickled_doctree_cache:
+        _SECTION_IDS[doc] = (env._pickled_doctree_cache[doc], ids)
+    return ids
 
 
 def _references(app):
@@ -276,13 +316,14 @@ def _references(app):
         return f"{base}/{doc}.html#{anchor}" if base else ""
 
     refs = References(numfig_format=dict(app.config.numfig_format or {}) or {"figure": "Fig. %s"})
+    sections: dict = {}
     for label, (doc, labelid, title) in std.labels.items():
         numbers = env.toc_fignumbers.get(doc, {})
         if labelid in numbers.get("figure", {}):
             refs.figures[label] = ".".join(map(str, numbers["figure"][labelid]))
         if title:
             refs.sections[label] = (title, url(doc, labelid))
-        secnumber = _section_numbers(env, doc).get(labelid)
+        secnumber = _section_numbers(env, doc, sections).get(labelid)
         if secnumber:
             refs.section_numbers[label] = secnumber
     for kinds in env.toc_fignumbers.values():
@@ -313,6 +354,7 @@ def _write_notebooks(app, exception) -> None:
             app.config.bookbuild_notebooks_branch,
             _references(app),
             {doc: Path(app.env.doc2path(doc)) for doc in found},
+            keys=Path(app.doctreedir) / "bookbuild-notebooks.json",
         )
 
 
@@ -426,7 +468,11 @@ def _lighten(app, exception) -> None:
     from bookbuild.lighten import lighten
 
     options = getattr(app.config, "html_theme_options", None) or {}
-    lighten(Path(app.outdir), search_as_you_type=bool(options.get("search_as_you_type", False)))
+    lighten(
+        Path(app.outdir),
+        search_as_you_type=bool(options.get("search_as_you_type", False)),
+        state=Path(app.doctreedir) / "bookbuild-lighten.json",
+    )
 
 
 def _theme_mode(app, pagename, templatename, context, doctree) -> None:
@@ -438,6 +484,34 @@ def _theme_mode(app, pagename, templatename, context, doctree) -> None:
     """
     if not context.get("default_mode"):
         context["default_mode"] = context.get("theme_default_mode") or "auto"
+
+
+def _memoise_pybtex_plugins() -> None:
+    """Look each pybtex plugin up once per process.
+
+    pybtex resolves a plugin (a backend, a style) through ``importlib.metadata.entry_points`` on
+    every call, which reads the metadata of every installed distribution; sphinxcontrib-bibtex and
+    :func:`_citations` ask for one per citation rendered, several hundred lookups a build (profiled:
+    the largest single cost of a prose edit's render). The installed plugins do not change while
+    Sphinx runs; plugins registered at run time (``register_plugin``) are still looked up live.
+    """
+    import functools
+
+    import pybtex.plugin
+
+    if getattr(pybtex.plugin._load_entry_point, "bookbuild_memoised", False):
+        return
+    installed = functools.lru_cache(maxsize=None)(pybtex.plugin._load_entry_point)
+
+    def load(group, name, use_aliases=False):
+        for search in [group, group + ".aliases"] if use_aliases else [group]:
+            klass = pybtex.plugin._RUNTIME_PLUGINS.get(search, {}).get(name)
+            if klass is not None:
+                return klass
+        return installed(group, name, use_aliases)
+
+    load.bookbuild_memoised = True
+    pybtex.plugin._load_entry_point = load
 
 
 _LABEL = re.compile(r"^\((?P<label>[^()\s]+)\)=[ \t]*\n(?:[ \t]*\n)*(?:#+[ \t]+(?P<title>.+))?", re.MULTILINE)
@@ -472,6 +546,7 @@ def _elsewhere_in_the_book(app, env, node, contnode):
 
 
 def setup(app):
+    _memoise_pybtex_plugins()
     app.add_config_value("bookbuild_manifest", str(_LAYOUT.manifest), "env")
     app.add_config_value("bookbuild_store", str(_LAYOUT.store), "env")
     app.add_config_value("bookbuild_install_package", "", "env")

@@ -26,6 +26,16 @@ from bookbuild import results
 from bookbuild.deps import code_sources
 from bookbuild.util import atomic_write
 
+# Entries this process found intact: notebook path -> (both files' sizes and times, the code cells).
+_INTACT: dict[str, tuple[tuple, list[str]]] = {}
+
+
+def _stamp(*paths: Path) -> tuple | None:
+    try:
+        return tuple((st.st_mtime_ns, st.st_size, st.st_ino) for st in (p.stat() for p in paths))
+    except OSError:
+        return None
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -78,7 +88,27 @@ class Store:
     def _read(
         self, nb_path: Path, meta_path: Path, expected_code: list[str] | None
     ) -> tuple[str | None, nbformat.NotebookNode | None, dict]:
-        """(problem, notebook, metadata), each file read and parsed once; the problem is None when intact."""
+        """(problem, notebook, metadata), each file read and parsed once; the problem is None when intact.
+
+        An entry found intact is remembered in this process with its files' sizes and times: while
+        they are the same, the next read parses the two files without checking the checksum and
+        the notebook's schema again (the preview reads every chapter's entry on every save).
+        """
+        stamp = _stamp(nb_path, meta_path)
+        known = _INTACT.get(str(nb_path))
+        if stamp is not None and known is not None and known[0] == stamp:
+            nb = nbformat.from_dict(json.loads(nb_path.read_bytes()))
+            if expected_code is not None and known[1] != expected_code:
+                return "code cells differ from the chapter's", nb, json.loads(meta_path.read_text())
+            return None, nb, json.loads(meta_path.read_text())
+        problem, nb, meta = self._read_checked(nb_path, meta_path, expected_code)
+        if problem is None and stamp is not None and stamp == _stamp(nb_path, meta_path):
+            _INTACT[str(nb_path)] = (stamp, code_sources(nb))
+        return problem, nb, meta
+
+    def _read_checked(
+        self, nb_path: Path, meta_path: Path, expected_code: list[str] | None
+    ) -> tuple[str | None, nbformat.NotebookNode | None, dict]:
         if not meta_path.exists():
             return "no metadata (execution or write interrupted)", None, {}
         if not nb_path.exists():

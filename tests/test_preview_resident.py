@@ -1,0 +1,304 @@
+"""`make preview` keeps one Sphinx application between rebuilds (bookbuild.resident, bookbuild.preview).
+
+The real server on a small book with numbered chapters: a prose edit re-reads only the edited page
+with the application the previous rebuild left, and chapter numbers stay as they were; a code edit
+executes the chapter before the page shows its new output; a new page with its table-of-contents
+entry starts a fresh application and is served; an extension failing on one page fails that
+rebuild only (the server stays up, the next save renders with a fresh application); a killed
+renderer process is replaced on the next save. At the end, every page the preview wrote is the
+page a fresh ``bookbuild build`` of the same sources writes.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from minibook import bookbuild_cmd, chapter, env_for, make_book, printed
+
+pytestmark = pytest.mark.skipif(
+    not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
+)
+
+NUMBERED_TOC = textwrap.dedent("""\
+    format: jb-book
+    root: index
+    parts:
+      - caption: Chapters
+        numbered: true
+        chapters:
+          - file: a
+          - file: b
+          - file: notes
+    """)
+
+# An extension of the test book that raises while Sphinx reads a page holding the marker.
+FAILING_EXTENSION = textwrap.dedent("""\
+    def _source_read(app, docname, source):
+        if "RAISE-IN-SPHINX" in source[0]:
+            raise RuntimeError("an extension failed on purpose")
+
+
+    def setup(app):
+        app.connect("source-read", _source_read)
+        return {"parallel_read_safe": True}
+    """)
+
+
+# What the preview's in-process caches touch: numbered figures and a {numref} to one, a citation
+# formatted by sphinxcontrib-bibtex, section numbers in the readers' notebooks.
+BIB = textwrap.dedent("""\
+    @article{lecun2022,
+      author = {Yann LeCun},
+      title = {A Path Towards Autonomous Machine Intelligence},
+      journal = {OpenReview},
+      year = {2022},
+    }
+    @article{chen2021,
+      author = {Xinlei Chen and Kaiming He},
+      title = {Exploring Simple Siamese Representation Learning},
+      journal = {CVPR},
+      year = {2021},
+    }
+    """)
+# A 1x1 PNG.
+PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+NOTES = textwrap.dedent("""\
+    # Notes
+
+    Reference material {cite:p}`lecun2022`.
+
+    ```{figure} pixel.png
+    :name: fig-pixel
+
+    A pixel.
+    ```
+
+    As {numref}`fig-pixel` shows.
+
+    ```{bibliography}
+    ```
+    """)
+
+
+def numbered_book(root: Path) -> Path:
+    make_book(root)
+    (root / "_toc.yml").write_text(NUMBERED_TOC)
+    (root / "src" / "failing_ext.py").write_text(FAILING_EXTENSION)
+    (root / "references.bib").write_text(BIB)
+    (root / "pixel.png").write_bytes(PIXEL)
+    (root / "notes.md").write_text(NOTES)
+    config = root / "_config.yml"
+    config.write_text(
+        config.read_text().replace("[bookbuild.sphinx_ext]", "[bookbuild.sphinx_ext, failing_ext]")
+        + "bibtex_bibfiles: [references.bib]\n"
+    )
+    return root
+
+
+class Server:
+    """``bookbuild preview`` on a free port, its output collected line by line."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc = subprocess.Popen(
+            bookbuild_cmd(root, "preview", "--port", "0", "--jobs", "1"),
+            env=env_for(root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        line = self.wait_for(r"serving .* on (http://\S+)/", 300)
+        self.url = re.search(r"on (http://\S+)/", line).group(1)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, "preview exited:\n" + "".join(self.log)
+                continue
+            self.log.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "".join(self.log))
+
+    def edit(self, name: str, old: str, new: str, outcome: str = r"\[preview\] (rebuilt|the build failed)") -> str:
+        """Replace ``old`` by ``new`` in a file, wait for the rebuild; its output."""
+        start = len(self.log)
+        path = self.root / name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new, 1))
+        self.wait_for(outcome, 300)
+        return "".join(self.log[start:])
+
+    def get(self, page: str) -> str:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/{page}", timeout=30) as r:
+                    return r.read().decode()
+            except urllib.error.URLError:
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def title_number(html: str) -> str:
+    """The section number shown in a page's title (``2.`` for the second numbered chapter)."""
+    m = re.search(r'<h1>(?:<span class="section-number">([^<]*)</span>)?[^<]*<a class="headerlink"', html)
+    assert m, "no page title (an <h1> with its link) on the page"
+    return (m.group(1) or "").strip()
+
+
+# myst-nb writes its style sheet into _static/ after the pages of a build: Sphinx stamps the link with
+# the file's checksum (``?v=``) only when the file was already there, so pages written by any
+# incremental build carry the stamp and a fresh build's do not (plain jupyter-book does the same).
+_MYSTNB_CSS_STAMP = re.compile(r'(href="_static/mystnb\.[0-9a-f]+\.css)\?v=[0-9a-f]+"')
+
+
+def page_files(html_dir: Path) -> dict[str, str]:
+    """The pages of a built site (their HTML) and its readers' notebooks, by name; the build-status
+    page (when built, by whom) left out."""
+    pages = {
+        p.name: _MYSTNB_CSS_STAMP.sub(r'\1"', p.read_text())
+        for p in sorted(html_dir.glob("*.html"))
+        if p.name not in ("status.html",)
+    }
+    notebooks = {f"_notebooks/{p.name}": p.read_text() for p in sorted((html_dir / "_notebooks").glob("*.ipynb"))}
+    assert notebooks, f"no readers' notebooks in {html_dir}"
+    return {**pages, **notebooks}
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(numbered_book(tmp_path / "book"))
+    yield s
+    s.stop()
+
+
+def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
+    root = server.root
+    first = "".join(server.log)
+    pid = int(re.search(r"renderer process (\d+) keeps", first).group(1))
+    assert "Sphinx application fresh" in first
+    assert (title_number(server.get("a.html")), title_number(server.get("b.html"))) == ("1.", "2.")
+
+    # Prose edits: the running application re-reads the edited page only; nothing executes; the
+    # chapter numbers stay (a reused sphinx-external-toc collector used to count on: 4., 5., ...).
+    for n in (1, 2):
+        old = "Prose of A." if n == 1 else "Edited prose of A, 1."
+        out = server.edit("a.md", old, f"Edited prose of A, {n}.")
+        assert "Sphinx application reused: re-read 1 page(s) (a)" in out, out
+        assert not re.search(r"\s(a|b)\s+executed\s", out), out
+        assert f"Edited prose of A, {n}." in server.get("a.html")
+        assert (title_number(server.get("a.html")), title_number(server.get("b.html"))) == ("1.", "2.")
+
+    # A code edit: the chapter executes before its page is rendered; the old output is never shown.
+    out = server.edit("a.md", "print(core.SCALE * 10)", "print(core.SCALE * 100)")
+    assert re.search(r"\sa\s+executed\s", out) and re.search(r"\sb\s+cached\s", out), out
+    assert "Sphinx application reused: re-read 1 page(s) (a)" in out, out
+    assert printed(server.get("a.html")) == "200"
+
+    # A new page and its table-of-contents entry: a fresh application (in a fresh renderer process).
+    (root / "c.md").write_text(chapter("C", "Prose of C.", "print('c' * 3)"))
+    out = server.edit("_toc.yml", "      - file: notes\n", "      - file: notes\n      - file: c\n")
+    assert "configuration changed" in out and "Sphinx application fresh" in out, out
+    assert re.search(r"\sc\s+executed\s", out), out
+    c_html = server.get("c.html")
+    assert "Prose of C." in c_html and printed(c_html) == "ccc" and title_number(c_html) == "4."
+    assert 'href="c.html"' in server.get("a.html"), out  # the navigation lists the new page
+    out = server.edit("c.md", "Prose of C.", "Edited prose of C.")
+    assert "Sphinx application reused: re-read 1 page(s) (c)" in out, out
+    assert "Edited prose of C." in server.get("c.html")
+
+    # A figure added before the other: the numbers shift on the page and in its reference; a second
+    # citation (the bibliography lists it; each entry was formatted once by this process).
+    assert "Fig. 3.1" in server.get("notes.html")
+    out = server.edit(
+        "notes.md",
+        "Reference material {cite:p}`lecun2022`.\n",
+        "Reference material {cite:p}`lecun2022`; also {cite:t}`chen2021`.\n\n"
+        "```{figure} pixel.png\n:name: fig-first\n\nThe first pixel.\n```\n",
+    )
+    assert "Sphinx application reused: re-read 1 page(s) (notes)" in out, out
+    notes = server.get("notes.html")
+    assert "Fig. 3.2" in notes and "Fig. 3.1" in notes, notes
+    assert "Exploring simple siamese representation learning" in notes, notes
+
+    # An extension raising on one page: that rebuild fails, the server and the other pages stay; the
+    # next save starts a fresh application and renders.
+    out = server.edit("notes.md", "Reference material", "Reference material RAISE-IN-SPHINX")
+    assert (
+        "[preview] the build failed" in out
+        and "an extension failed on purpose" in (root / "_build" / "logs" / "sphinx.log").read_text()
+    )
+    assert "Edited prose of A, 2." in server.get("a.html")
+    out = server.edit("notes.md", "Reference material RAISE-IN-SPHINX", "Reference material, fixed,")
+    assert "starting a fresh Sphinx" in out and "Sphinx application fresh" in out and "[preview] rebuilt" in out, out
+    assert "Reference material, fixed," in server.get("notes.html")
+
+    # The renderer process killed: replaced on the next save.
+    pid = int(re.findall(r"renderer process (\d+) keeps", "".join(server.log))[-1])
+    os.kill(pid, signal.SIGKILL)
+    out = server.edit("b.md", "Prose of B.", "Edited prose of B.")
+    assert "the renderer process died" in out and "[preview] rebuilt" in out, out
+    assert "Edited prose of B." in server.get("b.html")
+
+    # Everything the preview wrote is what a fresh build of the same sources writes.
+    server.stop()
+    fresh = tmp_path / "fresh"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns("_build"))
+    shutil.copytree(root / "_build" / "exec-store", fresh / "_build" / "exec-store")
+    done = subprocess.run(bookbuild_cmd(fresh, "build"), env=env_for(fresh), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ours, theirs = page_files(root / "_build" / "html"), page_files(fresh / "_build" / "html")
+    assert "Fig. 3.2" in ours["notes.html"]
+    assert ours.keys() == theirs.keys()
+    differ = [
+        name for name in ours if ours[name].replace(str(root), "<root>") != theirs[name].replace(str(fresh), "<root>")
+    ]
+    assert not differ, f"pages the preview left different from a fresh build: {differ}; first difference:\n" + (
+        first_difference(ours[differ[0]].replace(str(root), "<root>"), theirs[differ[0]].replace(str(fresh), "<root>"))
+        if differ
+        else ""
+    )
+
+
+def first_difference(ours: str, theirs: str) -> str:
+    """The first lines that differ, with a little context (preview's, then the fresh build's)."""
+    import difflib
+
+    return "\n".join(list(difflib.unified_diff(ours.splitlines(), theirs.splitlines(), "preview", "fresh", n=2))[:40])
