@@ -12,7 +12,6 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 matplotlib.use("Agg")
 
@@ -23,6 +22,8 @@ collect_ignore = ["src/bookbuild/__main__.py"]
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch, doctest_namespace):
     """Point caches at a temporary folder and default to the offline lite profile."""
+    import torch  # here, not at the top: pytest-xdist's controlling process runs no test and skips the import
+
     doctest_namespace.update(np=np, torch=torch)
     monkeypatch.setenv("LECTUREKIT_CACHE", str(tmp_path / "lk-cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
@@ -30,6 +31,18 @@ def isolated_env(tmp_path, monkeypatch, doctest_namespace):
         monkeypatch.delenv(name, raising=False)
     torch.manual_seed(0)  # the examples draw from the global generator
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def minibook_store(tmp_path_factory):
+    """This session's store of mini-book executions (tests/minibook.py's ``seed``), one per xdist worker.
+
+    Content-addressed like every execution store: an entry is the outputs of its key's code,
+    modules and environment, whichever test's copy of the mini book executed it.
+    """
+    from bookbuild.store import Store
+
+    return Store(tmp_path_factory.mktemp("minibook-store") / "exec-store")
 
 
 # Tests that start Jupyter kernels (mini books built end to end) run on one pytest-xdist worker

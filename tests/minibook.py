@@ -6,15 +6,20 @@ is imported by nobody; ``notes`` is a reference page without code. Its ``[tool.b
 uses names of its own (``MINI_PROFILE``, ``MINI_CACHE``), so nothing of the real book leaks in.
 
 In-process helpers (:func:`run`: plan and execute) and command-line ones (:func:`bookbuild_cmd`,
-:func:`env_for`, :func:`printed`) for end-to-end tests that render the book.
+:func:`env_for`, :func:`printed`, :func:`bookbuild_here`) for end-to-end tests that render the book.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import subprocess
 import sys
 import textwrap
+import traceback
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -131,6 +136,26 @@ def run(
     return {o.chapter.docname: o.status for o in outcomes}, outcomes
 
 
+def seed(root: Path, shared: Store) -> list:
+    """Put the executed outputs of ``root``'s chapters, as they are now, into its own store.
+
+    For tests whose claim is about what a build does *after* a first execution (a prose edit, a code
+    edit, a corrupt entry, a diff of two builds): they take that first execution from ``shared``,
+    the session's store of mini-book executions (the ``minibook_store`` fixture in conftest.py),
+    which executes with real kernels what it does not hold yet. Stores are content-addressed, so
+    an entry made for another test's copy of the same chapters is the entry this book's build would
+    make. Only the entries of the current keys are copied. Returns the outcomes of the run on
+    ``shared`` (each ``cached`` or ``executed`` there).
+    """
+    status, outcomes = run(root, store=shared)
+    assert set(status.values()) <= {"cached", "executed"}, status
+    own = Store(root / "_build" / "exec-store")
+    for o in outcomes:
+        entry = shared.get(o.chapter.name, o.chapter.key.key)
+        own.put(o.chapter.name, o.chapter.key.key, entry.nb, {k: v for k, v in entry.meta.items() if k != "sha256"})
+    return outcomes
+
+
 def components(outcomes) -> dict:
     """What a build's manifest keeps for re-execution reasons: ``{docname: {"components": ...}}``."""
     return {o.chapter.docname: {"components": o.chapter.key.components} for o in outcomes}
@@ -148,6 +173,46 @@ def env_for(root: Path) -> dict:
 
 def bookbuild_cmd(root: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "bookbuild", "--root", str(root), "--package", "minilib", *args]
+
+
+def bookbuild_here(
+    root: Path, *args: str, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m bookbuild --root ROOT --package minilib ARGS``, run in this process (``cli.main``).
+
+    The command's own code path, kernels and Sphinx build, without a new interpreter per call and,
+    after the first render in this process, without importing the renderer again (as the preview's
+    rebuilds do). For the call, the environment is ``env`` (default :func:`env_for`); it is restored
+    afterwards, so what a build sets (kernel defaults, ``PYTHONOPTIMIZE`` in a stand-in run) does
+    not leak into later tests; so is the working directory (``cwd``, for relative paths in ``args``).
+    An exception is exit status 1 with its traceback on stderr, as the command line would report it.
+    """
+    from bookbuild import cli
+
+    saved, here = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(env if env is not None else env_for(root))
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--root", str(root), "--package", "minilib", *args]
+    try:
+        os.chdir(cwd or here)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            # The renderer's extensions' deprecation notices, which a child process would print to its log,
+            # and torch's (imported by other tests), which sphinx-external-toc trips over looking for objects.
+            for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+                warnings.simplefilter("ignore", category)
+            try:
+                rc = cli.main(argv)
+            except SystemExit as done:  # argparse
+                rc = done.code if isinstance(done.code, int) else 1
+            except Exception:  # noqa: BLE001 -- a crash is a failed command, reported like one
+                traceback.print_exc()
+                rc = 1
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
 
 
 def printed(html: str) -> str:

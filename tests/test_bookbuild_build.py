@@ -1,5 +1,11 @@
 """bookbuild.build, the pipeline end to end on the mini book: ``build`` renders what changed, ``chapter``
-renders one chapter alone, ``execute`` never renders a stand-in run and checks the glue keys instead."""
+renders one chapter alone, ``execute`` never renders a stand-in run and checks the glue keys instead.
+
+The commands run in this process (:func:`minibook.bookbuild_here`, the command line's ``cli.main``
+with real kernels and real Sphinx builds): a new interpreter per command, importing the renderer
+each time, was most of these tests' CPU. ``python -m bookbuild`` itself runs as a child process in
+tests/test_bookbuild_diff.py, tests/test_nbval_loop.py and tests/test_bookbuild_preview.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from minibook import FRONT, book, bookbuild_cmd, chapter, env_for, make_book, printed  # noqa: F401 -- book is a fixture
+from minibook import FRONT, book, bookbuild_here, chapter, make_book, printed  # noqa: F401 -- book is a fixture
 
 import bookbuild
 
@@ -31,8 +37,7 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree_src), str(book / "src")])}
 
     def build():
-        cmd = [sys.executable, "-m", "bookbuild", "--root", str(book), "--package", "minilib", "build", "--jobs", "2"]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        done = bookbuild_here(book, "build", "--jobs", "2", env=env)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.startswith(f"bookbuild (from {tree_src / 'bookbuild'}):"), done.stdout[:300]
         return done.stdout, (book / "_build" / "html" / "b.html").read_text()
@@ -64,7 +69,7 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
 
 
 def chapter_cmd(root: Path, name: str) -> tuple[int, str]:
-    done = subprocess.run(bookbuild_cmd(root, "chapter", name), capture_output=True, text=True, env=env_for(root))
+    done = bookbuild_here(root, "chapter", name)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -88,9 +93,7 @@ def test_library_edit_shows_up_in_a_single_chapter_build(tmp_path):
     assert printed(page.read_text()) == "21"
 
     # The whole-book build reuses what the chapter build executed.
-    done = subprocess.run(
-        bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
-    )
+    done = bookbuild_here(root, "build", "--jobs", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (
         re.search(r"\bb\s+cached\s", done.stdout) and printed((root / "_build" / "html" / "b.html").read_text()) == "21"
@@ -106,9 +109,7 @@ def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_i
     prose = "See {numref}`b-more` and {ref}`a-top`.\n\n(b-more)=\n## More\n\nMore prose of B."
     (root / "a.md").write_text((root / "a.md").read_text().replace("# A\n", "(a-top)=\n# A\n"))
     (root / "b.md").write_text(chapter("B", prose, "from minilib import extra\nprint(extra.triple())"))
-    done = subprocess.run(
-        bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
-    )
+    done = bookbuild_here(root, "build", "--jobs", "1")
     assert done.returncode == 0, done.stdout + done.stderr  # the manifest now lists a and b
     # b's code changes after the book was built: the chapter renders its new execution, not the book's.
     (root / "b.md").write_text(
@@ -163,8 +164,7 @@ def bookbuild_run(root: Path, *args: str, standin_on: bool) -> subprocess.Comple
     env.pop("MINI_STANDIN", None)
     if standin_on:
         env["MINI_STANDIN"] = "1"
-    cmd = [sys.executable, "-m", "bookbuild", "--root", str(root), "--package", "minilib", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return bookbuild_here(root, *args, env=env)
 
 
 def test_standin_run_executes_apart_and_is_never_rendered(standin_book):
@@ -222,12 +222,13 @@ def ipynb(code: str) -> str:
 def test_an_ipynb_chapter_is_keyed_executed_once_and_rendered_from_the_store(tmp_path):
     root = make_book(tmp_path / "book")
     (root / "c.ipynb").write_text(ipynb("from minilib import core\nprint(core.SCALE * 100)"))
-    (root / "_toc.yml").write_text((root / "_toc.yml").read_text() + "  - file: c\n")
+    # A Markdown chapter (a) beside it; b, a second one that would only add executions, is left out.
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: index\nchapters:\n  - file: a\n  - file: c\n  - file: notes\n"
+    )
 
     def build() -> str:
-        done = subprocess.run(
-            bookbuild_cmd(root, "build", "--jobs", "1"), capture_output=True, text=True, env=env_for(root)
-        )
+        done = bookbuild_here(root, "build", "--jobs", "1")
         assert done.returncode == 0, done.stdout + done.stderr
         assert "Executing notebook" not in (root / "_build" / "logs" / "sphinx.log").read_text()  # ours, from the store
         return done.stdout
@@ -251,8 +252,7 @@ def test_the_cell_timeout_comes_from_config_yml_and_the_command_line_overrides_i
     (root / "a.md").write_text(chapter("A", "Slow.", "import time\ntime.sleep(6)\nprint('slept')"))
 
     def execute(*args: str) -> subprocess.CompletedProcess:
-        cmd = bookbuild_cmd(root, "execute", "--only", "a", "--jobs", "1", *args)
-        return subprocess.run(cmd, capture_output=True, text=True, env=env_for(root))
+        return bookbuild_here(root, "execute", "--only", "a", "--jobs", "1", *args)
 
     done = execute()
     assert done.returncode == 1 and "a failed to execute" in done.stdout and "timed out" in done.stdout.lower()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from minibook import FRONT, book, glued_output, run  # noqa: F401 -- book is a fixture
+from minibook import FRONT, book, bookbuild_here, glued_output, run, seed  # noqa: F401 -- book is a fixture
 
 import bookbuild
 from bookbuild import diff
@@ -77,9 +77,11 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number(results_book):
+def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_number(results_book, minibook_store):
     book = results_book
-    _, before = run(book)
+    seed(book, minibook_store)  # the base build's outputs (executed once per session)
+    status, before = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     entry = Store(book / "_build" / "exec-store").get("a", before[0].chapter.key.key)
     assert entry.meta["results"]["glue"]["scaled"] == {"mime": "text/plain", "text": "20", "value": 20.0}
     edit(book / "src" / "minilib" / "core.py", "SCALE = 2", "SCALE = 3")
@@ -104,9 +106,11 @@ def test_a_library_edit_that_changes_one_glued_number_reports_exactly_that_numbe
     )  # +50 % is within a 60 % tolerance
 
 
-def test_a_prose_edit_gives_an_empty_report(results_book):
+def test_a_prose_edit_gives_an_empty_report(results_book, minibook_store):
     book = results_book
-    _, before = run(book)
+    seed(book, minibook_store)
+    status, before = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     edit(book / "a.md", "Prose of A:", "Rewritten prose of A, same numbers:")
     status, after = run(book)
     assert status == {"a": "cached", "b": "cached"}
@@ -115,9 +119,11 @@ def test_a_prose_edit_gives_an_empty_report(results_book):
     assert "no differences" in diff.terminal(report)
 
 
-def test_a_figure_change_is_reported(results_book):
+def test_a_figure_change_is_reported(results_book, minibook_store):
     book = results_book
-    _, before = run(book)
+    seed(book, minibook_store)
+    status, before = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     edit(book / "src" / "minilib" / "fig.py", "SIZE = 3", "SIZE = 4")
     assert run(book)[0] == {"a": "cached", "b": "executed"}
     report = diff.compare(side("base", before), side("head", run(book)[1]))
@@ -129,8 +135,14 @@ def test_a_figure_change_is_reported(results_book):
 
 
 def bookbuild_cli(*args, cwd: Path, env_extra: dict | None = None):
+    """``python -m bookbuild ARGS`` in the checkout ``cwd``, as a child process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TREE_SRC), os.environ["PYTHONPATH"]]), **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "bookbuild", *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def bookbuild_in(book: Path, *args, env_extra: dict | None = None):
+    """The same command for the checkout ``book``, run in this process (:func:`minibook.bookbuild_here`)."""
+    return bookbuild_here(book, *args, env={**os.environ, **(env_extra or {})}, cwd=book)
 
 
 def test_the_pull_request_command_builds_the_base_from_the_shared_store(results_book, tmp_path):
@@ -165,29 +177,33 @@ def test_the_pull_request_command_builds_the_base_from_the_shared_store(results_
     assert "SCALE = 2" in (base / "src" / "minilib" / "core.py").read_text()
 
 
-def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_path):
-    """What full.yml runs: the last published build's manifest against this build's; the status page lists it."""
+def test_two_builds_compared_by_their_manifests_and_stores(results_book, tmp_path, minibook_store):
+    """What full.yml runs: the last published build's manifest against this build's; the status page lists it.
+
+    The commands run in this process; the pull-request test above runs its command as a child process."""
     book = results_book
-    assert bookbuild_cli("execute", "--jobs", "2", cwd=book).returncode == 0
+    seed(book, minibook_store)  # the published build's outputs (executed once per session)
+    done = bookbuild_in(book, "execute", "--jobs", "2")
+    assert done.returncode == 0 and re.search(r"^  b +cached", done.stdout, re.M), done.stdout + done.stderr
     published = tmp_path / "published"
     shutil.copytree(book / "_build", published)  # manifest + store of the published build
     manifest = json.loads((published / "exec-manifest.json").read_text())
     assert manifest["chapters"]["a"]["results"]["glue"]["scaled"]["value"] == 20.0
     edit(book / "src" / "minilib" / "core.py", "SCALE = 2", "SCALE = 3")
     shutil.rmtree(book / "_build")
-    done = bookbuild_cli("execute", "--jobs", "2", cwd=book, env_extra={"BOOKBUILD_DIFF_BASE": str(published)})
+    done = bookbuild_in(book, "execute", "--jobs", "2", env_extra={"BOOKBUILD_DIFF_BASE": str(published)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "~ scaled: 20 -> 30 (+50.00%)" in done.stdout
     changes = json.loads((book / "_build" / "exec-manifest.json").read_text())["changes"]
     assert [(c["chapter"], [g["name"] for g in c["glue"]]) for c in changes["chapters"]] == [("a", ["scaled"])]
-    done = bookbuild_cli("diff", str(published), "--head", str(book / "_build"), cwd=book)
+    done = bookbuild_in(book, "diff", str(published), "--head", str(book / "_build"))
     assert done.returncode == 0 and "~ scaled: 20 -> 30 (+50.00%)" in done.stdout, done.stdout + done.stderr
     # an older manifest without results: they are read from the store entries its keys name
     for info in manifest["chapters"].values():
         del info["results"]
     (published / "exec-manifest.json").write_text(json.dumps(manifest))
-    assert "~ scaled: 20 -> 30" in bookbuild_cli("diff", str(published), cwd=book).stdout
-    done = bookbuild_cli("diff", str(tmp_path / "nothing-here"), cwd=book)
+    assert "~ scaled: 20 -> 30" in bookbuild_in(book, "diff", str(published)).stdout
+    done = bookbuild_in(book, "diff", str(tmp_path / "nothing-here"))
     assert done.returncode == 2 and "no build manifest at" in done.stdout
 
 

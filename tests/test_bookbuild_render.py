@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minibook import book, make_book, run  # noqa: F401 -- book is a fixture
+from minibook import book, make_book, run, seed  # noqa: F401 -- book is a fixture
 
 from bookbuild import config as config_mod
 from bookbuild import render
@@ -21,8 +21,10 @@ def test_a_docstring_edit_in_the_library_re_renders(tmp_path):
     assert render.render_stamp(config, []) != before
 
 
-def test_broken_jupyter_cache_is_rebuilt_from_the_store(book):
-    _, outcomes = run(book)
+def test_broken_jupyter_cache_is_rebuilt_from_the_store(book, minibook_store):
+    seed(book, minibook_store)
+    status, outcomes = run(book)
+    assert status == {"a": "cached", "b": "cached"}
     store = Store(book / "_build" / "exec-store")
     cache_dir = book / "_build" / ".jupyter_cache"
     sync_jupyter_cache(cache_dir, outcomes, store)

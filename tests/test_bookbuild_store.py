@@ -36,6 +36,18 @@ def test_put_then_get_round_trips_with_a_checksum(tmp_path):
     assert store.get("a", "k2") is None
 
 
+def test_an_entry_read_again_in_one_process_is_the_same_notebook(tmp_path):
+    """The second read takes the in-process shortcut (files unchanged since found intact): same notebook."""
+    store = Store(tmp_path / "s")
+    nb = executed("line one\nline two")
+    nb.cells[1].outputs.append(nbformat.v4.new_output("display_data", data={"text/plain": "a\nb"}))
+    store.put("a", "k1", nb, {})
+    first = store.get("a", "k1", ["print(core.SCALE * 10)"]).nb
+    again = store.get("a", "k1", ["print(core.SCALE * 10)"]).nb
+    assert again == first and again.cells[1].outputs[0].text == "line one\nline two\n"
+    assert again.cells[1].outputs[1].data["text/plain"] == "a\nb"  # multi-line text joined, as nbformat reads it
+
+
 def test_an_edited_notebook_that_is_still_valid_is_rejected_by_its_checksum_and_removed(tmp_path):
     store = Store(tmp_path / "s")
     store.put("a", "k1", executed("20"), {})

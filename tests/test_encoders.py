@@ -7,6 +7,10 @@ import torch
 
 from lecturekit import cache, data, encoders, training
 
+# The tests that import timm (about 3 CPU-seconds) share one pytest-xdist worker (`--dist loadgroup`),
+# so only one worker pays for the import.
+TIMM = pytest.mark.xdist_group("timm")
+
 TINY_SSL = training.TrainConfig(method="simclr", epochs=1, batch_size=512, seed=0)
 
 
@@ -200,6 +204,7 @@ def _official_layout(seed: int = 0) -> dict[str, torch.Tensor]:
     return {k: torch.randn(shape, generator=g) * 0.02 for k, shape in KEYS.items()}
 
 
+@TIMM
 def test_official_dinov2_keys_load_into_timm_exactly():
     """Every tensor of Meta's checkpoint but the training-only mask token becomes a timm parameter."""
     state = _official_layout()
@@ -212,6 +217,7 @@ def test_official_dinov2_keys_load_into_timm_exactly():
     assert model(torch.zeros(1, 3, 518, 518)).shape == (1, 384)
 
 
+@TIMM
 def test_dinov2_position_embeddings_resampled_as_meta_does():
     """At 224 pixels: 16x16 patches, bicubic from 37x37 with Meta's 0.1 offset, no antialiasing."""
     import torch.nn.functional as F
@@ -228,6 +234,7 @@ def test_dinov2_position_embeddings_resampled_as_meta_does():
     assert model(torch.zeros(2, 3, 224, 224)).shape == (2, 384)
 
 
+@TIMM
 def test_dinov2_rejects_other_checkpoints_and_sizes():
     with pytest.raises(ValueError, match="multiple of 14"):
         encoders.dinov2_state_for_timm(_official_layout(), 100)
@@ -239,6 +246,7 @@ def test_dinov2_rejects_other_checkpoints_and_sizes():
         encoders.dinov2_state_for_timm({"cls_token": torch.zeros(1, 1, 384)})
 
 
+@TIMM
 def test_dinov2_loads_from_the_torch_cache(full_offline):
     hub = Path(torch.hub.get_dir())
     (hub / "checkpoints").mkdir(parents=True)
@@ -255,6 +263,7 @@ def test_dinov2_missing_offline_names_the_weights(full_offline):
         encoders.load("dinov2-vits14")
 
 
+@TIMM
 def test_standin_weights_only_in_a_standin_run(full_offline, monkeypatch):
     """Stand-in files load only with LECTUREKIT_STANDIN=1, at the stand-in's input size."""
     from lecturekit import standin

@@ -5,7 +5,9 @@ the build's kernel or in nbval's; the counts prove that ``bookbuild nbval`` skip
 current key already passed (recorded in the store), that a prose edit executes nothing, that a
 one-module edit executes exactly the dependent chapter twice (build + nbval), and that CI's
 execution cache, restored by its ``restore-keys`` prefix after a library edit, is used. One book
-and one sequence of runs for all of it: kernels are the expensive part of the unit tests.
+and one sequence of runs for all of it: kernels are the expensive part of the unit tests. The
+``bookbuild`` commands run in this process (:func:`minibook.bookbuild_here`); nbval's pytest and
+every kernel are processes of their own, as in ``make test``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from minibook import chapter, write_minilib
+from minibook import bookbuild_here, chapter, write_minilib
 
 from bookbuild import validated
 from bookbuild.store import Store
@@ -54,16 +55,20 @@ class Loop:
         return {n: len((self.counts / n).read_text().splitlines()) if (self.counts / n).exists() else 0 for n in "ab"}
 
     def bookbuild(self, root: Path, *args: str) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "bookbuild", "--root", str(root), "--package", "minilib", *args]
-        env = {**self.env, "PYTHONPATH": str(root / "src")}
-        return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        """``python -m bookbuild ARGS`` in the checkout ``root`` (run in this process, from ``root``)."""
+        return bookbuild_here(root, *args, env={**self.env, "PYTHONPATH": str(root / "src")}, cwd=root)
 
-    def test(self, root: Path, *nbval_args: str) -> dict[str, int]:
-        """``make test``'s executing steps; returns how many times each chapter ran in them."""
+    def test(self, root: Path, *nbval_args: str, cores: int = 0) -> dict[str, int]:
+        """``make test``'s executing steps; returns how many times each chapter ran in them.
+
+        ``cores``: nbval's ``--cores``; 0 runs one pytest process without xdist workers, 1 two xdist
+        workers (the per-cell outcomes then reach the recording plugin through xdist's controller).
+        """
         before = self.executions()
         done = self.bookbuild(root, "execute", "--jobs", "1")
         assert done.returncode == 0, done.stdout + done.stderr
-        self.nbval = self.bookbuild(root, "nbval", "--sanitize", "sanitize.cfg", "--cores", "1", *nbval_args)
+        nbval = ("nbval", "--sanitize", "sanitize.cfg", "--cores", str(cores), *nbval_args)
+        self.nbval = self.bookbuild(root, *nbval)
         after = self.executions()
         return {n: after[n] - before[n] for n in after}
 
@@ -132,8 +137,9 @@ def loop(tmp_path, monkeypatch):
 def test_nbval_once_per_key_and_ci_cache_restored_after_a_library_edit(tmp_path, loop):
     first = make_book(tmp_path / "ci-run-1")
     # A fresh clone: every chapter runs twice, in the build and in nbval; the passes are recorded.
-    assert loop.test(first) == {"a": 2, "b": 2}, loop.nbval.stdout
+    assert loop.test(first, cores=1) == {"a": 2, "b": 2}, loop.nbval.stdout
     assert loop.nbval.returncode == 0, loop.nbval.stdout + loop.nbval.stderr
+    assert " -n 2 --dist loadscope " in loop.nbval.stdout  # two xdist workers, one notebook each
     assert "--nbval-cell-timeout 45 " in loop.nbval.stdout  # the build's cell timeout, from _config.yml
     assert "--nbval-kernel-startup-timeout 45" in loop.nbval.stdout  # a slow kernel start is not a failure
     store = Store(first / "_build" / "exec-store")

@@ -11,9 +11,14 @@ import torch
 
 from lecturekit import data, download, profile, standin
 
+# The tests that import timm (about 3 CPU-seconds) share one pytest-xdist worker (`--dist loadgroup`),
+# so only one worker pays for the import.
+TIMM = pytest.mark.xdist_group("timm")
+
 KEYS = json.loads((Path(__file__).parent / "data" / "dinov2_vits14_keys.json").read_text())["keys"]
 
 
+@TIMM
 def test_dinov2_standin_has_the_official_keys_and_shapes():
     state = standin.dinov2_vits14_state()
     assert {k: list(v.shape) for k, v in state.items()} == KEYS
@@ -38,6 +43,7 @@ def test_idx_format_header():
     assert blob[16:] == bytes(range(6))
 
 
+@TIMM
 def test_generate_writes_the_real_layout_and_mnist_reads_it(tmp_path, monkeypatch):
     cache, torch_home = tmp_path / "c", tmp_path / "t"
     paths = standin.generate(cache, torch_home, images=30, pixels=28)
@@ -80,6 +86,7 @@ def test_generate_refuses_real_folders_and_bad_knobs(tmp_path):
         standin.generate(tmp_path / "c2", tmp_path / "t2", images=5000)
 
 
+@TIMM
 def test_cli(tmp_path, capsys):
     assert (
         standin.main(
