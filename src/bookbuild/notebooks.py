@@ -43,6 +43,8 @@ from pathlib import Path
 
 import nbformat
 
+from bookbuild.util import atomic_write
+
 FOLDER = "_notebooks"
 GLUE_PREFIX = "application/papermill.record/"
 REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
@@ -524,7 +526,8 @@ def write_all(
         if sources and docname in sources:
             nb = with_current_prose(nb, sources[docname])
         target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(reader_notebook(nb, package, requirement, docname, refs), target)
+        # Whole or not at all: the preview writes them while the reader may already download one.
+        atomic_write(target, nbformat.writes(reader_notebook(nb, package, requirement, docname, refs)) + "\n")
     index = {
         "repository": repository(root),
         "commit": commit(root),

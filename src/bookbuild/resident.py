@@ -34,6 +34,7 @@ import hashlib
 import importlib
 import os
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -85,6 +86,9 @@ class ResidentSphinx:
         self._signature: dict | None = None
         self._stream = _Stream()
         self._collectors: list = []
+        # Work a build leaves for after its page is shown (the readers' notebooks), and its thread.
+        self._after: list[Callable[[], object]] = []
+        self._after_thread: threading.Thread | None = None
         # Each page's doctree as figure numbering last read it, with the pickled bytes it came from.
         self._doctrees: dict[str, tuple[bytes, object]] = {}
         #: How many applications this object dropped (a new process is cleaner than a second one here).
@@ -137,6 +141,7 @@ class ResidentSphinx:
         except BaseException:
             namespace.close()
             raise
+        app.bookbuild_after_build = self._after  # bookbuild.sphinx_ext leaves the readers' notebooks here
         self.app, self._namespace = app, namespace
         self._signature = self._signature_of(root, site)
         # The environment collectors as a new application has them. Some keep counters that a
@@ -159,6 +164,7 @@ class ResidentSphinx:
 
     def close(self) -> None:
         """Drop the application (and its docutils registrations); the next build makes a new one."""
+        self.finish_after_build()
         gc.unfreeze()  # what was frozen with it can be collected (and is seen by gc.get_objects again)
         if self.app is not None:
             # sphinx-external-toc's setup disables every enabled TocTreeCollector it finds in the
@@ -207,6 +213,42 @@ class ResidentSphinx:
         for name in [m for m in sys.modules if m == self.package or m.startswith(self.package + ".")]:
             del sys.modules[name]
         importlib.invalidate_caches()
+
+    def _start_after_build(self, site: Site) -> None:
+        """Write the readers' notebooks in a thread, so the rebuilt page is shown without waiting for them.
+
+        They are made from what the build read (the executed notebooks, the sources, the numbers
+        and citations, all taken when Sphinx finished); each file is replaced whole. The next build,
+        closing the application and the end of the process wait for them. A failure is written to
+        the build's log and the terminal: the download links would serve the previous notebooks.
+        """
+        jobs, self._after[:] = list(self._after), []
+        if not jobs:
+            return
+
+        def run() -> None:
+            for job in jobs:
+                try:
+                    job()
+                except Exception:  # noqa: BLE001 -- reported; the page itself is rendered
+                    text = traceback.format_exc()
+                    sys.__stderr__.write(f"[preview] writing the readers' notebooks failed:\n{text}")
+                    with contextlib.suppress(OSError), open(site.log, "a") as log:
+                        log.write(text)
+
+        self._after_thread = threading.Thread(target=run, name="bookbuild-notebooks")
+        self._after_thread.start()
+        if not getattr(self, "_joins_at_exit", False):  # a process pool's worker ends with os._exit
+            from multiprocessing import util
+
+            util.Finalize(self, self.finish_after_build, exitpriority=10)
+            self._joins_at_exit = True
+
+    def finish_after_build(self) -> None:
+        """Wait for the last build's deferred work (see :meth:`_start_after_build`)."""
+        thread, self._after_thread = self._after_thread, None
+        if thread is not None:
+            thread.join()
 
     #: Every this many builds, the objects kept out of garbage collection are looked at again.
     FULL_COLLECTION_EVERY = 25
@@ -257,6 +299,7 @@ class ResidentSphinx:
         if strict or all_pages:  # every page re-read anyway: the ordinary build, and a fresh application after
             self.close()
             return render.sphinx(root, site, strict, all_pages, say)
+        self.finish_after_build()  # the last build's notebooks are written before this build starts
         start = time.perf_counter()
         reuse = self.current(root, site)
         self.last = {"application": "reused" if reuse else "fresh", "read": [], "written": []}
@@ -295,6 +338,7 @@ class ResidentSphinx:
                 os.chdir(previous)
                 self._stream.target = None
         self._settle_memory()
+        self._start_after_build(site)
         read, written = self.last["read"], self.last["written"]
         say(
             f"  Sphinx application {self.last['application']}: re-read {len(read)} page(s)"

@@ -11,6 +11,7 @@ figures that changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -345,7 +346,8 @@ def _write_notebooks(app, exception) -> None:
     chapters = {doc: info for doc, info in manifest.get("chapters", {}).items() if doc in app.env.found_docs}
     found = {doc: p for doc, info in chapters.items() if (p := _store_notebook(app, doc, info))}
     if found:
-        notebooks.write_all(
+        write = functools.partial(
+            notebooks.write_all,
             Path(app.outdir),
             Path(app.srcdir),
             found,
@@ -356,6 +358,13 @@ def _write_notebooks(app, exception) -> None:
             {doc: Path(app.env.doc2path(doc)) for doc in found},
             keys=Path(app.doctreedir) / "bookbuild-notebooks.json",
         )
+        # The preview's resident Sphinx writes them once the page is shown (bookbuild.resident);
+        # everything they are made from is read above, from this build's environment.
+        later = getattr(app, "bookbuild_after_build", None)
+        if later is not None:
+            later.append(write)
+        else:
+            write()
 
 
 def _detach_foreign_documents(app, doctree) -> None:
