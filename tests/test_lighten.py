@@ -108,6 +108,15 @@ def test_with_state_a_later_run_reads_only_what_the_build_rewrote(site: Path, tm
     read.clear(), subset.clear()
     assert lighten.lighten(site, state=state) == {"html": 0, "fontawesome.js": 0, "css": 0, "fonts": 0}
     assert read == [] and subset == []
+    # Sphinx copied the same style sheet again (it does on every build): last run's result is put
+    # back without pruning it again.
+    pruned = (site / lighten.ICON_CSS).read_text()
+    (site / lighten.ICON_CSS).write_text(CSS)
+    real_prune = lighten.prune_icon_css
+    monkeypatch.setattr(lighten, "prune_icon_css", lambda *a: pytest.fail("pruned again"))
+    lighten.lighten(site, state=state)
+    assert (site / lighten.ICON_CSS).read_text() == pruned
+    monkeypatch.setattr(lighten, "prune_icon_css", real_prune)
 
     # The build rewrote one page (the script back in, a new icon): that page only; the new icon's
     # CSS rule is gone already (pruned last time), so Sphinx's fresh copy of the style sheet is what

@@ -164,14 +164,26 @@ def lighten(outdir: Path, search_as_you_type: bool = False, state: Path | None =
     new["names"] = sorted(names)
     same_icons = old.get("names") == new["names"]
     css = css_path.read_text(encoding="utf8")
-    if same_icons and old["outputs"].get(ICON_CSS) == _digest(css.encode()) and "codepoints" in old:
+    current = _digest(css.encode())
+    pruned_before = old.get("css")
+    if same_icons and old["outputs"].get(ICON_CSS) == current and "codepoints" in old:
         codepoints = set(old["codepoints"])  # this run's own output, for the same icons: nothing to do
+        new["css"] = pruned_before
+    elif same_icons and pruned_before and pruned_before.get("input") == current and "codepoints" in old:
+        codepoints = set(old["codepoints"])  # Sphinx copied the same style sheet again: last run's result
+        pruned = pruned_before["output"]
+        saved["css"] = len(css) - len(pruned)
+        css_path.write_text(pruned, encoding="utf8")
+        css = pruned
+        new["css"] = pruned_before
     else:
+        new["css"] = {"input": current}
         codepoints = icon_codepoints(css, names)
         pruned = prune_icon_css(css, names)
         saved["css"] = len(css) - len(pruned)
         css_path.write_text(pruned, encoding="utf8")
         css = pruned
+        new["css"]["output"] = pruned
     new["codepoints"] = sorted(codepoints)
     new["outputs"][ICON_CSS] = _digest(css.encode())
     same_glyphs = old.get("codepoints") == new["codepoints"]

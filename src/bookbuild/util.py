@@ -13,11 +13,18 @@ from pathlib import Path
 def atomic_write(path: Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part.
 
-    A temporary file in the same folder is written, flushed to disk and renamed over ``path``.
+    A temporary file in the same folder is written, flushed to disk and renamed over ``path``. A
+    file that already holds exactly ``data`` is left alone (the preview rewrites its state files on
+    every save, and each flush to disk costs more than the comparison).
     """
     path = Path(path)
     if isinstance(data, str):
         data = data.encode("utf8")
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    except OSError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
