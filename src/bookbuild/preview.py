@@ -45,6 +45,8 @@ from bookbuild.build import Request, build, context, reported
 from bookbuild.inprocess import preload
 from bookbuild.resident import ResidentSphinx
 
+WATCH_STEP_MS = 15
+
 # Editor droppings and caches: saving them is not an edit.
 IGNORED_PATTERNS = (
     r"__pycache__",
@@ -230,7 +232,11 @@ def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Re
             announce = "[preview] watching for saves: {} (Ctrl+C stops)"
             while True:
                 paths = sources()
-                changes = watchfiles.awatch(*paths, watch_filter=lambda _, path: not self.ignore(path))
+                # step: how long the files must stay quiet before a rebuild starts (watchfiles' default,
+                # 50 ms, was a twentieth of a prose edit's rebuild; an editor's save takes a few ms).
+                changes = watchfiles.awatch(
+                    *paths, watch_filter=lambda _, path: not self.ignore(path), step=WATCH_STEP_MS
+                )
                 pending = asyncio.ensure_future(anext(changes))
                 # The watcher registers its paths synchronously on its first step: only then is a save seen.
                 await asyncio.sleep(0)
