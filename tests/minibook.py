@@ -14,11 +14,16 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import queue
 import re
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import traceback
+import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 
@@ -229,3 +234,73 @@ def glued_output(name: str, data: dict, prefix: str = results.GLUE_PREFIX, kind:
     if kind == "execute_result":
         out.execution_count = 1
     return out
+
+
+class PreviewServer:
+    """``bookbuild preview`` on a free port over the book at ``root``, its output collected line by line."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc = subprocess.Popen(
+            bookbuild_cmd(root, "preview", "--port", "0", "--jobs", "1"),
+            env=env_for(root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        line = self.wait_for(r"serving .* on (http://\S+)/", 300)
+        self.url = re.search(r"on (http://\S+)/", line).group(1)
+        self.wait_for(r"\[preview\] watching for saves", 60)  # a save before this line would be missed
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float) -> str:
+        """The first new output line matching ``pattern``."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, "preview exited:\n" + "".join(self.log)
+                continue
+            self.log.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "".join(self.log))
+
+    def since(self, start: int) -> str:
+        return "".join(self.log[start:])
+
+    def edit(self, name: str, old: str, new: str, outcome: str = r"\[preview\] (rebuilt|the build failed)") -> str:
+        """Replace ``old`` by ``new`` in a file, wait for the rebuild; its output."""
+        start = len(self.log)
+        path = self.root / name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new, 1))
+        self.wait_for(outcome, 300)
+        return self.since(start)
+
+    def get(self, page: str) -> str:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/{page}", timeout=30) as r:
+                    return r.read().decode()
+            except urllib.error.URLError:  # the server binds its port just after printing its address
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

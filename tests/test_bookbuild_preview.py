@@ -11,78 +11,17 @@ from __future__ import annotations
 import asyncio
 import queue
 import re
-import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from minibook import bookbuild_cmd, env_for, make_book, printed
+from minibook import PreviewServer, make_book, printed
 
 pytestmark = pytest.mark.skipif(
     not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
 )
 websockets = pytest.importorskip("websockets")
-
-
-class Server:
-    def __init__(self, root: Path) -> None:
-        self.proc = subprocess.Popen(
-            bookbuild_cmd(root, "preview", "--port", "0", "--jobs", "1"),
-            env=env_for(root),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        line = self.wait_for(r"serving .* on (http://\S+)/", 300)
-        self.url = re.search(r"on (http://\S+)/", line).group(1)
-        self.wait_for(r"\[preview\] watching for saves", 60)  # a save before this line would be missed
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def wait_for(self, pattern: str, timeout: float) -> str:
-        """The first new output line matching ``pattern``."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                assert self.proc.poll() is None, "preview exited:\n" + "".join(self.log)
-                continue
-            self.log.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "".join(self.log))
-
-    def since(self, start: int) -> str:
-        return "".join(self.log[start:])
-
-    def get(self, page: str) -> str:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/{page}", timeout=30) as r:
-                    return r.read().decode()
-            except urllib.error.URLError:  # the server binds its port just after printing its address
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 class ReloadListener:
@@ -111,8 +50,7 @@ class ReloadListener:
 @pytest.fixture
 def server(tmp_path):
     root = make_book(tmp_path / "book")
-    s = Server(root)
-    s.root = root
+    s = PreviewServer(root)
     yield s
     s.stop()
 

@@ -12,21 +12,17 @@ page a fresh ``bookbuild build`` of the same sources writes.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
-from minibook import bookbuild_cmd, chapter, env_for, make_book, printed
+from minibook import PreviewServer, bookbuild_cmd, chapter, env_for, make_book, printed
 
 pytestmark = pytest.mark.skipif(
     not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
@@ -111,72 +107,6 @@ def numbered_book(root: Path) -> Path:
     return root
 
 
-class Server:
-    """``bookbuild preview`` on a free port, its output collected line by line."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.proc = subprocess.Popen(
-            bookbuild_cmd(root, "preview", "--port", "0", "--jobs", "1"),
-            env=env_for(root),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        line = self.wait_for(r"serving .* on (http://\S+)/", 300)
-        self.url = re.search(r"on (http://\S+)/", line).group(1)
-        self.wait_for(r"\[preview\] watching for saves", 60)  # a save before this line would be missed
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-
-    def wait_for(self, pattern: str, timeout: float) -> str:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                assert self.proc.poll() is None, "preview exited:\n" + "".join(self.log)
-                continue
-            self.log.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "".join(self.log))
-
-    def edit(self, name: str, old: str, new: str, outcome: str = r"\[preview\] (rebuilt|the build failed)") -> str:
-        """Replace ``old`` by ``new`` in a file, wait for the rebuild; its output."""
-        start = len(self.log)
-        path = self.root / name
-        text = path.read_text()
-        assert old in text, f"{old!r} not in {name}"
-        path.write_text(text.replace(old, new, 1))
-        self.wait_for(outcome, 300)
-        return "".join(self.log[start:])
-
-    def get(self, page: str) -> str:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.url}/{page}", timeout=30) as r:
-                    return r.read().decode()
-            except urllib.error.URLError:
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 def title_number(html: str) -> str:
     """The section number shown in a page's title (``2.`` for the second numbered chapter)."""
     m = re.search(r'<h1>(?:<span class="section-number">([^<]*)</span>)?[^<]*<a class="headerlink"', html)
@@ -205,7 +135,7 @@ def page_files(html_dir: Path) -> dict[str, str]:
 
 @pytest.fixture
 def server(tmp_path):
-    s = Server(numbered_book(tmp_path / "book"))
+    s = PreviewServer(numbered_book(tmp_path / "book"))
     yield s
     s.stop()
 
@@ -324,7 +254,7 @@ def gone_within(pids: set[int], seconds: float) -> bool:
 
 def test_a_killed_server_takes_its_renderer_process_with_it(tmp_path):
     """SIGKILL leaves the server no chance to shut its pool down: the renderer must still go."""
-    server = Server(numbered_book(tmp_path / "book"))
+    server = PreviewServer(numbered_book(tmp_path / "book"))
     try:
         pid = int(re.search(r"renderer process (\d+) keeps", "".join(server.log)).group(1))
         assert alive({pid})
