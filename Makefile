@@ -43,8 +43,11 @@ browser:
 	@tools/ensure_chromium.sh
 
 # The tests in tests/ and the docstring examples in src/ (testpaths in pyproject.toml).
+# Bytecode is cached even where the environment sets PYTHONDONTWRITEBYTECODE: every worker, nested
+# pytest, `bookbuild` child and stand-in kernel (`python -O`) would otherwise compile the tests,
+# pytest's rewritten asserts, src/ and IPython again (about 2.5 CPU-s per pytest process).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(NPROC) --dist loadgroup
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -q -n $(NPROC) --dist loadgroup
 
 # ruff: lint (pycodestyle, pyflakes, isort, bugbear, pyupgrade, pydocstyle's Google convention for
 # the library) and the format check, on the Python outside the chapters; settings in pyproject.toml.

@@ -47,11 +47,33 @@ def minibook_store(tmp_path_factory):
 
 # Tests that start Jupyter kernels (mini books built end to end) run on one pytest-xdist worker
 # (`--dist loadgroup` in `make unit`): two workers starting kernels at once on a loaded 2-core
-# machine made a kernel die before its first reply.
+# machine made a kernel die before its first reply. One worker also imports the renderer once and
+# holds one ``minibook_store`` for all of them.
 KERNEL_TESTS = ("test_bookbuild",)  # every bookbuild test file: tests/test_bookbuild_<module>.py
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.path.name.startswith(KERNEL_TESTS):
             item.add_marker(pytest.mark.xdist_group("kernels"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker sends the test ids to its controller
+def pytest_collection_finish(session):
+    """Put each test's xdist group into its id, where ``--dist loadgroup``'s scheduler looks for it.
+
+    pytest-xdist (3.8) appends ``@<group>`` to ``item._nodeid``, which pytest 9.2 no longer reads
+    (a node's id is ``item._id``, a ``NodeId``): the groups were silently ignored, and the kernel
+    tests and the timm tests ran on both workers. Where xdist's suffix did not take, it is set here.
+    """
+    if not session.config.getoption("loadgroup", False):  # set in xdist workers under --dist loadgroup
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in session.items:
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        )
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from minibook import FRONT, book, bookbuild_here, chapter, make_book, printed  # noqa: F401 -- book is a fixture
+from minibook import FRONT, book, bookbuild_here, chapter, make_book, printed, seed  # noqa: F401 -- book is a fixture
 
 import bookbuild
 
@@ -27,8 +27,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book):
+def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book, minibook_store):
     """Sphinx re-reads a page whose outputs changed even though its source did not."""
+    seed(book, minibook_store)  # the first build renders stored outputs; the library edit below executes
     (book / "_config.yml").write_text(
         "title: t\nexecute:\n  execute_notebooks: cache\nsphinx:\n  extra_extensions: [bookbuild.sphinx_ext]\n"
     )
@@ -43,7 +44,7 @@ def test_rendered_page_follows_a_library_edit_without_touching_the_chapter(book)
         return done.stdout, (book / "_build" / "html" / "b.html").read_text()
 
     out, html = build()
-    assert "executed" in out and re.search(r"</span>6\s*</pre>", html)
+    assert re.search(r"\bb\s+cached\s", out) and re.search(r"</span>6\s*</pre>", html)
     core = book / "src" / "minilib" / "core.py"
     core.write_text("SCALE = 7\n")
     out, html = build()
@@ -100,8 +101,8 @@ def test_library_edit_shows_up_in_a_single_chapter_build(tmp_path):
     )
 
 
-def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_its_notebook(tmp_path):
-    root = make_book(tmp_path / "book")
+def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_its_notebook(book, minibook_store):
+    root = book
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: index\nparts:\n  - caption: Chapters\n    numbered: true\n    chapters:\n"
         "      - file: a\n      - file: b\n  - caption: Reference\n    chapters:\n      - file: notes\n"
@@ -109,6 +110,7 @@ def test_a_numbered_chapter_renders_alone_with_its_section_references_and_only_i
     prose = "See {numref}`b-more` and {ref}`a-top`.\n\n(b-more)=\n## More\n\nMore prose of B."
     (root / "a.md").write_text((root / "a.md").read_text().replace("# A\n", "(a-top)=\n# A\n"))
     (root / "b.md").write_text(chapter("B", prose, "from minilib import extra\nprint(extra.triple())"))
+    seed(root, minibook_store)  # the book's first execution (the code cells are the mini book's)
     done = bookbuild_here(root, "build", "--jobs", "1")
     assert done.returncode == 0, done.stdout + done.stderr  # the manifest now lists a and b
     # b's code changes after the book was built: the chapter renders its new execution, not the book's.

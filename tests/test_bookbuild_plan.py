@@ -77,3 +77,15 @@ def test_priors_chapter_depends_on_what_it_uses():
     modules = set(priors.key.components["modules"])
     assert {"lecturekit.encoders", "lecturekit.training", "lecturekit.metrics.pca"} <= modules
     assert not any(m.startswith("bookbuild") for m in modules)
+
+
+def test_the_kernel_tests_are_one_xdist_group(request):
+    """Under `make unit` (``--dist loadgroup``) this file's tests carry the ``kernels`` group in their id.
+
+    The scheduler groups by that suffix: without it the kernel tests ran on every worker (each
+    importing the renderer, each executing the mini books again), as they did when pytest 9.2
+    stopped reading the id pytest-xdist 3.8 sets (conftest.py's ``pytest_collection_finish``).
+    """
+    if not request.config.getoption("loadgroup", False):
+        pytest.skip("only in a pytest-xdist worker under --dist loadgroup, as in make unit")
+    assert request.node.nodeid.endswith("@kernels"), request.node.nodeid

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from minibook import PreviewServer, make_book, printed
+from minibook import PreviewServer, book, printed, seed  # noqa: F401 -- book is a fixture
 
 pytestmark = pytest.mark.skipif(
     not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
@@ -48,9 +48,9 @@ class ReloadListener:
 
 
 @pytest.fixture
-def server(tmp_path):
-    root = make_book(tmp_path / "book")
-    s = PreviewServer(root)
+def server(book, minibook_store):
+    seed(book, minibook_store)  # the first executions come from the store: the claims are about what a save does
+    s = PreviewServer(book)
     yield s
     s.stop()
 

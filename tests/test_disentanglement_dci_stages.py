@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.ensemble import GradientBoostingClassifier
 
 from lecturekit.metrics import disentanglement as dm
 
@@ -17,6 +16,10 @@ def mixed():
 
 
 def test_n_estimators_reaches_the_trees(mixed):
+    # Here, not at the top: a pytest-xdist worker that runs none of these tests (the one running the
+    # kernel tests) does not import scikit-learn's ensembles while collecting (about 1.2 CPU-s).
+    from sklearn.ensemble import GradientBoostingClassifier
+
     z_train, f_train, z_test, f_test = mixed
     imp = dm.importance_matrix(z_train, f_train, z_test, f_test, n_estimators=7)
     ref = GradientBoostingClassifier(n_estimators=7, random_state=0).fit(z_train, f_train[:, 2])

@@ -1,8 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.linear_model import Ridge
-from sklearn.metrics import r2_score as sk_r2
 
 from lecturekit import transforms
 from lecturekit.metrics import invariance
@@ -84,6 +82,11 @@ def test_a_random_orthogonal_map_is_recovered_with_r2_one():
 
 
 def test_ridge_and_r2_match_scikit_learn():
+    # scikit-learn here, not at the top: a pytest-xdist worker that runs none of these tests does not
+    # import it while collecting (about 1 CPU-s).
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score as sk_r2
+
     rng = np.random.default_rng(2)
     z, z_t = rng.normal(size=(80, 6)), rng.normal(size=(80, 3))
     ridge = 0.1

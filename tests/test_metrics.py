@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.decomposition import PCA
 
 from lecturekit.metrics import distances, pca, probes
 
@@ -13,6 +12,8 @@ def test_circle_has_two_equal_principal_components():
 
 
 def test_spectrum_matches_sklearn():
+    from sklearn.decomposition import PCA  # here: collecting this file does not import scikit-learn
+
     z = np.random.default_rng(0).normal(size=(50, 7)) @ np.diag([5, 4, 3, 2, 1, 0.5, 0.1])
     assert np.allclose(pca.explained_variance_ratio(z), PCA().fit(z).explained_variance_ratio_)
     assert np.allclose(np.abs(pca.project(z, 2)), np.abs(PCA(2).fit_transform(z)), atol=1e-8)
@@ -78,6 +79,8 @@ def test_explained_variance_ratio_keeps_the_first_k():
 
 
 def test_project_onto_the_first_k_axes_matches_sklearn():
+    from sklearn.decomposition import PCA
+
     z = np.random.default_rng(2).normal(size=(40, 7)) @ np.diag([7.0, 6, 5, 4, 3, 2, 1]) + 3.0
     for k in (1, 3, 5):
         coords = pca.project(z, k)

@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 
 import pytest
-from minibook import PreviewServer, bookbuild_cmd, chapter, env_for, make_book, printed
+from minibook import (  # noqa: F401 -- book is a fixture
+    PreviewServer,
+    book,
+    bookbuild_cmd,
+    chapter,
+    env_for,
+    printed,
+    seed,
+)
 
 pytestmark = pytest.mark.skipif(
     not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
@@ -93,7 +101,8 @@ NOTES = textwrap.dedent("""\
 
 
 def numbered_book(root: Path) -> Path:
-    make_book(root)
+    """The mini book (:func:`minibook.make_book`, made at ``root`` already) with numbered chapters,
+    a failing extension, a bibliography and a figure."""
     (root / "_toc.yml").write_text(NUMBERED_TOC)
     (root / "src" / "failing_ext.py").write_text(FAILING_EXTENSION)
     (root / "references.bib").write_text(BIB)
@@ -134,8 +143,16 @@ def page_files(html_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def server(tmp_path):
-    s = PreviewServer(numbered_book(tmp_path / "book"))
+def numbered(book, minibook_store):
+    """The numbered book, its chapters' first executions taken from the session's store (the claims
+    are about what the server does after its first build; a code edit below still executes)."""
+    seed(book, minibook_store)
+    return numbered_book(book)
+
+
+@pytest.fixture
+def server(numbered):
+    s = PreviewServer(numbered)
     yield s
     s.stop()
 
@@ -252,9 +269,9 @@ def gone_within(pids: set[int], seconds: float) -> bool:
     return not alive(pids)
 
 
-def test_a_killed_server_takes_its_renderer_process_with_it(tmp_path):
+def test_a_killed_server_takes_its_renderer_process_with_it(numbered):
     """SIGKILL leaves the server no chance to shut its pool down: the renderer must still go."""
-    server = PreviewServer(numbered_book(tmp_path / "book"))
+    server = PreviewServer(numbered)
     try:
         pid = int(re.search(r"renderer process (\d+) keeps", "".join(server.log)).group(1))
         assert alive({pid})
