@@ -9,6 +9,7 @@ section execute the mini book (tests/minibook.py) end to end with real kernels.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -185,6 +186,7 @@ def test_logs_go_where_asked_or_beside_the_store(tmp_path, fake_kernels):
 def test_the_kernel_library_is_checked_only_when_something_executes(tmp_path, fake_kernels, monkeypatch):
     checked = []
     monkeypatch.setattr(execute_mod, "check_kernel_library", lambda lib, cwd: checked.append((lib, cwd)))
+    monkeypatch.setattr(execute_mod, "forget_library_bytecode", lambda lib: 0)
     store = Store(tmp_path / "s")
     ch = chapter(tmp_path)
     run([ch], store)
@@ -441,6 +443,25 @@ def test_prose_edit_executes_nothing(book, minibook_store):
     text = (book / "a.md").read_text()
     (book / "a.md").write_text(text.replace("Prose of A.", "Rewritten prose, new heading below.\n\n## New"))
     assert minibook.run(book)[0] == {"a": "cached", "b": "cached"}
+
+
+def test_an_edit_that_keeps_the_modules_size_and_time_reaches_the_kernel(book, monkeypatch):
+    """Python trusts cached bytecode whose recorded source time (whole seconds) and size match.
+
+    An edit within the same second that keeps the size made the kernel run the old code under the
+    new code's key (found by `make unit` once bytecode was cached: 6 printed instead of 8).
+    """
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # the kernels cache bytecode
+    _, first = minibook.run(book)
+    extra = book / "src" / "minilib" / "extra.py"
+    assert list((extra.parent / "__pycache__").glob("extra.*.pyc")), "the kernel cached no bytecode"
+    before = extra.stat()
+    extra.write_text(extra.read_text().replace("3 * core.SCALE", "4 * core.SCALE"))
+    os.utime(extra, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert extra.stat().st_size == before.st_size
+    status, outcomes = minibook.run(book, previous=components(first))
+    assert status == {"a": "cached", "b": "executed"}
+    assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "8\n"
 
 
 def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book):

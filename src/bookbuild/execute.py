@@ -9,6 +9,7 @@ from the tree whose files were hashed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import resource
@@ -63,6 +64,25 @@ def device_description() -> str:
     except OSError:
         pass
     return f"CPU: {model} ({os.cpu_count()} cores)"
+
+
+def forget_library_bytecode(library: Library) -> int:
+    """Remove the library's cached bytecode (``__pycache__``) before kernels import it; how many files.
+
+    Python trusts a ``.pyc`` whose recorded source modification time (in whole seconds) and size
+    match the source file. An edit within the same second that keeps the file's size (``3 * x``
+    -> ``4 * x``) leaves that true, and the kernel would run the old code under the key of the new
+    one: stored outputs describing code they did not come from. The keys hash the sources' content;
+    with no bytecode left, every kernel compiles what it imports from them (a fraction of a second
+    for the library). Other packages' bytecode is untouched.
+    """
+    removed = 0
+    for cache in (library.root / library.package).rglob("__pycache__"):
+        for f in cache.glob("*.pyc"):
+            with contextlib.suppress(OSError):
+                f.unlink()
+                removed += 1
+    return removed
 
 
 class WrongLibrary(RuntimeError):
@@ -243,6 +263,7 @@ def execute(
             report(f"  {ch.docname:<28} cached     ({o.seconds:.1f} s when executed {o.meta.get('executed_at', '?')})")
     if todo and library is not None:
         check_kernel_library(library, todo[0].path.parent)
+        forget_library_bytecode(library)
     if todo:
         workers = max(1, min(jobs, len(todo)))
         report(f"  executing {len(todo)} chapter(s) with {workers} worker(s): {', '.join(c.docname for c in todo)}")

@@ -211,6 +211,12 @@ class ResidentSphinx:
         if not self.package:
             return
         for name in [m for m in sys.modules if m == self.package or m.startswith(self.package + ".")]:
+            # Its bytecode too: an edit within the same second that keeps the file's size would
+            # otherwise be imported from the old bytecode (see bookbuild.execute.forget_library_bytecode).
+            cached = getattr(sys.modules[name], "__cached__", None)
+            if cached:
+                with contextlib.suppress(OSError):
+                    os.unlink(cached)
             del sys.modules[name]
         importlib.invalidate_caches()
 
