@@ -30,6 +30,7 @@ name to look for), ``bookbuild_install_requirement`` (a pip requirement template
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -550,10 +551,16 @@ def notebook_key(
     ``references``: :func:`_references_digest` of what the page's roles resolve to.
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps([docname, package, requirement, references]).encode())
-    for f in (executed, source, Path(__file__)):
+    digest.update(json.dumps([docname, package, requirement, references, _this_module()]).encode())
+    for f in (executed, source):
         digest.update(b"\0" + (f.read_bytes() if f is not None and f.exists() else b"(none)"))
     return digest.hexdigest()
+
+
+@functools.cache
+def _this_module() -> str:
+    """This module's digest (it makes the notebooks), read once per process."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _references_digest(refs: References | None) -> str:

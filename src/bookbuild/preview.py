@@ -181,19 +181,20 @@ class Renderer:
         try:
             return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
         except BrokenProcessPool:  # it died while idle (killed, out of memory): the pool refuses work
-            print("[preview] the renderer process died; starting a new one", flush=True)
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
+            self._drop_dead("[preview] the renderer process died; starting a new one")
             return self._pool().submit(self.rebuild, changed_paths=list(changed_paths))
+
+    def _drop_dead(self, message: str) -> None:
+        print(message, flush=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = None
 
     def outcome(self, future: Future) -> str:
         """``"done"``, or ``"again"`` after replacing the renderer process (asked to, or it died)."""
         try:
             answer = future.result()
         except BrokenProcessPool:
-            print("[preview] the renderer process died; starting a new one and rebuilding", flush=True)
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            self.pool = None
+            self._drop_dead("[preview] the renderer process died; starting a new one and rebuilding")
             return "again"
         if answer == "restart":
             print("[preview] configuration changed (or the last render failed): starting a fresh Sphinx", flush=True)
@@ -230,8 +231,8 @@ def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Re
     class Watcher(RebuildServer):
         async def watch(self) -> None:
             announce = "[preview] watching for saves: {} (Ctrl+C stops)"
+            paths = sources()
             while True:
-                paths = sources()
                 # step: how long the files must stay quiet before a rebuild starts (watchfiles' default,
                 # 50 ms, was a twentieth of a prose edit's rebuild; an editor's save takes a few ms).
                 changes = watchfiles.awatch(
@@ -249,9 +250,10 @@ def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Re
                         traceback.print_exc()
                         print("[preview] the rebuild failed in the preview itself (above); save to retry", flush=True)
                     self.flag.set()
-                    if sources() != paths:  # a page added to or dropped from the table of contents
+                    now = sources()
+                    if now != paths:  # a page added to or dropped from the table of contents
                         await changes.aclose()
-                        announce = "[preview] now watching {}"
+                        paths, announce = now, "[preview] now watching {}"
                         break
                     pending = asyncio.ensure_future(anext(changes))
 

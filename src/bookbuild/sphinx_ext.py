@@ -504,8 +504,6 @@ def _memoise_pybtex_plugins() -> None:
     the largest single cost of a prose edit's render). The installed plugins do not change while
     Sphinx runs; plugins registered at run time (``register_plugin``) are still looked up live.
     """
-    import functools
-
     import pybtex.plugin
 
     if getattr(pybtex.plugin._load_entry_point, "bookbuild_memoised", False):

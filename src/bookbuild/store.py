@@ -99,9 +99,8 @@ class Store:
         if stamp is not None and known is not None and known[0] == stamp:
             # As nbformat.reads has it in memory (multi-line text joined), without the schema check.
             nb = nbformat.reader.reads(nb_path.read_text(encoding="utf8"))
-            if expected_code is not None and known[1] != expected_code:
-                return "code cells differ from the chapter's", nb, json.loads(meta_path.read_text())
-            return None, nb, json.loads(meta_path.read_text())
+            differs = expected_code is not None and known[1] != expected_code
+            return "code cells differ from the chapter's" if differs else None, nb, json.loads(meta_path.read_text())
         problem, nb, meta = self._read_checked(nb_path, meta_path, expected_code)
         if problem is None and stamp is not None and stamp == _stamp(nb_path, meta_path):
             _INTACT[str(nb_path)] = (stamp, code_sources(nb))
