@@ -177,18 +177,6 @@ def seed_plain(ours: Path, plain: Path) -> None:
             shutil.copytree(ours / "_build" / part, plain / "_build" / part, dirs_exist_ok=True)
 
 
-def reap_orphans(linger: float = 10.0) -> None:
-    """Reap the preview's processes re-parented here (this process is their subreaper)."""
-    deadline = time.monotonic() + linger
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            time.sleep(0.1)
-
-
 def preview_runs(cmds: Commands, copy: Path, edits: list[int]) -> list[Run]:
     """Prose edits with ``bookbuild preview`` running: save -> its "rebuilt" line; the tree's CPU in between."""
     log = cmds.log("preview")
@@ -270,7 +258,7 @@ def preview_runs(cmds: Commands, copy: Path, edits: list[int]) -> list[Run]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        reap_orphans()
+        cputime.reap_orphans(10.0)
     return runs
 
 

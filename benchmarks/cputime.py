@@ -35,6 +35,18 @@ def become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
 
 
+def reap_orphans(linger: float) -> None:
+    """Reap the processes re-parented to this one (its subreaper), for up to ``linger`` s, until none is left."""
+    deadline = time.monotonic() + linger
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.1)
+
+
 def run(
     cmd: list[str],
     cwd: str | None = None,
@@ -53,14 +65,7 @@ def run(
     start = time.perf_counter()
     rc = subprocess.call(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
     wall = time.perf_counter() - start
-    deadline = time.monotonic() + linger
-    while time.monotonic() < deadline:  # orphans (kernels whose parent is gone) come back here
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            time.sleep(0.1)
+    reap_orphans(linger)  # orphans (kernels whose parent is gone) come back here
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     return {
