@@ -1,14 +1,15 @@
 """bookbuild.lighten on a small built site: Font Awesome's script out, icons kept, search scripts where needed."""
 
+import importlib.util
 import shutil
 from pathlib import Path
 
-import pydata_sphinx_theme
 import pytest
 
 from bookbuild import lighten
 
-THEME_STATIC = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+# Found, not imported: importing the theme while collecting cost every test process 0.15 CPU-s.
+THEME_STATIC = Path(importlib.util.find_spec("pydata_sphinx_theme").origin).parent / "theme/pydata_sphinx_theme/static"
 FONTS = THEME_STATIC / "vendor" / "fontawesome" / "webfonts"
 
 HEAD = (
