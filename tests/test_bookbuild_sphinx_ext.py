@@ -51,3 +51,35 @@ def test_doctrees_do_not_carry_the_documents_of_nested_parses():
     sphinx_ext._detach_foreign_documents(None, page)
     assert len(pickle.dumps(page)) < 10_000
     assert para.document is page  # falls back to the parent's document
+
+
+def test_compiled_theme_templates_are_reused_only_for_the_same_source_and_settings(monkeypatch):
+    """A second Sphinx application in the process renders with the templates the first compiled,
+    unless the template's source or the environment's settings (here a filter) differ."""
+    from jinja2 import DictLoader
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from bookbuild import sphinx_ext
+
+    monkeypatch.setattr(sphinx_ext, "_TEMPLATES", sphinx_ext._CompiledTemplates())
+    compiled = []
+
+    def environment(source: str, **filters) -> SandboxedEnvironment:
+        env = SandboxedEnvironment(loader=DictLoader({"page.html": source}))
+        env.filters.update(filters)
+        real = env.compile
+        env.compile = lambda src, *a, **k: compiled.append(src) or real(src, *a, **k)
+        sphinx_ext._TEMPLATES.install(env)
+        return env
+
+    assert environment("<p>{{ title }}</p>").get_template("page.html").render(title="A") == "<p>A</p>"
+    assert environment("<p>{{ title }}</p>").get_template("page.html").render(title="B") == "<p>B</p>"
+    assert compiled == ["<p>{{ title }}</p>"]  # the second application compiled nothing
+    assert environment("<p>{{ title }}!</p>").get_template("page.html").render(title="C") == "<p>C!</p>"
+    env = environment("<p>{{ title }}!</p>", shout=str.upper)
+    assert env.get_template("page.html").render(title="d") == "<p>d!</p>"
+    assert len(compiled) == 3  # a changed template, then another filter set: compiled afresh
+    own = SandboxedEnvironment(loader=DictLoader({}))
+    own.bytecode_cache = marker = object()
+    sphinx_ext._TEMPLATES.install(own)
+    assert own.bytecode_cache is marker  # a cache someone else set is left alone

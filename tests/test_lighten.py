@@ -1,14 +1,15 @@
 """bookbuild.lighten on a small built site: Font Awesome's script out, icons kept, search scripts where needed."""
 
+import importlib.util
 import shutil
 from pathlib import Path
 
-import pydata_sphinx_theme
 import pytest
 
 from bookbuild import lighten
 
-THEME_STATIC = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+# Found, not imported: importing the theme while collecting cost every test process 0.15 CPU-s.
+THEME_STATIC = Path(importlib.util.find_spec("pydata_sphinx_theme").origin).parent / "theme/pydata_sphinx_theme/static"
 FONTS = THEME_STATIC / "vendor" / "fontawesome" / "webfonts"
 
 HEAD = (
@@ -156,3 +157,26 @@ def test_with_state_a_later_run_reads_only_what_the_build_rewrote(site: Path, tm
     read.clear()
     lighten.lighten(site, state=state)
     assert len(read) == 2
+
+
+def test_a_font_subset_for_the_same_icons_is_made_once_per_process(tmp_path: Path, monkeypatch):
+    """A process that renders again (the preview, the unit tests) puts back the subset it made for
+    the same font and icons; another icon set, or another font, is subset afresh."""
+    monkeypatch.setattr(lighten, "_SUBSETS", {})
+    made = []
+    real = lighten._subset_font_afresh
+    monkeypatch.setattr(lighten, "_subset_font_afresh", lambda path, cps: made.append(path.name) or real(path, cps))
+    first, second = tmp_path / "first.woff2", tmp_path / "second.woff2"
+    for font in (first, second):
+        shutil.copy(FONTS / "fa-solid-900.woff2", font)
+    lighten._subset_font(first, {0xF002})
+    lighten._subset_font(second, {0xF002})
+    assert made == ["first.woff2"] and second.read_bytes() == first.read_bytes()
+    assert 0xF002 in cmap(second) and 0xF015 not in cmap(second)
+    shutil.copy(FONTS / "fa-solid-900.woff2", second)
+    lighten._subset_font(second, {0xF002, 0xF015})  # a new icon
+    assert made == ["first.woff2", "second.woff2"] and 0xF015 in cmap(second)
+    ttf = tmp_path / "third.ttf"
+    shutil.copy(FONTS / "fa-solid-900.ttf", ttf)
+    lighten._subset_font(ttf, {0xF002})  # another font file
+    assert made[-1] == "third.ttf" and 0xF002 in cmap(ttf)

@@ -69,8 +69,21 @@ def test_generate_writes_the_real_layout_and_mnist_reads_it(tmp_path, monkeypatc
     before = {p: p.stat().st_mtime_ns for p in paths}
     standin.generate(cache, torch_home, images=30, pixels=28)
     assert {p: p.stat().st_mtime_ns for p in paths} == before
+    # The weights are made from the seed alone: other images or another input size rewrite the data
+    # and the markers (the encoders read the size there), not 135 MB of weights.
+    made = []
+    for maker in ("resnet18_state", "dinov2_vits14_state"):
+        monkeypatch.setattr(standin, maker, lambda seed=0, maker=maker: made.append((maker, seed)) or {})
+    checkpoints = torch_home / "hub" / "checkpoints"
+    weights = {p: p.stat().st_mtime_ns for p in checkpoints.glob("*.pth")}
     standin.generate(cache, torch_home, images=20, pixels=28)
     assert len(data.mnist(cache / "data", download=False)) == 20
+    standin.generate(cache, torch_home, images=20, pixels=42)
+    assert made == [] and {p: p.stat().st_mtime_ns for p in weights} == weights
+    for folder in (raw, checkpoints):
+        assert json.loads((folder / profile.STANDIN_MARKER).read_text())["pixels"] == 42
+    standin.generate(cache, torch_home, images=20, pixels=42, seed=1)  # another seed: other weights
+    assert made == [("resnet18_state", 1), ("dinov2_vits14_state", 1)]
 
 
 def test_generate_refuses_real_folders_and_bad_knobs(tmp_path):

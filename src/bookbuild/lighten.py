@@ -98,7 +98,22 @@ def prune_icon_css(css: str, names: set[str]) -> str:
     return ICON_RULE.sub(keep, css)
 
 
+# Subsets made in this process: {(font digest, code points, suffix): subset bytes}. A process that
+# renders more than once (the unit tests' builds, a preview) subsets the theme's fonts for the same
+# icons each time; fontTools' subsetting was about a fifth of a small book's render.
+_SUBSETS: dict[tuple[str, frozenset[int], str], bytes] = {}
+
+
 def _subset_font(path: Path, codepoints: set[int]) -> None:
+    key = (hashlib.sha256(path.read_bytes()).hexdigest(), frozenset(codepoints), path.suffix)
+    if key in _SUBSETS:
+        path.write_bytes(_SUBSETS[key])
+        return
+    _subset_font_afresh(path, codepoints)
+    _SUBSETS[key] = path.read_bytes()
+
+
+def _subset_font_afresh(path: Path, codepoints: set[int]) -> None:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 

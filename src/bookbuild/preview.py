@@ -217,13 +217,19 @@ class Renderer:
                 return
 
 
-def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Renderer):
+def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Renderer, since_ns: int):
     """sphinx-autobuild's watcher and reload socket, with every rebuild sent to ``renderer``.
 
     ``sources()``: what to watch, asked again after every rebuild; when it changed (a page added to
     or dropped from the table of contents) the watch starts over on the new list, so a new page's
     later saves are seen. (sphinx-autobuild itself runs each rebuild in a new process, which could
     keep nothing between saves, and watches the paths it was started with.)
+
+    A save is never lost. While a rebuild runs, the file events wait in the watcher. A watch that
+    starts (the first, after the first build, ``since_ns`` its start; a new one after a table-of-contents
+    change) has seen nothing of what was saved before it: the files saved since that rebuild began
+    (:func:`saved_since`) are rebuilt at once, and their events, if the new watch caught them too,
+    do not rebuild a second time.
     """
     import watchfiles
     from sphinx_autobuild.server import RebuildServer
@@ -231,7 +237,7 @@ def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Re
     class Watcher(RebuildServer):
         async def watch(self) -> None:
             announce = "[preview] watching for saves: {} (Ctrl+C stops)"
-            paths = sources()
+            paths, started = sources(), since_ns
             while True:
                 # step: how long the files must stay quiet before a rebuild starts (watchfiles' default,
                 # 50 ms, was a twentieth of a prose edit's rebuild; an editor's save takes a few ms).
@@ -241,23 +247,81 @@ def _watcher(sources: Callable[[], list[Path]], root: Path, ignore, renderer: Re
                 pending = asyncio.ensure_future(anext(changes))
                 # The watcher registers its paths synchronously on its first step: only then is a save seen.
                 await asyncio.sleep(0)
-                print(announce.format(_listed(paths, root)), flush=True)
+                found = saved_since(paths, started, self.ignore)
+                if found:
+                    print(f"[preview] saved while the last build ran: {_listed(found, root)}; rebuilding", flush=True)
+                caught = _stats(found)  # already rebuilt, should the new watch report them too
                 while True:
-                    found = await pending
+                    if not found:
+                        if announce:
+                            print(announce.format(_listed(paths, root)), flush=True)
+                            announce = ""
+                        events = await pending
+                        pending = None
+                        found = [Path(path).resolve() for (_, path) in events]
+                        if caught and _stats(found) == {p: caught.get(p) for p in found}:
+                            found, pending = [], asyncio.ensure_future(anext(changes))
+                            continue  # the saves the start-up check already rebuilt
+                        caught = {}
+                    started = time.time_ns()
                     try:
-                        await renderer.arun([Path(path).resolve() for (_, path) in found])
+                        await renderer.arun(found)
                     except Exception:  # noqa: BLE001 -- the preview must go on watching
                         traceback.print_exc()
                         print("[preview] the rebuild failed in the preview itself (above); save to retry", flush=True)
                     self.flag.set()
+                    found = []
                     now = sources()
                     if now != paths:  # a page added to or dropped from the table of contents
+                        if pending is not None:
+                            pending.cancel()
+                            await asyncio.gather(pending, return_exceptions=True)
                         await changes.aclose()
                         paths, announce = now, "[preview] now watching {}"
                         break
-                    pending = asyncio.ensure_future(anext(changes))
+                    if pending is None:
+                        pending = asyncio.ensure_future(anext(changes))
 
     return Watcher(sources(), ignore, change_callback=None)
+
+
+# A file's time stamp can trail the clock by one kernel tick (up to 10 ms at 100 Hz). A save that set
+# off a rebuild is older than the rebuild's start by the watch step at least, so it is not counted again.
+MTIME_SLACK_NS = 10_000_000
+assert MTIME_SLACK_NS < WATCH_STEP_MS * 1_000_000
+
+
+def saved_since(paths: list[Path], since_ns: int, ignore: Callable[[str], bool]) -> list[Path]:
+    """The files under ``paths`` (files, or folders searched) not ``ignore``d, written at ``since_ns`` or later."""
+    found = []
+    for top in paths:
+        for f in [top] if top.is_file() else sorted(top.rglob("*")):
+            if ignore(str(f)):
+                continue
+            try:
+                if f.is_file() and f.stat().st_mtime_ns >= since_ns - MTIME_SLACK_NS:
+                    found.append(f.resolve())
+            except OSError:  # gone meanwhile: its deletion is the watcher's
+                continue
+    return found
+
+
+def _stats(files: list[Path]) -> dict[Path, tuple[int, int] | None]:
+    out: dict[Path, tuple[int, int] | None] = {}
+    for f in files:
+        try:
+            st = f.stat()
+            out[f] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            out[f] = None
+    return out
+
+
+def _ignore_filter(root: Path):
+    """Whether a path is no source of the site: the build, the environment, git, editor droppings."""
+    from sphinx_autobuild.filter import IgnoreFilter
+
+    return IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
 
 
 def _listed(paths: list[Path], root: Path) -> str:
@@ -271,7 +335,6 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
     """
     try:  # the dev extras; a clear error without them
         import uvicorn
-        from sphinx_autobuild.filter import IgnoreFilter
         from sphinx_autobuild.middleware import JavascriptInjectorMiddleware
         from sphinx_autobuild.server import RebuildServer  # noqa: F401 -- the watcher's base (_watcher)
         from starlette.applications import Starlette
@@ -292,6 +355,7 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
     preload()
     # The first build, before serving, in the renderer process that keeps its Sphinx for the next.
     renderer = Renderer(rebuild)
+    first_build = time.time_ns()  # what is saved from here on, before the watch starts, is rebuilt then
     renderer.run()
     site.mkdir(parents=True, exist_ok=True)
 
@@ -299,7 +363,7 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
         with socket.socket() as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-    ignore = IgnoreFilter([root / "_build", root / ".venv", root / ".git"], list(IGNORED_PATTERNS))
+    ignore = _ignore_filter(root)
 
     watched = [ctx.config.site_sources()]
 
@@ -310,7 +374,7 @@ def serve(root: Path, package: str | None, library_root: str | None, jobs: int, 
             print(f"[preview] cannot read the table of contents ({err}); watching what was watched", flush=True)
         return watched[0]
 
-    watcher = _watcher(sources, root, ignore, renderer)
+    watcher = _watcher(sources, root, ignore, renderer, first_build)
     app = Starlette(
         routes=[
             WebSocketRoute("/websocket-reload", watcher, name="reload"),

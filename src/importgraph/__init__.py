@@ -46,6 +46,7 @@ class Library:
     root: Path
     package: str
     _imports: dict[str, frozenset[str]] = field(default_factory=dict)
+    _exports: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def file(self, module: str) -> Path | None:
         """The source file of ``module`` if it is part of the package, else None."""
@@ -73,7 +74,12 @@ class Library:
         return mods
 
     def exports(self, module: str) -> dict[str, str]:
-        """Names a module re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any."""
+        """Names a module re-exports lazily: its ``_EXPORTS = {name: module}`` literal, if any (memoized)."""
+        if module not in self._exports:
+            self._exports[module] = self._read_exports(module)
+        return self._exports[module]
+
+    def _read_exports(self, module: str) -> dict[str, str]:
         f = self.file(module)
         if f is None:
             return {}

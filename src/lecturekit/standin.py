@@ -123,7 +123,7 @@ def dinov2_vits14_state(seed: int = 0) -> dict:
 def generate(
     cache: str | Path, torch_home: str | Path, images: int = DEFAULT_IMAGES, pixels: int = DEFAULT_PIXELS, seed: int = 0
 ) -> list[Path]:
-    """Write every stand-in file (skipped where the same settings were written before); return the paths.
+    """Write every stand-in file (skipped where it was made from the same settings before); return the paths.
 
     Args:
         cache: the lecturekit cache of the stand-in run (MNIST goes to ``cache/data/MNIST/raw``).
@@ -155,6 +155,9 @@ def generate(
         },
     }
     names = {raw: sorted(download._MNIST_UNPACKED_SIZES), checkpoints: [Path(resnet.path).name, Path(dino.path).name]}
+    # What each folder's files are made from: the weights do not depend on the images or the input size
+    # (the marker, rewritten on any change, tells the encoders the size), so those are not made again.
+    made_from = {raw: ("format", "images", "seed"), checkpoints: ("format", "seed")}
     written = []
     for folder, make in files.items():
         makers = names[folder]
@@ -165,8 +168,11 @@ def generate(
                 f"{folder} holds files that are not stand-ins ({', '.join(p.name for p in present)}); "
                 "stand-ins go to a folder of their own (make full-standin uses _build/standin)"
             )
-        if marker == settings and len(present) == len(makers):
+        same_files = marker is not None and all(marker.get(k) == settings[k] for k in made_from[folder])
+        if same_files and len(present) == len(makers):
             written += [folder / name for name in makers]
+            if marker != settings:
+                _save_atomic(json.dumps(settings, indent=1).encode(), folder / _profile.STANDIN_MARKER)
             continue
         (folder / _profile.STANDIN_MARKER).unlink(missing_ok=True)  # no marker while the files are being replaced
         for name, content in make().items():
