@@ -194,9 +194,14 @@ def bookbuild_here(
     """
     from bookbuild import cli
 
-    saved, here = dict(os.environ), Path.cwd()
+    saved, here, path = dict(os.environ), Path.cwd(), list(sys.path)
     os.environ.clear()
     os.environ.update(env if env is not None else env_for(root))
+    # PYTHONPATH as the interpreter would read it at start-up (the book's own Sphinx extensions are
+    # imported from it); what is imported from there is forgotten afterwards, not seen by later tests.
+    extra = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:0] = extra
+    loaded = set(sys.modules)
     out, err = io.StringIO(), io.StringIO()
     argv = ["--root", str(root), "--package", "minilib", *args]
     try:
@@ -217,7 +222,23 @@ def bookbuild_here(
         os.chdir(here)
         os.environ.clear()
         os.environ.update(saved)
+        sys.path[:] = path
+        _forget_new_modules(extra, loaded)
     return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
+
+
+def _forget_new_modules(folders: list[str], loaded: set[str]) -> None:
+    """Drop the modules first imported from ``folders`` during the call (a book's own extensions: another
+    test's book has its own of the same name). A folder this process imported from before (the tree's
+    ``src``, put on the path for the command) keeps its modules: objects of theirs are still in use."""
+
+    def under(module, folder: str) -> bool:
+        return (getattr(module, "__file__", None) or "").startswith(folder + os.sep)
+
+    books = [f for f in folders if not any(under(sys.modules[n], f) for n in loaded if n in sys.modules)]
+    for name in set(sys.modules) - loaded:
+        if any(under(sys.modules[name], folder) for folder in books):
+            del sys.modules[name]
 
 
 def printed(html: str) -> str:

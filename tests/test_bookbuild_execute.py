@@ -429,14 +429,6 @@ def test_the_real_worker_runs_in_the_chapters_folder_with_its_kernel_timeout_and
 # --- the mini book end to end: real kernels, the real store ------------------------------------
 
 
-def test_first_build_executes_second_reuses(book):
-    assert minibook.run(book)[0] == {"a": "executed", "b": "executed"}
-    status, outcomes = minibook.run(book)
-    assert status == {"a": "cached", "b": "cached"}
-    store = Store(book / "_build" / "exec-store")
-    assert [output_text(o, store) for o in outcomes] == ["20\n", "6\n"]
-
-
 def test_prose_edit_executes_nothing(book, minibook_store):
     seed(book, minibook_store)  # the first build's outputs (executed once per session)
     assert minibook.run(book)[0] == {"a": "cached", "b": "cached"}
@@ -464,9 +456,8 @@ def test_an_edit_that_keeps_the_modules_size_and_time_reaches_the_kernel(book, m
     assert output_text(outcomes[1], Store(book / "_build" / "exec-store")) == "8\n"
 
 
-def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book):
-    _, first = minibook.run(book)
-    assert [o.reasons for o in first] == [["no earlier execution"]] * 2
+def test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs(book, minibook_store):
+    first = seed(book, minibook_store)  # the first build's outputs (executed once per session)
     extra = book / "src" / "minilib" / "extra.py"
     extra.write_text(extra.read_text().replace("3 * core.SCALE", "4 * core.SCALE"))
     status, outcomes = minibook.run(book, previous=components(first))
@@ -511,12 +502,17 @@ def test_corrupt_or_half_written_entries_are_re_executed_never_used(book, minibo
     assert minibook.run(book)[0]["a"] == "executed"
 
 
-def test_parallel_output_is_identical_to_serial(book):
-    _, parallel = minibook.run(book, jobs=2)
+def test_first_build_executes_second_reuses_and_parallel_output_is_identical_to_serial(book):
+    status, parallel = minibook.run(book, jobs=2)
+    assert status == {"a": "executed", "b": "executed"}
+    assert [o.reasons for o in parallel] == [["no earlier execution"]] * 2
+    status, outcomes = minibook.run(book)
+    assert status == {"a": "cached", "b": "cached"}
     store = Store(book / "_build" / "exec-store")
-    first = [output_text(o, store) for o in parallel]
-    _, serial = minibook.run(book, jobs=1, force=True)
-    assert [output_text(o, store) for o in serial] == first
+    assert [output_text(o, store) for o in outcomes] == [output_text(o, store) for o in parallel] == ["20\n", "6\n"]
+    status, serial = minibook.run(book, jobs=1, force=True)
+    assert status == {"a": "executed", "b": "executed"}
+    assert [output_text(o, store) for o in serial] == ["20\n", "6\n"]
 
 
 def test_shards_execute_separately_and_merge(book, tmp_path):
@@ -528,12 +524,14 @@ def test_shards_execute_separately_and_merge(book, tmp_path):
     assert minibook.run(book)[0] == {"a": "cached", "b": "cached"}
 
 
-def test_failing_cell_fails_the_chapter_and_stores_nothing(book):
+def test_failing_cell_fails_the_chapter_and_stores_nothing(book, minibook_store):
+    seed(book, minibook_store)
+    stored = sorted(p.name for p in (book / "_build" / "exec-store").glob("b/*"))
     (book / "b.md").write_text(minibook.chapter("B", "x", "raise RuntimeError('broken chapter')"))
     status, outcomes = minibook.run(book)
-    assert status == {"a": "executed", "b": "failed"}
+    assert status == {"a": "cached", "b": "failed"}
     assert "broken chapter" in outcomes[1].error
-    assert not list((book / "_build" / "exec-store").glob("b/*"))
+    assert sorted(p.name for p in (book / "_build" / "exec-store").glob("b/*")) == stored  # the old entry only
 
 
 def test_kernels_importing_another_checkouts_library_fail_loudly(book, tmp_path, monkeypatch, capsys):

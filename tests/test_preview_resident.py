@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import textwrap
 import time
@@ -25,9 +24,8 @@ import pytest
 from minibook import (  # noqa: F401 -- book is a fixture
     PreviewServer,
     book,
-    bookbuild_cmd,
+    bookbuild_here,
     chapter,
-    env_for,
     printed,
     seed,
 )
@@ -234,7 +232,7 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
     fresh = tmp_path / "fresh"
     shutil.copytree(root, fresh, ignore=shutil.ignore_patterns("_build"))
     shutil.copytree(root / "_build" / "exec-store", fresh / "_build" / "exec-store")
-    done = subprocess.run(bookbuild_cmd(fresh, "build"), env=env_for(fresh), capture_output=True, text=True)
+    done = bookbuild_here(fresh, "build")
     assert done.returncode == 0, done.stdout + done.stderr
     ours, theirs = page_files(root / "_build" / "html"), page_files(fresh / "_build" / "html")
     assert "Fig. 3.2" in ours["notes.html"]

@@ -120,12 +120,11 @@ _DIFF_BUILDS = [
 _EXECUTE_BUILDS = [
     f"tests/test_bookbuild_execute.py::{name}"
     for name in (
-        "test_first_build_executes_second_reuses",
+        "test_first_build_executes_second_reuses_and_parallel_output_is_identical_to_serial",
         "test_prose_edit_executes_nothing",
         "test_module_edit_executes_exactly_its_dependents_and_revert_finds_old_outputs",
         "test_code_edit_executes_that_chapter_only",
         "test_corrupt_or_half_written_entries_are_re_executed_never_used",
-        "test_parallel_output_is_identical_to_serial",
         "test_shards_execute_separately_and_merge",
         "test_failing_cell_fails_the_chapter_and_stores_nothing",
     )
