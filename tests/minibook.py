@@ -223,21 +223,17 @@ def bookbuild_here(
         os.environ.clear()
         os.environ.update(saved)
         sys.path[:] = path
-        _forget_new_modules(extra, loaded)
+        _forget_new_modules([f for f in extra if f not in {str(Path(p).resolve()) for p in path if p}], loaded)
     return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
 
 
 def _forget_new_modules(folders: list[str], loaded: set[str]) -> None:
     """Drop the modules first imported from ``folders`` during the call (a book's own extensions: another
-    test's book has its own of the same name). A folder this process imported from before (the tree's
-    ``src``, put on the path for the command) keeps its modules: objects of theirs are still in use."""
-
-    def under(module, folder: str) -> bool:
-        return (getattr(module, "__file__", None) or "").startswith(folder + os.sep)
-
-    books = [f for f in folders if not any(under(sys.modules[n], f) for n in loaded if n in sys.modules)]
+    test's book has its own of the same name). The caller leaves out folders that were on ``sys.path``
+    before the call (the tree's ``src``, installed editable): objects of their modules are still in use."""
     for name in set(sys.modules) - loaded:
-        if any(under(sys.modules[name], folder) for folder in books):
+        file = getattr(sys.modules[name], "__file__", None) or ""
+        if any(file.startswith(folder + os.sep) for folder in folders):
             del sys.modules[name]
 
 
