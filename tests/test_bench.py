@@ -21,9 +21,9 @@ import cputime  # noqa: E402
 
 BUILD_OUTPUT = """\
 bookbuild (from /x/src/bookbuild): profile lite, CPU
-  book/priors                  executed   26.3 s, kernel CPU 25.3 s (elapsed 27 s; modules changed)
+  book/priors                  executed   26.3 s, kernel CPU 25.3 s (kernel forked; elapsed 27 s; modules changed)
   book/invariance              cached     (15.1 s when executed 2026-12-06 02:20 UTC)
-  book/natural-images          executed   4.3 s, kernel CPU 3.9 s (elapsed 31 s; modules changed)
+  book/natural-images          executed   4.3 s, kernel CPU 3.9 s (kernel started; elapsed 31 s; modules changed)
   rendered the site in 14.9 s (0 warnings; log: /x/_build/logs/sphinx.log)
 done in 71.8 s. Book: /x/_build/html/index.html
 """

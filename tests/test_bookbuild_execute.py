@@ -125,7 +125,9 @@ def test_what_executes_is_recorded_with_what_produced_it(tmp_path, fake_kernels)
     assert time.strptime(meta["executed_at"], "%Y-%m-%d %H:%M UTC")
     assert lines[0] == "  executing 1 chapter(s) with 1 worker(s): book/a"
     assert lines[1].startswith("  book/a                       started    (elapsed ")
-    assert lines[2].startswith("  book/a                       executed   2.3 s, kernel CPU 1.2 s (elapsed ")
+    assert lines[2].startswith(
+        "  book/a                       executed   2.3 s, kernel CPU 1.2 s (kernel started; elapsed "
+    )
     assert lines[2].endswith(" s; no earlier execution)")
 
 
@@ -289,7 +291,7 @@ def test_outcomes_carry_their_chapter_and_defaults_for_what_a_record_lacks(tmp_p
     assert cached.chapter is stored and executed.chapter is fresh
     assert cached.seconds == 0.0 and lines[0] == "  book/old                     cached     (0.0 s when executed ?)"
     assert executed.meta["cpu_seconds"] == 0.0 and executed.meta["packages"] == {}
-    assert "executed   1.0 s, kernel CPU 0.0 s (elapsed 0 s; no earlier execution)" in lines[-1]
+    assert "executed   1.0 s, kernel CPU 0.0 s (kernel started; elapsed 0 s; no earlier execution)" in lines[-1]
 
 
 def test_an_entry_with_other_code_cells_is_executed_again(tmp_path, fake_kernels):
@@ -310,7 +312,7 @@ def test_three_reasons_are_shown_whole_and_more_are_cut(tmp_path, fake_kernels):
     old = {**COMPONENTS, "code": "c0", "profile": "full", "env": {"X": "1"}}
     [outcome], lines = run([chapter(tmp_path)], Store(tmp_path / "s"), previous={"book/a": {"components": old}})
     assert outcome.reasons == ["code changed", "profile changed", "env changed"]
-    assert lines[-1].endswith("(elapsed 0 s; code changed; profile changed; env changed)")
+    assert lines[-1].endswith("(kernel started; elapsed 0 s; code changed; profile changed; env changed)")
 
 
 def test_progress_lines_list_every_running_chapter(tmp_path, fake_kernels):
@@ -405,6 +407,7 @@ def test_the_real_worker_runs_in_the_chapters_folder_with_its_kernel_timeout_and
         "# T\n\n```{code-cell} ipython3\nimport os\nprint(os.getcwd())\n"
         "os.write(1, b'raw out\\n')\nos.write(2, b'raw err\\n')\n```\n"
     )
+    monkeypatch.setenv("BOOKBUILD_FORK_KERNELS", "0")  # a kernel started as a process of this one (see test_kernelfork)
     cpu = iter([100.0, 101.5, 0.0, 0.0, 0.0])
     monkeypatch.setattr(execute_mod, "_children_cpu", lambda: next(cpu))
     log = tmp_path / "deep" / "er" / "plain.kernel.log"
@@ -412,6 +415,7 @@ def test_the_real_worker_runs_in_the_chapters_folder_with_its_kernel_timeout_and
     result = execute_mod._execute_worker(str(plain), 60, str(log))
     took = time.perf_counter() - start
     assert result["ok"] is True and 0 < result["seconds"] <= took and result["cpu_seconds"] == 1.5
+    assert result["kernel"] == "started"
     assert nbformat.reads(result["nb"], as_version=4).cells[1].outputs[0]["text"] == f"{folder}\n"
     assert "raw out" in log.read_text() and "raw err" in log.read_text()
     slow = folder / "slow.md"

@@ -137,16 +137,19 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    from bookbuild import kernelfork
+
     nb = read_notebook(Path(path))
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        kernel_manager_class=kernelfork.ForkingKernelManager,
         resources={"metadata": {"path": str(Path(path).parent)}},
         allow_errors=False,
     )
     Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
-    start, cpu = time.perf_counter(), _children_cpu()
+    start, cpu, forked = time.perf_counter(), _children_cpu() + kernelfork.finished_cpu, kernelfork.forked
     with open(kernel_log, "w") as log:
         try:
             client.execute(stderr=log, stdout=log)
@@ -156,7 +159,8 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
     return {
         "ok": True,
         "seconds": time.perf_counter() - start,
-        "cpu_seconds": _children_cpu() - cpu,
+        "cpu_seconds": _children_cpu() + kernelfork.finished_cpu - cpu,
+        "kernel": "forked" if kernelfork.forked > forked else "started",
         "nb": nbformat.writes(nb),
     }
 
@@ -269,6 +273,10 @@ def execute(
         report(f"  executing {len(todo)} chapter(s) with {workers} worker(s): {', '.join(c.docname for c in todo)}")
         start = time.perf_counter()
         log_dir = logs or store.root.parent / "logs"
+        from bookbuild import kernelfork  # the kernel machinery only where something executes
+
+        # Started here, before the workers are forked from this process: they fork the kernels there.
+        kernelfork.ensure_server()
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for ch, result in _run_pool(pool, todo, workers, timeout, log_dir, report, start):
                 o = outcomes[ch.docname]
@@ -285,6 +293,7 @@ def execute(
                     "executed_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                     "seconds": round(o.seconds, 2),
                     "cpu_seconds": round(result.get("cpu_seconds", 0.0), 2),
+                    "kernel": result.get("kernel", "started"),
                     "profile": profile,
                     "device": device,
                     "packages": ch.key.components.get("packages", {}),
@@ -297,6 +306,6 @@ def execute(
                 report(
                     f"  {ch.docname:<28} executed   {o.seconds:.1f} s, "
                     f"kernel CPU {o.meta.get('cpu_seconds', 0.0):.1f} s "
-                    f"(elapsed {time.perf_counter() - start:.0f} s; {why})"
+                    f"(kernel {o.meta['kernel']}; elapsed {time.perf_counter() - start:.0f} s; {why})"
                 )
     return [outcomes[ch.docname] for ch in chapters]

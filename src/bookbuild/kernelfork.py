@@ -1,0 +1,268 @@
+"""Kernels forked from a warm server instead of started from nothing.
+
+Starting an IPython kernel costs about 0.4 CPU-s, most of it importing ipykernel, IPython, zmq,
+tornado and jupyter_client; a chapter's own code often costs less. The first build command that
+executes a chapter starts one *fork server* (``kernelfork_server.py``), which imports those and
+nothing of the book, then waits; each chapter's kernel is a ``fork()`` of it that goes on exactly
+as ``python -m ipykernel_launcher -f CONN`` would: the chapter's working directory, its environment
+(``PYTHONPATH`` applied to ``sys.path`` as the interpreter would), a fresh ``__main__``, its own
+process group, the exit handlers run at exit. Nothing the chapter imports is in the server, so an
+edited module is read from disk as in a new process. The server stays up while the process that
+started it lives (the preview's rebuilds reuse it) and exits when that process is gone.
+
+Forking is used only where it cannot change what a chapter computes; otherwise the kernel starts
+the usual way (``BOOKBUILD_FORK_KERNELS=0`` forces that everywhere):
+
+- the kernel is the standard ``PYTHON -m ipykernel_launcher ...`` command, on Linux;
+- ``PYTHONHASHSEED`` is fixed: a fork keeps its parent's string-hash seed, so with a random seed
+  every forked kernel would share one;
+- the interpreter-level settings are those the server started with (``PYTHON*`` other than
+  ``PYTHONPATH``, ``LANG``/``LC_*``, ``JUPYTER*``/``IPYTHON*``, ``USER``) and no package was installed or
+  removed since (the site-packages folders' modification times); a stand-in run's
+  ``PYTHONOPTIMIZE=1`` thus gets a server of its own.
+
+nbval's kernels are never forked: it re-runs each chapter in a kernel started the usual way and
+compares the outputs, which checks this module's kernels against ordinary ones on every ``make test``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import site
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
+
+SERVER = Path(__file__).with_name("kernelfork_server.py")
+_KEY_PREFIXES = ("PYTHON", "LC_", "JUPYTER", "IPYTHON")
+_KEY_NAMES = ("LANG", "USER")  # USER: jupyter_client's Session reads it when imported
+
+_servers: dict[tuple, Server] = {}
+# In this process: kernels forked, and the CPU seconds of those that finished (their parent is the
+# server, so RUSAGE_CHILDREN does not count them).
+forked = 0
+finished_cpu = 0.0
+
+
+def _site_stamp() -> tuple:
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    return tuple(os.stat(p).st_mtime_ns if os.path.isdir(p) else 0 for p in folders)
+
+
+def interpreter_key(python: str, env: dict[str, str]) -> tuple | None:
+    """What a kernel's interpreter fixes at start-up; ``None`` where a forked kernel could differ."""
+    if env.get("BOOKBUILD_FORK_KERNELS", "1") == "0" or sys.platform != "linux" or not hasattr(socket, "send_fds"):
+        return None
+    if env.get("PYTHONHASHSEED", "random") == "random":
+        return None
+    settings = sorted(
+        (k, v) for k, v in env.items() if (k.startswith(_KEY_PREFIXES) or k in _KEY_NAMES) and k != "PYTHONPATH"
+    )
+    return (os.path.realpath(python), tuple(settings), _site_stamp())
+
+
+class Server:
+    """A running fork server: its listening address and process (owned by the process that started it)."""
+
+    def __init__(self, python: str, env: dict[str, str]) -> None:
+        self.address = f"\0bookbuild-kernelfork-{os.getpid()}-{secrets.token_hex(8)}"
+        self.pythonpath = env.get("PYTHONPATH", "")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            listener.bind(self.address)
+            listener.listen(64)
+            # Requests wait in the listening socket's backlog while the server still imports.
+            self.process = subprocess.Popen(
+                [python, "-c", SERVER.read_text(), str(listener.fileno())],
+                stdin=subprocess.PIPE,
+                env=env,
+                cwd="/",
+                pass_fds=[listener.fileno()],
+            )
+        finally:
+            listener.close()
+        self.owner = os.getpid()
+
+    def alive(self) -> bool:
+        return self.owner != os.getpid() or self.process.poll() is None
+
+    def fork(self, args: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> ForkedKernel:
+        """A kernel ``python -m ipykernel_launcher ARGS`` in ``cwd`` with ``env`` and stdio ``fds``."""
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            conn.connect(self.address)
+            request = {"argv": args, "env": env, "cwd": cwd, "server_pythonpath": self.pythonpath}
+            socket.send_fds(conn, [json.dumps(request).encode()], fds)
+            reply = json.loads(conn.recv(1 << 16) or b'{"error": "the fork server closed the connection"}')
+        except BaseException:
+            conn.close()
+            raise
+        if "pid" not in reply:
+            conn.close()
+            raise OSError(f"the kernel fork server could not fork: {reply.get('error')}")
+        return ForkedKernel(conn, reply["pid"])
+
+    def stop(self) -> None:
+        if self.owner == os.getpid() and self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(10)
+
+
+def ensure_server(python: str | None = None, env: dict[str, str] | None = None) -> Server | None:
+    """The fork server for kernels of ``python`` (default this interpreter) with ``env``; started if needed.
+
+    Call it in the process that lives longest (the build, the preview), before worker processes
+    are forked from it: they find the server through this module and fork kernels there.
+    """
+    python = python or sys.executable
+    env = dict(os.environ if env is None else env)
+    key = interpreter_key(python, env)
+    if key is None:
+        return None
+    server = _servers.get(key)
+    if server is not None and server.alive():
+        return server
+    for old_key in [k for k in _servers if k[:2] == key[:2]]:  # packages changed: the old one goes
+        _servers.pop(old_key).stop()
+    try:
+        server = _servers[key] = Server(python, env)
+    except OSError:
+        return None
+    return server
+
+
+def stop_servers() -> None:
+    """Stop the fork servers this process started."""
+    while _servers:
+        _servers.popitem()[1].stop()
+
+
+class ForkedKernel:
+    """What jupyter_client's ``LocalProvisioner`` uses of a ``Popen``, for a kernel the server forked.
+
+    The server is the kernel's parent; it sends the exit status and CPU seconds on ``conn``.
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, conn: socket.socket, pid: int) -> None:
+        self.conn, self.pid = conn, pid
+        self.returncode: int | None = None
+        self.cpu_seconds: float | None = None
+        self.stdin_fd: int | None = None  # the write end of the kernel's stdin pipe, closed when it exits
+
+    def _receive(self, timeout: float | None) -> None:
+        self.conn.settimeout(timeout)
+        try:
+            msg = self.conn.recv(1 << 16)
+        except (BlockingIOError, TimeoutError):
+            return
+        except OSError:
+            msg = b""
+        if msg:
+            done = json.loads(msg)
+            self.returncode, self.cpu_seconds = done["exit"], done["cpu"]
+            global finished_cpu
+            finished_cpu += self.cpu_seconds
+        else:  # the server is gone: the kernel, re-parented, ends itself; wait for that
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -signal.SIGKILL
+            else:
+                time.sleep(min(timeout or 0.1, 0.1))
+                return
+        self.conn.close()
+        if self.stdin_fd is not None:
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._receive(0.0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
+            self._receive(left)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _fd(stream: Any, default: int) -> int | None:
+    """A file descriptor for a ``Popen`` stdio argument; ``None`` where forking cannot honour it (a pipe)."""
+    if stream is None:
+        return default
+    if isinstance(stream, int):
+        return stream if stream >= 0 else None
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+class ForkingProvisioner(LocalProvisioner):
+    """The local provisioner, but the kernel is forked from this process's fork server when one fits."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+        env = dict(kwargs.get("env") or os.environ)
+        key = interpreter_key(cmd[0], env) if cmd[1:3] == ["-m", "ipykernel_launcher"] else None
+        server = _servers.get(key) if key is not None else None
+        stdio = [_fd(kwargs.get("stdin"), -1), _fd(kwargs.get("stdout"), 1), _fd(kwargs.get("stderr"), 2)]
+        if server is None or None in stdio[1:]:
+            return await super().launch_kernel(cmd, **kwargs)
+        if not kwargs.get("independent"):
+            env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launch_kernel sets it
+        cwd = str(kwargs.get("cwd") or os.getcwd())
+        # No stdin given: a pipe nobody writes to, as launch_kernel's stdin=PIPE (this end is kept open).
+        stdin_r, stdin_w = os.pipe() if stdio[0] == -1 else (None, None)
+        try:
+            fds = [stdin_r if stdin_r is not None else stdio[0], stdio[1], stdio[2]]
+            self.process = server.fork(cmd[3:], env, cwd, fds)
+        except OSError:
+            if stdin_w is not None:
+                os.close(stdin_w)
+            return await super().launch_kernel(cmd, **kwargs)
+        finally:
+            if stdin_r is not None:
+                os.close(stdin_r)
+        self.process.stdin_fd = stdin_w
+        global forked
+        forked += 1
+        self.pid = self.process.pid
+        self.pgid = self.pid  # the child made itself a session (and group) leader before the reply
+        self.cwd = cwd
+        return self.connection_info
+
+
+class ForkingKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, with :class:`ForkingProvisioner` for kernels without a provisioner of their own."""
+
+    async def _async_pre_start_kernel(self, **kw: Any):
+        if self.provisioner is None and not self.kernel_spec.metadata.get("kernel_provisioner"):
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+            self.provisioner = ForkingProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)

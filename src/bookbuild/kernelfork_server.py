@@ -1,0 +1,192 @@
+# The kernel fork server (see bookbuild.kernelfork): run as ``python -c <this file's text> LISTEN_FD``.
+#
+# It imports what every IPython kernel imports at start-up (ipykernel, IPython, zmq, tornado) and
+# nothing of the book, then waits. For each request on the listening socket (a JSON message with the
+# kernel's command line, working directory and environment, and its stdin/stdout/stderr as file
+# descriptors) it forks; the child becomes the kernel exactly as ``python -m ipykernel_launcher``
+# would start it. The server is the kernel's parent: it reaps it and sends its exit status and CPU
+# seconds on the request's connection. It exits when its standard input closes (the process that
+# started it is gone). Single-threaded on purpose: fork copies only the calling thread.
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+
+# What ipykernel.kernelapp imports, and the debugger support a kernel imports as it starts; not
+# ipykernel.kernelapp itself, whose option defaults read the environment (JPY_PARENT_PID) when it
+# is imported: each kernel imports that module (a millisecond) with its own environment.
+PRELOAD = (
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.control",
+    "ipykernel.heartbeat",
+    "ipykernel.iostream",
+    "ipykernel.parentpoller",
+    "ipykernel.shellchannel",
+    "ipykernel.connect",
+    "ipykernel.debugger",
+    "IPython.core.application",
+    "IPython.core.profiledir",
+    "IPython.core.shellapp",
+    "jupyter_client.connect",
+    "jupyter_client.session",
+    "jupyter_core.paths",
+    "tornado.ioloop",
+    "zmq.eventloop.zmqstream",
+)
+
+
+def preload():
+    """Import PRELOAD; return what that set in the environment (debugpy sets variables), for each kernel."""
+    import importlib
+
+    before = dict(os.environ)
+    # Import-time notices (pydevd's about frozen modules) would reach the build's log once, from
+    # here; a kernel started the usual way writes them to its own log.
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        for name in PRELOAD:
+            importlib.import_module(name)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return {k: v for k, v in os.environ.items() if before.get(k) != v}
+
+
+def become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_env):
+    """In the forked child: make this process what ``python -m ipykernel_launcher ARGS`` would be."""
+    import atexit
+    import runpy
+    import threading
+    import types
+
+    os.setsid()  # as launch_kernel's start_new_session: the kernel leads its own process group
+    os.write(ready_w, b"1")
+    os.close(ready_w)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    sel.close()
+    listener.close()
+    for fd in (wake_r, wake_w, 0):
+        os.close(fd)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    atexit._clear()
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.environ.update(preload_env)  # as the imports would have set it in this kernel
+    # sys.path as the interpreter builds it for ``-m`` in this directory with this PYTHONPATH.
+    ours = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    server = [p for p in request["server_pythonpath"].split(os.pathsep) if p]
+    rest = list(sys.path)
+    del rest[: len(server)]
+    sys.path[:] = [os.getcwd(), *ours, *rest]
+    sys.dont_write_bytecode = bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+    main = types.ModuleType("__main__")
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    sys.argv = ["-m", *request["argv"]]
+    code = 0
+    try:
+        runpy._run_module_as_main("ipykernel_launcher", alter_argv=True)
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    # What the interpreter does at exit: wait for non-daemon threads, run the exit handlers, flush.
+    try:
+        threading._shutdown()
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+    finally:
+        os._exit(code)
+
+
+def serve():
+    # ``-c`` put the working directory first on sys.path; a kernel's imports do not see it either.
+    del sys.path[0]
+    preload_env = preload()
+    listener = socket.socket(fileno=int(sys.argv[1]))
+    listener.setblocking(True)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, "accept")
+    sel.register(wake_r, selectors.EVENT_READ, "child")
+    sel.register(0, selectors.EVENT_READ, "parent")
+    kernels = {}  # pid -> the request's connection
+    while True:
+        for key, _ in sel.select():
+            if key.data == "parent":
+                if not os.read(0, 4096):  # the process that started this server is gone
+                    return
+            elif key.data == "child":
+                try:
+                    while os.read(wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+            elif key.data == "accept":
+                conn, _ = listener.accept()
+                try:
+                    msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+                    request = json.loads(msg)
+                    ready_r, ready_w = os.pipe()
+                    pid = os.fork()
+                    if pid == 0:
+                        conn.close()
+                        for other in kernels.values():
+                            other.close()
+                        os.close(ready_r)
+                        become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_env)
+                    os.close(ready_w)
+                    os.read(ready_r, 1)  # the child leads its process group before anyone signals it
+                    os.close(ready_r)
+                    for fd in fds:
+                        os.close(fd)
+                    conn.sendall(json.dumps({"pid": pid}).encode())
+                    kernels[pid] = conn
+                except Exception as err:  # a bad request fails that request, not the server
+                    try:
+                        conn.sendall(json.dumps({"error": repr(err)}).encode())
+                    finally:
+                        conn.close()
+        while kernels:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            conn = kernels.pop(pid, None)
+            if conn is not None:
+                try:
+                    conn.sendall(
+                        json.dumps(
+                            {"exit": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
+                        ).encode()
+                    )
+                except OSError:
+                    pass
+                conn.close()
+
+
+if __name__ == "__main__":  # ``python -c``; not when a tool imports this file (doctest collection)
+    serve()
