@@ -88,6 +88,7 @@ class Server:
                 env=env,
                 cwd="/",
                 pass_fds=[listener.fileno()],
+                start_new_session=True,  # a Ctrl-C in the preview's terminal is not for it; it ends with stdin
             )
         finally:
             listener.close()
