@@ -321,3 +321,23 @@ class PreviewServer:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def alive(pids: set[int]) -> set[int]:
+    """The processes of ``pids`` still running (a zombie counts as gone)."""
+    found = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.add(pid)
+    return found
+
+
+def gone_within(pids: set[int], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < end:
+        time.sleep(0.2)
+    return not alive(pids)

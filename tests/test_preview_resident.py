@@ -17,15 +17,16 @@ import shutil
 import signal
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 from minibook import (  # noqa: F401 -- book is a fixture
     PreviewServer,
+    alive,
     book,
     bookbuild_here,
     chapter,
+    gone_within,
     printed,
     seed,
 )
@@ -245,26 +246,6 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
         if differ
         else ""
     )
-
-
-def alive(pids: set[int]) -> set[int]:
-    """The processes of ``pids`` still running (a zombie counts as gone)."""
-    found = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            found.add(pid)
-    return found
-
-
-def gone_within(pids: set[int], seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while alive(pids) and time.monotonic() < end:
-        time.sleep(0.2)
-    return not alive(pids)
 
 
 def test_a_killed_server_takes_its_renderer_process_with_it(numbered):

@@ -21,6 +21,7 @@ jupyter-cache and render with Sphinx (:mod:`~bookbuild.render`). The design: ``s
 - :mod:`bookbuild.deps`    -- what a chapter depends on, and its execution key
 - :mod:`bookbuild.planmemo` -- planning's parsed notebooks and import graphs, remembered by content
 - :mod:`bookbuild.execute` -- step 2: the kernel-library check, parallel execution into the store
+- :mod:`bookbuild.kernelfork` -- the chapters' kernels, forked from a warm fork server where that changes nothing
 - :mod:`bookbuild.store`   -- the store of executed notebooks (validated, atomic, mergeable)
 - :mod:`bookbuild.record`  -- step 3: failure reports, the manifest
 - :mod:`bookbuild.render`  -- steps 4-5: render stamp, jupyter-cache hand-off, the Sphinx run

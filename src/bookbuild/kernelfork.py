@@ -213,10 +213,17 @@ class ForkedKernel:
         self.send_signal(signal.SIGKILL)
 
 
-def _fd(stream: Any, default: int) -> int | None:
-    """A file descriptor for a ``Popen`` stdio argument; ``None`` where forking cannot honour it (a pipe)."""
+def _fd(stream: Any, default: int, opened: list[int]) -> int | None:
+    """A file descriptor for a ``Popen`` stdio argument; ``None`` where forking cannot honour it.
+
+    ``None`` is ``default`` (inherited); ``DEVNULL`` opens the null device (added to ``opened``); a
+    pipe to this process (``PIPE``, ``STDOUT``) is not offered: the kernel then starts the usual way.
+    """
     if stream is None:
         return default
+    if stream == subprocess.DEVNULL:
+        opened.append(os.open(os.devnull, os.O_RDWR))
+        return opened[-1]
     if isinstance(stream, int):
         return stream if stream >= 0 else None
     try:
@@ -232,25 +239,31 @@ class ForkingProvisioner(LocalProvisioner):
         env = dict(kwargs.get("env") or os.environ)
         key = interpreter_key(cmd[0], env) if cmd[1:3] == ["-m", "ipykernel_launcher"] else None
         server = _servers.get(key) if key is not None else None
-        stdio = [_fd(kwargs.get("stdin"), -1), _fd(kwargs.get("stdout"), 1), _fd(kwargs.get("stderr"), 2)]
-        if server is None or None in stdio[1:]:
+        if server is None:
             return await super().launch_kernel(cmd, **kwargs)
-        if not kwargs.get("independent"):
-            env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launch_kernel sets it
-        cwd = str(kwargs.get("cwd") or os.getcwd())
-        # No stdin given: a pipe nobody writes to, as launch_kernel's stdin=PIPE (this end is kept open).
-        stdin_r, stdin_w = os.pipe() if stdio[0] == -1 else (None, None)
+        opened: list[int] = []
+        keep = None  # launch_kernel's default stdin=PIPE: a pipe nobody writes to, this end kept open
         try:
-            fds = [stdin_r if stdin_r is not None else stdio[0], stdio[1], stdio[2]]
+            if kwargs.get("stdin") is None:
+                stdin, keep = os.pipe()
+                opened.append(stdin)
+            else:
+                stdin = _fd(kwargs["stdin"], 0, opened)
+            fds = [stdin, _fd(kwargs.get("stdout"), 1, opened), _fd(kwargs.get("stderr"), 2, opened)]
+            if None in fds:
+                raise OSError("a pipe to this process cannot be handed to a forked kernel")
+            if not kwargs.get("independent"):
+                env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launch_kernel sets it
+            cwd = str(kwargs.get("cwd") or os.getcwd())
             self.process = server.fork(cmd[3:], env, cwd, fds)
         except OSError:
-            if stdin_w is not None:
-                os.close(stdin_w)
+            if keep is not None:
+                os.close(keep)
             return await super().launch_kernel(cmd, **kwargs)
         finally:
-            if stdin_r is not None:
-                os.close(stdin_r)
-        self.process.stdin_fd = stdin_w
+            for fd in opened:
+                os.close(fd)
+        self.process.stdin_fd = keep
         global forked
         forked += 1
         self.pid = self.process.pid

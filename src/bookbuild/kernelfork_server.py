@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 
+PR_SET_PDEATHSIG = 1
 # What ipykernel.kernelapp imports, and the debugger support a kernel imports as it starts; not
 # ipykernel.kernelapp itself, whose option defaults read the environment (JPY_PARENT_PID) when it
 # is imported: each kernel imports that module (a millisecond) with its own environment.
@@ -58,14 +59,20 @@ def preload():
     return {k: v for k, v in os.environ.items() if before.get(k) != v}
 
 
-def become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_env):
+def become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_env, server_pid):
     """In the forked child: make this process what ``python -m ipykernel_launcher ARGS`` would be."""
     import atexit
+    import ctypes
     import runpy
     import threading
     import types
 
     os.setsid()  # as launch_kernel's start_new_session: the kernel leads its own process group
+    # The kernel ends with this server (which ends with the build that started it): a kernel left
+    # running after its build is gone would never be told to stop.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server_pid:  # the server died before the line above
+        os._exit(1)
     os.write(ready_w, b"1")
     os.close(ready_w)
     signal.set_wakeup_fd(-1)
@@ -149,13 +156,14 @@ def serve():
                     msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
                     request = json.loads(msg)
                     ready_r, ready_w = os.pipe()
+                    server_pid = os.getpid()
                     pid = os.fork()
                     if pid == 0:
                         conn.close()
                         for other in kernels.values():
                             other.close()
                         os.close(ready_r)
-                        become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_env)
+                        become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_env, server_pid)
                     os.close(ready_w)
                     os.read(ready_r, 1)  # the child leads its process group before anyone signals it
                     os.close(ready_r)
