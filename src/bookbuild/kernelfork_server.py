@@ -15,7 +15,7 @@ import socket
 import sys
 
 PR_SET_PDEATHSIG = 1
-# What ipykernel.kernelapp imports, and the debugger support a kernel imports as it starts; not
+# What ipykernel.kernelapp imports, and what a kernel imports as it starts and runs a cell; not
 # ipykernel.kernelapp itself, whose option defaults read the environment (JPY_PARENT_PID) when it
 # is imported: each kernel imports that module (a millisecond) with its own environment.
 PRELOAD = (
@@ -36,6 +36,17 @@ PRELOAD = (
     "jupyter_core.paths",
     "tornado.ioloop",
     "zmq.eventloop.zmqstream",
+    # Imported while a kernel initialises and runs its first cell.
+    "IPython.core.completerlib",
+    "IPython.core.debugger",
+    "IPython.core.logger",
+    "IPython.core.oinspect",
+    "IPython.extensions.storemagic",
+    "IPython.utils.wildcard",
+    "jupyter_client.localinterfaces",
+    "psutil",
+    "sqlite3",
+    "tornado.platform.asyncio",
 )
 
 
