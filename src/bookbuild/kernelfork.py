@@ -114,9 +114,15 @@ class Server:
         return ForkedKernel(conn, reply["pid"])
 
     def stop(self) -> None:
-        if self.owner == os.getpid() and self.process.poll() is None:
-            self.process.stdin.close()
+        """End the server (its kernels end with it), as when the process that started it exits."""
+        if self.owner != os.getpid():
+            return
+        self.process.stdin.close()
+        try:
             self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 def ensure_server(python: str | None = None, env: dict[str, str] | None = None) -> Server | None:
@@ -140,12 +146,6 @@ def ensure_server(python: str | None = None, env: dict[str, str] | None = None) 
     except OSError:
         return None
     return server
-
-
-def stop_servers() -> None:
-    """Stop the fork servers this process started."""
-    while _servers:
-        _servers.popitem()[1].stop()
 
 
 class ForkedKernel:
