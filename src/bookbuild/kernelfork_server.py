@@ -99,7 +99,8 @@ def become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    os.environ.update(preload_env)  # as the imports would have set it in this kernel
+    for key, value in preload_env.items():  # as the imports would have set it here (debugpy: if unset)
+        os.environ.setdefault(key, value)
     # sys.path as the interpreter builds it for ``-m`` in this directory with this PYTHONPATH.
     ours = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     server = [p for p in request["server_pythonpath"].split(os.pathsep) if p]
