@@ -149,7 +149,7 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
         allow_errors=False,
     )
     Path(kernel_log).parent.mkdir(parents=True, exist_ok=True)
-    start, cpu, forked = time.perf_counter(), _children_cpu() + kernelfork.finished_cpu, kernelfork.forked
+    start, cpu, forked = time.perf_counter(), _kernels_cpu(), kernelfork.forked
     with open(kernel_log, "w") as log:
         try:
             client.execute(stderr=log, stdout=log)
@@ -159,10 +159,17 @@ def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
     return {
         "ok": True,
         "seconds": time.perf_counter() - start,
-        "cpu_seconds": _children_cpu() + kernelfork.finished_cpu - cpu,
+        "cpu_seconds": _kernels_cpu() - cpu,
         "kernel": "forked" if kernelfork.forked > forked else "started",
         "nb": nbformat.writes(nb),
     }
+
+
+def _kernels_cpu() -> float:
+    """CPU seconds of the finished kernels this process drove: started ones (its children) and forked ones."""
+    from bookbuild import kernelfork
+
+    return _children_cpu() + kernelfork.finished_cpu
 
 
 def _children_cpu() -> float:

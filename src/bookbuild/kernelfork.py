@@ -159,7 +159,6 @@ class ForkedKernel:
     def __init__(self, conn: socket.socket, pid: int) -> None:
         self.conn, self.pid = conn, pid
         self.returncode: int | None = None
-        self.cpu_seconds: float | None = None
         self.stdin_fd: int | None = None  # the write end of the kernel's stdin pipe, closed when it exits
 
     def _receive(self, timeout: float | None) -> None:
@@ -172,9 +171,9 @@ class ForkedKernel:
             msg = b""
         if msg:
             done = json.loads(msg)
-            self.returncode, self.cpu_seconds = done["exit"], done["cpu"]
+            self.returncode = done["exit"]
             global finished_cpu
-            finished_cpu += self.cpu_seconds
+            finished_cpu += done["cpu"]
         else:  # the server is gone: the kernel, re-parented, ends itself; wait for that
             try:
                 os.kill(self.pid, 0)
