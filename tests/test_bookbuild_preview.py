@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from minibook import PreviewServer, book, printed, seed  # noqa: F401 -- book is a fixture
+from minibook import PreviewServer, alive, book, gone_within, printed, seed  # noqa: F401 -- book is a fixture
 
 pytestmark = pytest.mark.skipif(
     not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
@@ -90,3 +90,11 @@ def test_preview_rebuilds_and_reloads_on_save(server):
     out = server.since(start)
     assert "broken on purpose" in out and "b failed to execute" in out
     assert printed(server.get("b.html")) == "8"
+
+    # Killed (SIGKILL leaves the server no chance to shut its pool down), the server still takes its
+    # renderer process with it. (Stopped with SIGTERM: tests/test_preview_resident.py.)
+    renderers = {int(p) for p in re.findall(r"renderer process (\d+) keeps", "".join(server.log))}
+    assert alive(renderers), "no renderer process running before the server is killed"
+    server.proc.kill()
+    server.proc.wait(30)
+    assert gone_within(renderers, 15), f"renderer processes outlived their killed server: {sorted(alive(renderers))}"

@@ -68,3 +68,43 @@ def test_a_change_in_bookbuilds_own_code_reads_every_page_again(book, tmp_path, 
     (book / "a.md").write_text((book / "a.md").read_text().replace("Prose of A.", "Edited prose of A."))
     out = rebuild()
     assert "every page is read again" not in out and calls[-1] is False, out
+
+
+def test_external_toc_disables_its_own_applications_toctree_collector_and_no_other(tmp_path):
+    """sphinx-external-toc's setup, as builds in this process run it (bookbuild.inprocess).
+
+    Released, it walks every object in the process for an enabled TocTreeCollector: slow where the
+    process holds much (a test's, the preview's), and it would disconnect listeners from the new
+    application by the ids of an earlier application's collector.
+    """
+    from sphinx.application import Sphinx
+    from sphinx.environment.collectors.toctree import TocTreeCollector
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
+    from sphinx_external_toc.collectors import TocTreeCollectorWithStyles
+
+    from bookbuild import inprocess
+
+    inprocess.scope_external_toc_to_its_application()
+    (tmp_path / "index.md").write_text("# Index\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    stray = TocTreeCollector()  # an earlier application's, still enabled, not yet garbage-collected
+    stray.listener_ids = {"doctree-read": 0, "env-updated": 1}
+    with patch_docutils(None), docutils_namespace():
+        app = Sphinx(
+            tmp_path,
+            None,
+            tmp_path / "_build" / "html",
+            tmp_path / "_build" / ".doctrees",
+            "dummy",
+            confoverrides={"extensions": ["myst_parser", "sphinx_external_toc"], "external_toc_path": "_toc.yml"},
+            status=None,
+            warning=None,
+        )
+    assert stray.listener_ids == {"doctree-read": 0, "env-updated": 1}
+    active = {
+        type(listener.handler.__self__)
+        for listeners in app.events.listeners.values()
+        for listener in listeners
+        if isinstance(getattr(listener.handler, "__self__", None), TocTreeCollector)
+    }
+    assert active == {TocTreeCollectorWithStyles}  # Sphinx's own collector disabled, the extension's on

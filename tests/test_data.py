@@ -16,6 +16,18 @@ def test_digits_geometry_and_labels():
     assert float(ds.x[:, :, :4].abs().sum()) == 0.0 and float(ds.x[:, :, :, -4:].abs().sum()) == 0.0
 
 
+def test_digits_are_read_once_and_each_call_gets_its_own_copy():
+    from sklearn.datasets import load_digits
+
+    first = data.digits()
+    first.x.zero_()  # a caller changing what it got (in place)
+    first.y.fill_(3)
+    again = data.digits()
+    bunch = load_digits()
+    assert torch.equal(again.y, torch.as_tensor(bunch.target)) and again.x.max() == 1.0
+    assert data._digit_scans() is data._digit_scans()  # the file is parsed once per process
+
+
 def test_digits_rejects_tiny_size():
     with pytest.raises(ValueError, match="at least 8"):
         data.digits(size=4)

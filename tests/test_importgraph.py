@@ -529,6 +529,13 @@ def test_parse_blanks_magics_keeps_line_numbers_and_names_where_it_failed():
     with pytest.raises(ValueError, match=r"^chapter\.md, cell 4: cannot parse code to find its imports: .*line 3"):
         importgraph.parse("%time\n\nx = (\n", "chapter.md, cell 4")
     assert importgraph.parse("y = 100 % 7\n", "c").body[0].value.op.__class__.__name__ == "Mod"
+    # The same text is parsed once (a key reads the same modules many times); a failure is not
+    # remembered: each caller's error names its own place.
+    source = "import os\nimport lecturekit.data\n"
+    assert importgraph.parse(source, "a") is importgraph.parse(source, "b")
+    assert importgraph.parse(source + "x = 1\n", "a") is not importgraph.parse(source, "a")
+    with pytest.raises(ValueError, match=r"^chapter\.md, cell 5: "):
+        importgraph.parse("%time\n\nx = (\n", "chapter.md, cell 5")
 
 
 def test_file_digest_is_the_sha256_of_the_bytes(tmp_path):

@@ -105,6 +105,9 @@ class ResidentSphinx:
         from sphinx.application import Sphinx
         from sphinx.util.docutils import docutils_namespace, patch_docutils
 
+        from bookbuild.inprocess import scope_external_toc_to_its_application
+
+        scope_external_toc_to_its_application()
         toc = site.toc if site.toc is not None else root / "_toc.yml"
         config_file = root / "_config.yml"
         sphinx_config, meta = get_final_config(
@@ -167,8 +170,10 @@ class ResidentSphinx:
         self.finish_after_build()
         gc.unfreeze()  # what was frozen with it can be collected (and is seen by gc.get_objects again)
         if self.app is not None:
-            # sphinx-external-toc's setup disables every enabled TocTreeCollector it finds in the
-            # process (gc), with the new application: this one's must not be found enabled.
+            # sphinx-external-toc's setup as released disables every enabled TocTreeCollector it
+            # finds in the process (gc), with the new application: this one's must not be found
+            # enabled. (Here its setup looks at its own application only, see _start; this stays
+            # for a renderer that someone starts without that.)
             for collector in self._env_collectors():
                 with contextlib.suppress(Exception):
                     collector.disable(self.app)

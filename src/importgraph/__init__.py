@@ -30,13 +30,28 @@ __all__ = ["Library", "Unhashable", "file_digest", "is_code", "parse", "reach", 
 
 
 def parse(source: str, where: str) -> ast.Module:
-    """Parse ``source`` (IPython magics blanked); a syntax error names ``where``."""
-    # IPython magics and shell escapes are not Python; blank them, keep line numbers.
-    cleaned = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    """Parse ``source`` (IPython magics blanked); a syntax error names ``where``.
+
+    The tree is shared with every other caller that parses the same text (see :func:`_parse`):
+    read it, do not modify it.
+    """
     try:
-        return ast.parse(cleaned)
+        return _parse(source)
     except SyntaxError as err:
         raise ValueError(f"{where}: cannot parse code to find its imports: {err}") from err
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(source: str) -> ast.Module:
+    """The tree of ``source``, remembered for the rest of the process.
+
+    A process that computes several keys (a chapter training a few models, a build planning every
+    chapter, a test suite) reads the same modules again and again; parsing was most of the time a
+    key took.
+    """
+    # IPython magics and shell escapes are not Python; blank them, keep line numbers.
+    cleaned = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    return ast.parse(cleaned)
 
 
 @dataclass

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,21 @@ class ImageSet:
         return ImageSet(self.x[index], self.y[index], self.name)
 
 
+@functools.lru_cache(maxsize=1)
+def _digit_scans() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 scans and their labels, read once per process (read-only arrays).
+
+    ``load_digits`` parses its compressed CSV file on every call; a chapter or a test asks for the
+    digits many times. :func:`digits` copies what it returns, so no caller can change these.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    for array in (bunch.images, bunch.target):
+        array.flags.writeable = False
+    return bunch.images, bunch.target
+
+
 def digits(size: int = 28) -> ImageSet:
     """scikit-learn's handwritten digits, placed like MNIST digits.
 
@@ -73,19 +89,17 @@ def digits(size: int = 28) -> ImageSet:
     >>> tuple(ds.x.shape), int(ds.y.max())
     ((1797, 1, 28, 28), 9)
     """
-    from sklearn.datasets import load_digits
-
     if size < 8:
         raise ValueError(f"size must be at least 8 pixels; got {size}")
-    bunch = load_digits()
-    x = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (n, 1, 8, 8)
+    images, target = _digit_scans()
+    x = torch.tensor(images, dtype=torch.float32).unsqueeze(1) / 16.0  # (n, 1, 8, 8)
     inner = max(8, round(size * 20 / 28))
     x = F.interpolate(x, size=(inner, inner), mode="bilinear", align_corners=False)
     before = (size - inner) // 2
     x = F.pad(x, (before, size - inner - before, before, size - inner - before))
     return ImageSet(
         x.clamp_(0.0, 1.0).contiguous(),
-        torch.as_tensor(bunch.target, dtype=torch.long),
+        torch.tensor(target, dtype=torch.long),
         "scikit-learn digits (8x8 scans upsampled to 28x28)",
     )
 
