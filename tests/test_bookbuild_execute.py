@@ -374,13 +374,21 @@ def test_the_device_falls_back_to_the_platform_and_asks_nvidia_smi_with_a_timeou
     assert execute_mod.device_description() == "GPU: L4" and seen["timeout"] == 20
 
 
-def test_the_kernel_library_check_runs_where_the_kernels_start(tmp_path):
-    """A library importable only from the chapters' folder (the kernels' working directory) is found there."""
+@pytest.mark.parametrize("fork", [True, False], ids=["asked-of-the-fork-server", "asked-of-a-new-interpreter"])
+def test_the_kernel_library_check_runs_where_the_kernels_start(tmp_path, monkeypatch, fork):
+    """A library importable only from the chapters' folder (the kernels' working directory) is found there,
+    by a child of the fork server where kernels are forked, else by a new interpreter."""
+    import subprocess
     import sys
 
     from bookbuild.deps import Library
     from bookbuild.execute import WrongLibrary, check_kernel_library
 
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    monkeypatch.setenv("BOOKBUILD_FORK_KERNELS", "1" if fork else "0")
+    started = []
+    real_run = subprocess.run
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: started.append(a) or real_run(*a, **k))
     here = tmp_path / "src"
     (here / "onlyhere_lib").mkdir(parents=True)
     (here / "onlyhere_lib" / "__init__.py").write_text("")
@@ -394,6 +402,7 @@ def test_the_kernel_library_check_runs_where_the_kernels_start(tmp_path):
     message = str(err.value)
     assert message.startswith(f"the kernels cannot import 'onlyhere_lib' ({sys.executable}); bookbuild hashed ")
     assert f"`{Path(sys.executable).parent / 'pip'} install -e .` in {here.resolve().parent}" in message
+    assert len(started) == (0 if fork else 3)  # no interpreter started where the server answered
 
 
 FRONT = "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: {kernel}\n---\n"

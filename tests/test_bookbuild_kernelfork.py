@@ -221,3 +221,23 @@ def test_the_server_ends_with_its_owner_and_a_dead_one_is_replaced(tmp_path, mon
     before = kernelfork.forked
     assert run_cell("print(2)", tmp_path, fork=True).cells[0].outputs[0]["text"] == "2\n"  # started as usual
     assert kernelfork.forked == before
+
+
+def test_the_server_runs_code_as_python_c_would(tmp_path, server_env):
+    """What bookbuild asks the kernels' interpreter (where the library is) is answered by a fork."""
+    (tmp_path / "here_mod.py").write_text("X = 5\n")
+    code = (
+        "import json, sys, here_mod\n"
+        "print(json.dumps([here_mod.X, sys.path, sys.argv, sys.flags.optimize]))\n"
+        "sys.stderr.write('to stderr')\n"
+        "raise SystemExit(3)\n"
+    )
+    env = dict(os.environ)
+    done = server_env.run(code, env, str(tmp_path), 30)
+    real = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (real.returncode, real.stdout, real.stderr)
+    assert json.loads(done.stdout)[0] == 5 and done.returncode == 3
+    start = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        server_env.run("import time\ntime.sleep(30)", env, str(tmp_path), 1)
+    assert time.monotonic() - start < 10

@@ -1,4 +1,5 @@
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -199,7 +200,13 @@ KEYS = json.loads((Path(__file__).parent / "data" / "dinov2_vits14_keys.json").r
 
 
 def _official_layout(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random tensors under the key names and shapes of Meta's dinov2_vits14_pretrain.pth."""
+    """Random tensors under the key names and shapes of Meta's dinov2_vits14_pretrain.pth (a new dict;
+    the tensors are made once per seed and shared: replace an entry, never change a tensor in place)."""
+    return dict(_official_tensors(seed))
+
+
+@functools.cache
+def _official_tensors(seed: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return {k: torch.randn(shape, generator=g) * 0.02 for k, shape in KEYS.items()}
 

@@ -97,15 +97,25 @@ def check_kernel_library(library: Library, cwd: Path) -> Path:
     kernels run that checkout's code under this tree's keys: stored outputs would then describe
     code they did not come from. This asks the kernel's interpreter (``sys.executable``, with this
     process's environment) where the package is, and raises :class:`WrongLibrary` if it is
-    elsewhere or missing.
+    elsewhere or missing. Where the kernels are forked (:mod:`bookbuild.kernelfork`), the question
+    is asked of a child of the fork server, set up as a kernel would be; otherwise of a new
+    interpreter, as a kernel would start.
     """
+    from bookbuild import kernelfork
+
     probe = (
         "import importlib.util, sys\n"
         f"spec = importlib.util.find_spec({library.package!r})\n"
         "print(spec.origin if spec and spec.origin else '' if spec is None else "
         "next(iter(spec.submodule_search_locations or []), ''))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=120)
+    server = kernelfork.ensure_server()
+    done = None
+    if server is not None:
+        with contextlib.suppress(OSError):
+            done = server.run(probe, dict(os.environ), str(cwd), timeout=120)
+    if done is None:
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd, timeout=120)
     expected = (library.root / library.package).resolve()
     fix = (
         f"install this checkout's library into the environment (`{Path(sys.executable).parent / 'pip'} install "

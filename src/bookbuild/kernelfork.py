@@ -113,6 +113,69 @@ class Server:
             raise OSError(f"the kernel fork server could not fork: {reply.get('error')}")
         return ForkedKernel(conn, reply["pid"])
 
+    def run(self, code: str, env: dict[str, str], cwd: str, timeout: float) -> subprocess.CompletedProcess:
+        """``python -c CODE`` in ``cwd`` with ``env``, forked from the server: its exit status, stdout, stderr.
+
+        What the interpreter would do at start-up with ``env`` is redone as for a kernel
+        (``sys.path`` from its ``PYTHONPATH``, the working directory first), so the answer is the one
+        a kernel forked here would get. Raises ``OSError`` where the server cannot fork and
+        ``subprocess.TimeoutExpired`` (the child killed) after ``timeout`` seconds.
+        """
+        import selectors
+
+        deadline = time.monotonic() + timeout
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        null = os.open(os.devnull, os.O_RDONLY)
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            conn.connect(self.address)
+            request = {"code": code, "argv": [], "env": env, "cwd": cwd, "server_pythonpath": self.pythonpath}
+            socket.send_fds(conn, [json.dumps(request).encode()], [null, out_w, err_w])
+            reply = json.loads(conn.recv(1 << 16) or b'{"error": "the fork server closed the connection"}')
+        except BaseException:
+            conn.close()
+            os.close(out_r)
+            os.close(err_r)
+            raise
+        finally:
+            for fd in (null, out_w, err_w):
+                os.close(fd)
+        if "pid" not in reply:
+            conn.close()
+            os.close(out_r)
+            os.close(err_r)
+            raise OSError(f"the kernel fork server could not fork: {reply.get('error')}")
+        child = ForkedKernel(conn, reply["pid"])
+        chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
+        with selectors.DefaultSelector() as sel:
+            for fd in chunks:
+                sel.register(fd, selectors.EVENT_READ)
+            try:
+                while sel.get_map():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        child.kill()
+                        child.wait()
+                        raise subprocess.TimeoutExpired(["python", "-c", code], timeout)
+                    for key, _ in sel.select(left):
+                        data = os.read(key.fd, 1 << 16)
+                        if data:
+                            chunks[key.fd].append(data)
+                        else:
+                            sel.unregister(key.fd)
+            finally:
+                os.close(out_r)
+                os.close(err_r)
+        try:
+            rc = child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:  # its output closed, but it has not exited
+            child.kill()
+            child.wait()
+            raise
+        text = [b"".join(chunks[fd]).decode(errors="replace") for fd in (out_r, err_r)]
+        return subprocess.CompletedProcess(["python", "-c", code], rc, *text)
+
     def stop(self) -> None:
         """End the server (its kernels end with it), as when the process that started it exits."""
         if self.owner != os.getpid():

@@ -1,4 +1,6 @@
 # The kernel fork server (see bookbuild.kernelfork): run as ``python -c <this file's text> LISTEN_FD``.
+# A request may also carry ``code`` instead of a kernel's arguments: the child then runs it as
+# ``python -c CODE`` would (bookbuild's check of where the kernels import the library from).
 #
 # It imports what every IPython kernel imports at start-up (ipykernel, IPython, zmq, tornado) and
 # nothing of the book, then waits. For each request on the listening socket (a JSON message with the
@@ -111,10 +113,15 @@ def become_kernel(request, fds, listener, sel, wake_r, wake_w, ready_w, preload_
     main = types.ModuleType("__main__")
     main.__builtins__ = __builtins__
     sys.modules["__main__"] = main
-    sys.argv = ["-m", *request["argv"]]
     code = 0
     try:
-        runpy._run_module_as_main("ipykernel_launcher", alter_argv=True)
+        if request.get("code") is not None:  # ``python -c CODE``: the working directory is sys.path's ''
+            sys.path[0] = ""
+            sys.argv = ["-c"]
+            exec(compile(request["code"], "<string>", "exec"), vars(main))
+        else:
+            sys.argv = ["-m", *request["argv"]]
+            runpy._run_module_as_main("ipykernel_launcher", alter_argv=True)
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except BaseException:
