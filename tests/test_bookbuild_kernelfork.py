@@ -241,3 +241,42 @@ def test_the_server_runs_code_as_python_c_would(tmp_path, server_env):
     with pytest.raises(subprocess.TimeoutExpired):
         server_env.run("import time\ntime.sleep(30)", env, str(tmp_path), 1)
     assert time.monotonic() - start < 10
+
+
+def test_a_forked_kernel_lets_its_control_thread_finish_before_the_exit_handlers(monkeypatch):
+    """The exit handlers stop the IOPub thread; the control thread's last flush must come first."""
+    import importlib.util
+    import threading
+    import types
+
+    spec = importlib.util.spec_from_file_location("kernelfork_server_under_test", kernelfork.SERVER)
+    server = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(server)
+
+    flushed = threading.Event()
+
+    def last_message():
+        time.sleep(0.3)  # handling the shutdown request, then the flush
+        flushed.set()
+
+    class App:
+        control_thread = threading.Thread(target=last_message)
+
+        @staticmethod
+        def initialized():
+            return True
+
+        @classmethod
+        def instance(cls):
+            return cls
+
+    monkeypatch.setitem(sys.modules, "ipykernel.kernelapp", types.SimpleNamespace(IPKernelApp=App))
+    App.control_thread.start()
+    server.let_the_control_thread_finish(threading)
+    assert flushed.is_set() and not App.control_thread.is_alive()
+
+    App.control_thread = threading.Thread(target=threading.Event().wait, args=(3,), daemon=True)  # never asked to stop
+    App.control_thread.start()
+    start = time.monotonic()
+    server.let_the_control_thread_finish(threading)
+    assert 1.9 < time.monotonic() - start < 2.9  # waited, but not for ever
