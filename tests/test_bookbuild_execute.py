@@ -579,3 +579,33 @@ def test_this_checkouts_environment_imports_this_checkouts_library():
     """The project's own venv (make venv: pip install -e .) passes the check for its own tree."""
     library = config_mod.load(ROOT).library()
     assert check_kernel_library(library, ROOT / "book") == (ROOT / "src" / "lecturekit" / "__init__.py").resolve()
+
+
+def test_one_chapter_at_a_time_runs_in_a_thread_and_leaves_nothing_behind(book, monkeypatch):
+    """With one worker the build forks no process per chapter (a thread drives the kernel), and builds
+    repeated in one process (the preview's renderer runs them for hours) leave no thread, file
+    descriptor or event loop behind."""
+    import gc
+
+    def no_process_pool(**kwargs):
+        raise AssertionError(f"a worker process for one chapter at a time ({kwargs})")
+
+    monkeypatch.setattr(execute_mod, "ProcessPoolExecutor", no_process_pool)
+
+    def once() -> None:
+        status, outcomes = minibook.run(book, jobs=1, only=["a"], force=True)
+        assert status == {"a": "executed"} and outcomes[0].meta["kernel"] == "forked"
+        assert outcomes[0].meta["cpu_seconds"] > 0  # the forked kernel's CPU, counted in this process
+
+    import warnings
+
+    once()  # the first pays for the imports and the fork server
+    gc.collect()
+    tasks, fds = len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for _ in range(2):
+            once()
+        gc.collect()
+    assert not [str(w.message) for w in caught if "event loop" in str(w.message)]  # each thread's loop closed
+    assert len(os.listdir("/proc/self/task")) <= tasks and len(os.listdir("/proc/self/fd")) <= fds

@@ -16,6 +16,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -138,7 +139,7 @@ def check_kernel_library(library: Library, cwd: Path) -> Path:
 
 
 def _execute_worker(path: str, timeout: int, kernel_log: str) -> dict:
-    """Execute one notebook in its own kernel (runs in a worker process).
+    """Execute one notebook in its own kernel (in a worker process, or a thread of the build: :class:`InThread`).
 
     The kernel process's own stderr (start-up chatter, crashes) goes to ``kernel_log``; what
     cells print reaches the notebook through the kernel protocol as usual.
@@ -198,8 +199,53 @@ def stderr_outputs(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+class InThread:
+    """The executor of a build that executes one chapter at a time: each worker runs in a thread here.
+
+    The worker drives a kernel (another process) and waits on it; a worker process forked from the
+    build for that copied the build's whole address space first, once per execution (a twentieth of
+    a CPU-second from a test process that holds torch). The thread is a daemon: a Ctrl-C ends the
+    build without waiting for the chapter, whose kernel ends with the fork server (or, started the
+    usual way, when it sees its parent gone). Each thread's event loop (nbclient's) is closed with it.
+    """
+
+    def __enter__(self) -> InThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Callable, *args: object) -> Future:
+        future: Future = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args))
+            except BaseException as err:  # noqa: BLE001 -- the caller reports it, as a crashed worker process
+                future.set_exception(err)
+            finally:
+                _close_this_threads_event_loop()
+
+        threading.Thread(target=run, name="bookbuild-chapter", daemon=True).start()
+        return future
+
+
+def _close_this_threads_event_loop() -> None:
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none was made in this thread
+        return
+    if not loop.is_running():
+        loop.close()
+    asyncio.set_event_loop(None)
+
+
 def _run_pool(
-    pool: ProcessPoolExecutor,
+    pool: ProcessPoolExecutor | InThread,
     todo: list[Chapter],
     workers: int,
     timeout: int,
@@ -294,7 +340,7 @@ def execute(
 
         # Started here, before the workers are forked from this process: they fork the kernels there.
         kernelfork.ensure_server()
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers) if workers > 1 else InThread() as pool:
             for ch, result in _run_pool(pool, todo, workers, timeout, log_dir, report, start):
                 o = outcomes[ch.docname]
                 o.seconds = result["seconds"]
