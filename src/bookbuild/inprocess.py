@@ -51,7 +51,6 @@ def preload() -> None:
     for name in RENDERER_MODULES:
         with contextlib.suppress(ImportError):  # an optional extension missing is the build's to report
             importlib.import_module(name)
-    scope_external_toc_to_its_application()
 
 
 def disable_the_applications_toctree_collectors(app) -> None:
@@ -68,15 +67,20 @@ def disable_the_applications_toctree_collectors(app) -> None:
     """
     from sphinx.environment.collectors.toctree import TocTreeCollector
 
-    owners = {}
+    for collector in listener_owners(app, TocTreeCollector):
+        if collector.listener_ids is not None:
+            collector.disable(app)
+
+
+def listener_owners(app, kind: type) -> list:
+    """The objects of type ``kind`` whose bound methods ``app`` calls on its events (its collectors), once each."""
+    found = {}
     for listeners in app.events.listeners.values():
         for listener in listeners:
             owner = getattr(listener.handler, "__self__", None)
-            if isinstance(owner, TocTreeCollector):
-                owners[id(owner)] = owner
-    for collector in owners.values():
-        if collector.listener_ids is not None:
-            collector.disable(app)
+            if isinstance(owner, kind):
+                found[id(owner)] = owner
+    return list(found.values())
 
 
 def scope_external_toc_to_its_application() -> None:

@@ -99,10 +99,14 @@ class Server:
 
     def fork(self, args: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> ForkedKernel:
         """A kernel ``python -m ipykernel_launcher ARGS`` in ``cwd`` with ``env`` and stdio ``fds``."""
+        return self._request({"argv": args, "env": env, "cwd": cwd}, fds)
+
+    def _request(self, request: dict, fds: list[int]) -> ForkedKernel:
+        """Send ``request`` with the child's stdio ``fds``; the child the server forked for it."""
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             conn.connect(self.address)
-            request = {"argv": args, "env": env, "cwd": cwd, "server_pythonpath": self.pythonpath}
+            request = {**request, "server_pythonpath": self.pythonpath}
             socket.send_fds(conn, [json.dumps(request).encode()], fds)
             reply = json.loads(conn.recv(1 << 16) or b'{"error": "the fork server closed the connection"}')
         except BaseException:
@@ -127,26 +131,15 @@ class Server:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         null = os.open(os.devnull, os.O_RDONLY)
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            conn.connect(self.address)
-            request = {"code": code, "argv": [], "env": env, "cwd": cwd, "server_pythonpath": self.pythonpath}
-            socket.send_fds(conn, [json.dumps(request).encode()], [null, out_w, err_w])
-            reply = json.loads(conn.recv(1 << 16) or b'{"error": "the fork server closed the connection"}')
+            child = self._request({"code": code, "argv": [], "env": env, "cwd": cwd}, [null, out_w, err_w])
         except BaseException:
-            conn.close()
             os.close(out_r)
             os.close(err_r)
             raise
         finally:
             for fd in (null, out_w, err_w):
                 os.close(fd)
-        if "pid" not in reply:
-            conn.close()
-            os.close(out_r)
-            os.close(err_r)
-            raise OSError(f"the kernel fork server could not fork: {reply.get('error')}")
-        child = ForkedKernel(conn, reply["pid"])
         chunks: dict[int, list[bytes]] = {out_r: [], err_r: []}
         with selectors.DefaultSelector() as sel:
             for fd in chunks:

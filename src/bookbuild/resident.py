@@ -157,26 +157,15 @@ class ResidentSphinx:
     def _env_collectors(self) -> list:
         from sphinx.environment.collectors import EnvironmentCollector
 
-        found = {}
-        for listeners in self.app.events.listeners.values():
-            for listener in listeners:
-                owner = getattr(listener.handler, "__self__", None)
-                if isinstance(owner, EnvironmentCollector):
-                    found[id(owner)] = owner
-        return list(found.values())
+        from bookbuild.inprocess import listener_owners
+
+        return listener_owners(self.app, EnvironmentCollector)
 
     def close(self) -> None:
         """Drop the application (and its docutils registrations); the next build makes a new one."""
         self.finish_after_build()
-        gc.unfreeze()  # what was frozen with it can be collected (and is seen by gc.get_objects again)
+        gc.unfreeze()  # what was frozen with it can be collected
         if self.app is not None:
-            # sphinx-external-toc's setup as released disables every enabled TocTreeCollector it
-            # finds in the process (gc), with the new application: this one's must not be found
-            # enabled. (Here its setup looks at its own application only, see _start; this stays
-            # for a renderer that someone starts without that.)
-            for collector in self._env_collectors():
-                with contextlib.suppress(Exception):
-                    collector.disable(self.app)
             self.dropped += 1
         if self._namespace is not None:
             self._namespace.close()
