@@ -1,22 +1,29 @@
-"""`make preview` keeps one Sphinx application between rebuilds (bookbuild.resident, bookbuild.preview).
+"""`make preview` (``bookbuild preview``, ``bookbuild.resident``): one server through a day's edits.
 
-The real server on a small book with numbered chapters: a prose edit re-reads only the edited page
-with the application the previous rebuild left, and chapter numbers stay as they were; a code edit
-executes the chapter before the page shows its new output; a new page with its table-of-contents
-entry starts a fresh application and is served; an extension failing on one page fails that
-rebuild only (the server stays up, the next save renders with a fresh application); a killed
-renderer process is replaced on the next save. At the end, every page the preview wrote is the
-page a fresh ``bookbuild build`` of the same sources writes.
+The real server on a small book with numbered chapters. Each rebuild tells the open page to reload
+(over the websocket sphinx-autobuild's script opens); a prose edit re-reads only the edited page with
+the Sphinx application the previous rebuild left, executes nothing, and chapter numbers stay as they
+were; a code edit executes the chapter before the page shows its new output; a library edit executes
+exactly the chapter that imports the module; a failing cell prints its error while the last good page
+stays served; a new page with its table-of-contents entry starts a fresh application and is served;
+an extension failing on one page fails that rebuild only (the server stays up, the next save renders
+with a fresh application); a killed renderer process is replaced on the next save. Stopped, the
+server takes its renderer with it, and every page the preview wrote is the page a fresh
+``bookbuild build`` of the same sources writes. (One server for all of it: a server's start is the
+expensive part. A killed server's renderer: tests/test_bookbuild_preview.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import queue
 import re
 import shutil
 import signal
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -34,6 +41,33 @@ from minibook import (  # noqa: F401 -- book is a fixture
 pytestmark = pytest.mark.skipif(
     not (Path(sys.executable).parent / "jupyter-book").exists(), reason="jupyter-book not installed"
 )
+websockets = pytest.importorskip("websockets")
+
+
+class ReloadListener:
+    """What the injected script does: open the websocket and collect its messages ("refresh")."""
+
+    def __init__(self, url: str) -> None:
+        self.messages: queue.Queue[str] = queue.Queue()
+        self.ready = threading.Event()
+        self.ws_url = url.replace("http://", "ws://") + "/websocket-reload"
+        threading.Thread(target=lambda: asyncio.run(self._listen()), daemon=True).start()
+        assert self.ready.wait(30), "could not open the reload websocket"
+
+    async def _listen(self) -> None:
+        try:
+            async with websockets.connect(self.ws_url) as ws:
+                self.ready.set()
+                async for message in ws:
+                    self.messages.put(message)
+        except websockets.ConnectionClosed:  # the server stopped at the end of the test
+            pass
+
+    def wait(self, timeout: float) -> str:
+        return self.messages.get(timeout=timeout)
+
+    def pending(self) -> int:
+        return self.messages.qsize()
 
 NUMBERED_TOC = textwrap.dedent("""\
     format: jb-book
@@ -156,28 +190,52 @@ def server(numbered):
     s.stop()
 
 
-def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
+def test_preview_through_a_day_of_edits(server, tmp_path):
     root = server.root
     first = "".join(server.log)
-    pid = int(re.search(r"renderer process (\d+) keeps", first).group(1))
     assert "Sphinx application fresh" in first
+    assert "watching for saves: index.md, a.md, b.md, notes.md, src, _config.yml, _toc.yml" in first, first
     assert (title_number(server.get("a.html")), title_number(server.get("b.html"))) == ("1.", "2.")
+    html = server.get("b.html")
+    assert printed(html) == "6"
+    assert "websocket-reload" in html  # the reload script is injected into every page
+    listener = ReloadListener(server.url)
 
     # Prose edits: the running application re-reads the edited page only; nothing executes; the
-    # chapter numbers stay (a reused sphinx-external-toc collector used to count on: 4., 5., ...).
+    # chapter numbers stay (a reused sphinx-external-toc collector used to count on: 4., 5., ...);
+    # the open page reloads after each.
     for n in (1, 2):
         old = "Prose of A." if n == 1 else "Edited prose of A, 1."
         out = server.edit("a.md", old, f"Edited prose of A, {n}.")
-        assert "Sphinx application reused: re-read 1 page(s) (a)" in out, out
+        assert listener.wait(60) == "refresh"
+        assert "changed: a.md" in out and "Sphinx application reused: re-read 1 page(s) (a)" in out, out
         assert not re.search(r"\s(a|b)\s+executed\s", out), out
         assert f"Edited prose of A, {n}." in server.get("a.html")
         assert (title_number(server.get("a.html")), title_number(server.get("b.html"))) == ("1.", "2.")
 
     # A code edit: the chapter executes before its page is rendered; the old output is never shown.
     out = server.edit("a.md", "print(core.SCALE * 10)", "print(core.SCALE * 100)")
+    assert listener.wait(60) == "refresh"
     assert re.search(r"\sa\s+executed\s", out) and re.search(r"\sb\s+cached\s", out), out
     assert "Sphinx application reused: re-read 1 page(s) (a)" in out, out
     assert printed(server.get("a.html")) == "200"
+
+    # A library edit: exactly the chapter importing the module (b, through minilib.extra) executes.
+    out = server.edit("src/minilib/extra.py", "3 * core.SCALE", "4 * core.SCALE")
+    assert listener.wait(60) == "refresh"
+    assert "changed: src/minilib/extra.py" in out, out
+    assert re.search(r"\sb\s+executed\s", out) and re.search(r"\sa\s+cached\s", out), out
+    assert printed(server.get("b.html")) == "8"
+    assert listener.pending() == 0  # one reload per rebuild
+
+    # A failing cell: the error is printed, the last good page stays served; fixed, the chapter's
+    # outputs for that code are found in the store.
+    out = server.edit("b.md", "print(extra.triple())", "raise RuntimeError('broken on purpose')")
+    assert "[preview] the build failed" in out and "broken on purpose" in out and "b failed to execute" in out, out
+    assert printed(server.get("b.html")) == "8"
+    out = server.edit("b.md", "raise RuntimeError('broken on purpose')", "print(extra.triple())")
+    assert "[preview] rebuilt" in out and re.search(r"\sb\s+cached\s", out), out
+    assert printed(server.get("b.html")) == "8"
 
     # A new page and its table-of-contents entry: a fresh application (in a fresh renderer process).
     (root / "c.md").write_text(chapter("C", "Prose of C.", "print('c' * 3)"))
@@ -224,7 +282,7 @@ def test_preview_keeps_one_sphinx_between_rebuilds(server, tmp_path):
     assert "the renderer process died" in out and "[preview] rebuilt" in out, out
     assert "Edited prose of B." in server.get("b.html")
 
-    # Stopped, the server takes its renderer process with it. (Killed with SIGKILL, too:
+    # Stopped, the server takes its renderer process with it. (A killed server's renderer:
     # tests/test_bookbuild_preview.py.)
     renderers = {int(p) for p in re.findall(r"renderer process (\d+) keeps", "".join(server.log))}
     server.stop()
