@@ -45,7 +45,9 @@ def test_a_killed_servers_renderer_process_goes_with_it():
         assert renderers and alive(renderers), "no renderer process running before the server is killed"
         server.kill()
         server.wait(30)
-        assert gone_within(renderers, 15), f"renderer processes outlived their killed server: {sorted(alive(renderers))}"
+        assert gone_within(renderers, 15), (
+            f"renderer processes outlived their killed server: {sorted(alive(renderers))}"
+        )
     finally:
         server.kill()
         server.wait(30)

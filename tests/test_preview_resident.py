@@ -69,6 +69,7 @@ class ReloadListener:
     def pending(self) -> int:
         return self.messages.qsize()
 
+
 NUMBERED_TOC = textwrap.dedent("""\
     format: jb-book
     root: index
