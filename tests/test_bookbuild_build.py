@@ -4,7 +4,7 @@ renders one chapter alone, ``execute`` never renders a stand-in run and checks t
 The commands run in this process (:func:`minibook.bookbuild_here`, the command line's ``cli.main``
 with real kernels and real Sphinx builds): a new interpreter per command, importing the renderer
 each time, was most of these tests' CPU. ``python -m bookbuild`` itself runs as a child process in
-tests/test_bookbuild_diff.py, tests/test_nbval_loop.py and tests/test_bookbuild_preview.py.
+tests/test_bookbuild_diff.py, tests/test_nbval_loop.py and tests/test_preview_resident.py.
 """
 
 from __future__ import annotations
