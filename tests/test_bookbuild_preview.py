@@ -1,4 +1,5 @@
-"""The preview's renderer process ends with its server, however the server ends.
+"""The preview's renderer process ends with its server, however the server ends; a preview older
+than its packages or its own code says so instead of rendering.
 
 The server's whole day (prose, code and library edits, reloads, failures, a stopped server):
 tests/test_preview_resident.py. Here the server is killed with SIGKILL, which leaves it no chance
@@ -16,7 +17,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from minibook import alive, gone_within
+import pytest
+from minibook import alive, gone_within, make_book
+
+from bookbuild import preview, util
+from bookbuild.build import Request
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,3 +56,36 @@ def test_a_killed_servers_renderer_process_goes_with_it():
     finally:
         server.kill()
         server.wait(30)
+
+
+@pytest.mark.parametrize("what", ["packages", "code"])
+def test_a_preview_older_than_its_packages_or_code_renders_nothing_and_says_so(tmp_path, monkeypatch, capsys, what):
+    """After `pip install` (site-packages changed) or an edit of bookbuild itself, the running preview
+    has the old modules imported (and reads package versions once): it tells the reader to restart it
+    instead of rendering pages a fresh build would not."""
+    root = make_book(tmp_path / "book")
+    monkeypatch.setattr(preview, "_RESIDENT", None)  # this process's renderer state, as in a new renderer
+    if what == "packages":
+        monkeypatch.setattr(preview, "_LOADED_PACKAGES", ("before the upgrade",))
+    else:
+        monkeypatch.setattr(preview, "_LOADED_CODE", "bookbuild as it was")
+    rebuild = preview.Rebuild(root, "minilib", None, Request(jobs=1))
+    assert rebuild(changed_paths=[str(root / "a.md")]) == "done"
+    out = capsys.readouterr().out
+    expected = "packages were installed, upgraded or removed" if what == "packages" else "bookbuild's own code changed"
+    assert expected in out and "renders nothing: stop it (Ctrl+C) and run `make preview` again" in out, out
+    assert not (root / "_build" / "html").exists() and not (root / "_build" / "exec-store").exists()
+
+
+def test_the_stamp_follows_an_install(tmp_path, monkeypatch):
+    """Installing into a site-packages folder (a new entry) changes the stamp; reading it does not."""
+    import site
+
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(tmp_path / "site-packages")])
+    monkeypatch.setattr(site, "getusersitepackages", lambda: str(tmp_path / "no-user-site"))
+    (tmp_path / "site-packages").mkdir()
+    os.utime(tmp_path / "site-packages", ns=(1, 1))  # long ago: the install below is later, whatever the clock's step
+    before = util.site_packages_stamp()
+    assert before == util.site_packages_stamp() == (1, 0)
+    (tmp_path / "site-packages" / "newpkg-1.0.dist-info").mkdir()
+    assert util.site_packages_stamp() != before

@@ -31,7 +31,6 @@ import json
 import os
 import secrets
 import signal
-import site
 import socket
 import subprocess
 import sys
@@ -43,6 +42,8 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
+from bookbuild.util import site_packages_stamp
+
 SERVER = Path(__file__).with_name("kernelfork_server.py")
 _KEY_PREFIXES = ("PYTHON", "LC_", "JUPYTER", "IPYTHON")
 _KEY_NAMES = ("LANG", "USER")  # USER: jupyter_client's Session reads it when imported
@@ -53,10 +54,7 @@ _servers: dict[tuple, Server] = {}
 forked = 0
 finished_cpu = 0.0
 
-
-def _site_stamp() -> tuple:
-    folders = [*site.getsitepackages(), site.getusersitepackages()]
-    return tuple(os.stat(p).st_mtime_ns if os.path.isdir(p) else 0 for p in folders)
+_site_stamp = site_packages_stamp  # (a module attribute: the tests replace it)
 
 
 def interpreter_key(python: str, env: dict[str, str]) -> tuple | None:

@@ -16,6 +16,9 @@ outputs over through jupyter-cache), so what the pages show is what ``bookbuild 
 a code edit executes its chapter before the page is rendered, a library edit the chapters that import
 the module, and a chapter whose execution fails renders nothing.
 
+After an edit of bookbuild's own code, or a package installed, upgraded or removed since the
+preview started, it renders nothing and asks to be restarted: its modules are the old ones.
+
 The renderer process is replaced (a fresh fork, so a fresh Sphinx) when the configuration changes
 (``_config.yml``, the table of contents, a bibliography: a new page comes with a new table of
 contents), after a build that raised, and when it dies; the server itself never holds a Sphinx
@@ -32,6 +35,7 @@ import dataclasses
 import multiprocessing
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -44,6 +48,7 @@ from bookbuild import render
 from bookbuild.build import Request, build, context, reported
 from bookbuild.inprocess import preload
 from bookbuild.resident import ResidentSphinx
+from bookbuild.util import site_packages_stamp
 
 WATCH_STEP_MS = 15
 
@@ -75,12 +80,16 @@ class Rebuild:
             _RESIDENT = ResidentSphinx(ctx.config.package)
             print(f"[preview] renderer process {os.getpid()} keeps its Sphinx application between rebuilds", flush=True)
         site = ctx.paths.book_site()
+        stale = None
         if render.renderer_code_digest() != _LOADED_CODE:
-            print(
-                f"\n[preview] bookbuild's own code changed ({render.RENDERER_CODE}); this preview still runs the "
-                "old code, so it renders nothing: stop it (Ctrl+C) and run `make preview` again.",
-                flush=True,
-            )
+            stale = f"bookbuild's own code changed ({render.RENDERER_CODE}); this preview still runs the old code"
+        elif site_packages_stamp() != _LOADED_PACKAGES:
+            # The renderer's modules and the chapters' keys (their package versions, read once per
+            # process) would be the old ones: pages could show what a fresh build would not.
+            stale = "packages were installed, upgraded or removed since this preview started; it runs the old ones"
+        if stale:
+            print(f"\n[preview] {stale}, so it renders nothing: stop it (Ctrl+C) and run `make preview` again.")
+            sys.stdout.flush()
             return "done"
         if _RESIDENT.dropped or (_RESIDENT.app is not None and not _RESIDENT.current(self.root, site)):
             return "restart"  # a second application in one process is not as clean as a new process
@@ -154,6 +163,8 @@ def _die_with_parent() -> None:
 _RESIDENT: ResidentSphinx | None = None
 #: bookbuild's own code as this process imported it (a later edit needs a new preview).
 _LOADED_CODE = render.renderer_code_digest()
+#: The installed packages as this process imported them (an install or upgrade needs a new preview).
+_LOADED_PACKAGES = site_packages_stamp()
 
 
 class Renderer:

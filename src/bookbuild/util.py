@@ -1,9 +1,10 @@
-"""Small helpers every part of bookbuild shares: atomic file writes and installed package versions."""
+"""Small helpers every part of bookbuild shares: atomic writes, package versions, site-packages stamps."""
 
 from __future__ import annotations
 
 import os
 import platform
+import site
 import tempfile
 from functools import cache
 from importlib import metadata
@@ -48,3 +49,14 @@ def package_versions(names: tuple[str, ...]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
     return versions
+
+
+def site_packages_stamp() -> tuple:
+    """The modification times of this interpreter's site-packages folders (0 for a missing one).
+
+    Installing, upgrading or removing a package adds or removes entries in one of them, which
+    changes its time; a process that imported its packages earlier runs the old ones. (The first
+    ``__pycache__`` written directly in a site-packages folder changes it too: a false alarm, once.)
+    """
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    return tuple(os.stat(p).st_mtime_ns if os.path.isdir(p) else 0 for p in folders)
