@@ -166,7 +166,7 @@ def test_forking_only_where_it_cannot_change_a_result(monkeypatch):
         )
     assert kernelfork.interpreter_key(sys.executable, {**env, "BOOKBUILD_FORK_KERNELS": "0"}) is None
     # Packages installed or removed since the server started: another key (the server is replaced).
-    monkeypatch.setattr(kernelfork, "_site_stamp", lambda: ("changed",))
+    monkeypatch.setattr(kernelfork, "site_packages_stamp", lambda: ("changed",))
     assert kernelfork.interpreter_key(sys.executable, env) not in (None, key)
 
 

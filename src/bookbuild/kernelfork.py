@@ -54,8 +54,6 @@ _servers: dict[tuple, Server] = {}
 forked = 0
 finished_cpu = 0.0
 
-_site_stamp = site_packages_stamp  # (a module attribute: the tests replace it)
-
 
 def interpreter_key(python: str, env: dict[str, str]) -> tuple | None:
     """What a kernel's interpreter fixes at start-up; ``None`` where a forked kernel could differ."""
@@ -66,7 +64,7 @@ def interpreter_key(python: str, env: dict[str, str]) -> tuple | None:
     settings = sorted(
         (k, v) for k, v in env.items() if (k.startswith(_KEY_PREFIXES) or k in _KEY_NAMES) and k != "PYTHONPATH"
     )
-    return (os.path.realpath(python), tuple(settings), _site_stamp())
+    return (os.path.realpath(python), tuple(settings), site_packages_stamp())
 
 
 class Server:

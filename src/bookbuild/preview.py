@@ -35,7 +35,6 @@ import dataclasses
 import multiprocessing
 import os
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -88,8 +87,8 @@ class Rebuild:
             # process) would be the old ones: pages could show what a fresh build would not.
             stale = "packages were installed, upgraded or removed since this preview started; it runs the old ones"
         if stale:
-            print(f"\n[preview] {stale}, so it renders nothing: stop it (Ctrl+C) and run `make preview` again.")
-            sys.stdout.flush()
+            restart = "stop it (Ctrl+C) and run `make preview` again"
+            print(f"\n[preview] {stale}, so it renders nothing: {restart}.", flush=True)
             return "done"
         if _RESIDENT.dropped or (_RESIDENT.app is not None and not _RESIDENT.current(self.root, site)):
             return "restart"  # a second application in one process is not as clean as a new process
